@@ -1,0 +1,49 @@
+# SPDX-License-Identifier: GPL-2.0
+# sixfs: the entry points. See README.md and Documentation/testing.rst.
+#
+#   make run      install what is missing, build, boot QEMU and show sixfs
+#   make check    every test (cargo, KUnit, kselftests); last line "N passed, N failed"
+#   make module   build sixfs.ko for FLAVOUR (debug or perf)
+#   make kernel   build the FLAVOUR test kernel (first time only)
+#   make clippy   build the module with clippy (the kernel's CLIPPY=1)
+#   make fmt      format all Rust sources
+#
+# Kbuild (not this file) describes the module to the kernel build system.
+
+FLAVOUR ?= debug
+export CLIPPY
+
+.PHONY: all deps kernel module selftests tools run check clippy fmt clean
+
+all: module tools
+
+deps:
+	@scripts/install-deps.sh
+
+kernel: deps
+	@scripts/build-kernel.sh $(FLAVOUR)
+
+module: kernel
+	@scripts/build-module.sh $(FLAVOUR)
+
+selftests: kernel
+	@scripts/build-selftests.sh
+
+tools: deps
+	@cd tools && cargo build --workspace --quiet
+
+run: module tools
+	@scripts/run.sh
+
+check: FLAVOUR = debug
+check: module selftests
+	@scripts/check.sh
+
+clippy: kernel
+	@CLIPPY=1 scripts/build-module.sh $(FLAVOUR)
+
+fmt:
+	@rustfmt --edition 2021 $$(git ls-files 'rust/*.rs' 'tools/*.rs')
+
+clean:
+	rm -rf build/module-* build/selftests build/check build/guest-* build/run tools/target

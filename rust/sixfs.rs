@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! sixfs: a filesystem built on bcachefs's btree machinery.
+//!
+//! This is the crate root of the kernel module. The shared core (`platform`,
+//! `bkey`, `format`, ...) is also compiled, from the same files, by the
+//! userspace crate in `tools/sixfs-core`.
+
+use kernel::prelude::*;
+
+// The shared core is a library: its `pub` items are the API of the userspace
+// crate (tools/sixfs-core), and parts of it serve only the tools and the
+// tests until the filesystem layer grows into them.
+#[allow(unreachable_pub, dead_code)]
+mod bkey;
+#[allow(unreachable_pub, dead_code)]
+mod format;
+mod platform;
+
+// Kernel-only layers.
+mod fs;
+mod glue;
+
+module! {
+    type: SixfsModule,
+    name: "sixfs",
+    author: "the sixfs developers",
+    description: "sixfs: a btree filesystem with six locks",
+    license: "GPL",
+}
+
+static SIXFS_TYPE: glue::fs_type::FileSystemType = glue::fs_type::FileSystemType::new();
+
+struct SixfsModule {
+    _fs: glue::fs_type::Registration<fs::SixFs>,
+}
+
+impl kernel::Module for SixfsModule {
+    fn init(module: &'static ThisModule) -> Result<Self> {
+        let fs = glue::fs_type::Registration::new(&SIXFS_TYPE, module)?;
+        pr_info!("filesystem type registered\n");
+        Ok(Self { _fs: fs })
+    }
+}
+
+impl Drop for SixfsModule {
+    fn drop(&mut self) {
+        pr_info!("unloading\n");
+    }
+}

@@ -1,0 +1,44 @@
+#!/bin/bash
+# `make check`: every test of sixfs, then one summary whose last line is
+# "N passed, N failed". Exits non-zero when any test failed.
+#
+# Expects the debug kernel, module and selftests to be built (the Makefile's
+# check target builds them first).
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+
+results=$SIXFS_BUILD/check
+rm -rf "$results" && mkdir -p "$results"
+
+echo "== static checks"
+lint() {
+	local name=$1
+	shift
+	if "$@" >>"$results/lint.out" 2>&1; then
+		echo "ok $name" >>"$results/lint.log"
+	else
+		echo "not ok $name" >>"$results/lint.log"
+		echo "check: $name failed (see $results/lint.out)"
+	fi
+}
+rust_sources=$(cd "$SIXFS_ROOT" && git ls-files 'rust/*.rs' 'tools/*.rs' 2>/dev/null || find rust tools -name '*.rs')
+lint "rustfmt" bash -c "cd '$SIXFS_ROOT' && rustfmt --edition 2021 --check $(echo $rust_sources)"
+lint "cargo clippy" bash -c "cd '$SIXFS_ROOT/tools' && cargo clippy --quiet --all-targets -- -D warnings"
+lint "module build (clippy, no warnings)" env CLIPPY=1 "$SIXFS_ROOT/scripts/build-module.sh" debug
+
+echo "== userspace: cargo test"
+(cd "$SIXFS_ROOT/tools" && cargo test --workspace 2>&1) | tee "$results/cargo.log"
+cargo_rc=${PIPESTATUS[0]}
+
+echo "== guest: KUnit and kselftests on the debug kernel"
+# A disk with a foreign filesystem for the refused-mount tests.
+foreign=$results/ext4.img
+truncate -s 64M "$foreign"
+mkfs.ext4 -q -F "$foreign"
+"$SIXFS_ROOT/scripts/run-guest.sh" -f debug -o "$results/guest" -d "$foreign" -- sh /sixfs/check.sh
+guest_rc=$?
+cp "$results/guest/output.log" "$results/guest.log" 2>/dev/null || : >"$results/guest.log"
+
+python3 "$SIXFS_ROOT/scripts/results.py" --lint "$results/lint.log" \
+	--cargo "$results/cargo.log" --cargo-rc "$cargo_rc" \
+	--guest "$results/guest.log" --guest-rc "$guest_rc"

@@ -1,0 +1,23 @@
+#!/bin/sh
+# Runs inside the guest for `make run`: shows what sixfs can do so far.
+set -u
+step() { echo; echo "### $*"; }
+
+step "insmod sixfs.ko"
+insmod /sixfs/sixfs.ko || exit 1
+dmesg | grep 'sixfs:' | tail -n 1
+
+step "grep sixfs /proc/filesystems"
+grep sixfs /proc/filesystems || exit 1
+
+step "mount -t sixfs /dev/vda /mnt   (vda holds ext4, not sixfs)"
+if mount -t sixfs /dev/vda /mnt; then
+	echo "unexpected: the foreign disk mounted"
+	exit 1
+fi
+dmesg | grep 'sixfs:' | tail -n 1
+
+step "rmmod sixfs"
+rmmod sixfs || exit 1
+grep -q sixfs /proc/filesystems && exit 1
+echo "sixfs is gone from /proc/filesystems"

@@ -1,0 +1,97 @@
+#!/bin/bash
+# Boots a sixfs test kernel in QEMU and runs one command in it.
+#
+#   run-guest.sh [-f debug|perf] [-d DISK]... [-t SECONDS] [-o OUTDIR] -- COMMAND...
+#
+# The guest is a busybox initramfs holding sixfs.ko, the selftests and the
+# guest scripts under /sixfs. Disks appear as /dev/vda, /dev/vdb, ...
+# The command's output is shown live; the kernel log is saved to
+# OUTDIR/dmesg.log. Exits with the command's exit code, or non-zero when the
+# guest did not finish or the kernel log shows an oops, BUG, WARNING, KASAN
+# report, lockdep splat or hung task.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+flavour=debug disks=() timeout=1200 out=""
+while getopts "f:d:t:o:" opt; do
+	case $opt in
+	f) flavour=$OPTARG ;;
+	d) disks+=("$OPTARG") ;;
+	t) timeout=$OPTARG ;;
+	o) out=$OPTARG ;;
+	*) die "usage: run-guest.sh [-f flavour] [-d disk]... [-t seconds] [-o outdir] -- command..." ;;
+	esac
+done
+shift $((OPTIND - 1))
+[ "${1:-}" = "--" ] && shift
+(($#)) || die "no command given"
+check_flavour "$flavour"
+out=${out:-$SIXFS_BUILD/guest-$flavour}
+kernel=$(kernel_out "$flavour")/arch/x86/boot/bzImage
+module=$(module_out "$flavour")/sixfs.ko
+[ -f "$kernel" ] || die "no $flavour kernel: run scripts/build-kernel.sh $flavour"
+[ -f "$module" ] || die "no $flavour module: run scripts/build-module.sh $flavour"
+
+# The initramfs: busybox, the guest scripts, the module and the selftests.
+rm -rf "$out" && mkdir -p "$out/root"/{bin,sbin,dev,proc,sys,tmp,sixfs/bin}
+root=$out/root
+cp /bin/busybox "$root/bin/busybox"
+cp "$SIXFS_ROOT/scripts/guest/init" "$root/init"
+cp "$SIXFS_ROOT"/scripts/guest/*.sh "$root/sixfs/"
+cp "$module" "$root/sixfs/sixfs.ko"
+if [ -d "$SIXFS_BUILD/selftests" ]; then
+	cp -r "$SIXFS_BUILD/selftests" "$root/sixfs/selftests"
+fi
+printf '%s\n' "$*" >"$root/sixfs/command"
+chmod +x "$root/init"
+(cd "$root" && find . | cpio -o -H newc --quiet) >"$out/initramfs.cpio"
+
+# KVM only when it really works: on some hosts /dev/kvm exists but the CPU
+# has no virtualisation extensions and a KVM guest hangs.
+accel=${SIXFS_ACCEL:-}
+if [ -z "$accel" ]; then
+	if [ -w /dev/kvm ] && grep -qwE 'vmx|svm' /proc/cpuinfo; then accel=kvm; else accel=tcg; fi
+fi
+case $accel in
+kvm) accel_args=(-accel kvm -cpu host) ;;
+tcg) accel_args=(-accel tcg,thread=multi -cpu max) ;;
+*) die "SIXFS_ACCEL must be kvm or tcg" ;;
+esac
+
+disk_args=()
+for d in "${disks[@]}"; do
+	disk_args+=(-drive "file=$d,if=virtio,format=raw,cache=unsafe")
+done
+
+: >"$out/output.log"
+echo "run-guest: booting the $flavour kernel ($accel), log in $out/dmesg.log"
+set +e
+timeout --kill-after=10 "$timeout" qemu-system-x86_64 "${accel_args[@]}" \
+	-smp 2 -m 2G -nodefaults -no-reboot -display none \
+	-kernel "$kernel" -initrd "$out/initramfs.cpio" \
+	-append "console=ttyS0 ignore_loglevel panic=-1 hung_task_panic=0 rdinit=/init" \
+	-serial "file:$out/dmesg.log" -chardev "file,id=out,path=$out/output.log" -serial chardev:out \
+	"${disk_args[@]}" &
+qemu=$!
+tail -f --pid=$qemu "$out/output.log" | tr -d '\r' | grep -v '^SIXFS_GUEST_EXIT='
+wait $qemu
+qemu_rc=$?
+set -e
+
+rc=$(tr -d '\r' <"$out/output.log" | sed -n 's/^SIXFS_GUEST_EXIT=\([0-9]*\)$/\1/p' | tail -1)
+if [ -z "$rc" ]; then
+	[ "$qemu_rc" = 124 ] && echo "run-guest: the guest timed out after ${timeout}s" >&2
+	echo "run-guest: the guest did not finish (qemu exit $qemu_rc); last kernel messages:" >&2
+	tail -n 30 "$out/dmesg.log" >&2
+	rc=125
+fi
+
+# Any of these in the kernel log fails the run, whatever the command said.
+splats='Oops|BUG:|WARNING:|KASAN|Kernel panic|general protection fault|kernel BUG|UBSAN|INFO: task .* blocked for more than|detected stall|INFO: trying to register non-static key|possible circular locking|possible recursive locking|inconsistent lock state'
+if grep -nE "$splats" "$out/dmesg.log" >"$out/splats.log"; then
+	echo "run-guest: the kernel log reports problems:" >&2
+	head -n 20 "$out/splats.log" >&2
+	echo "run-guest: full kernel log: $out/dmesg.log" >&2
+	[ "$rc" = 0 ] && rc=3
+fi
+exit "$rc"

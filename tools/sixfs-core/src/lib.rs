@@ -1,0 +1,16 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The sixfs shared core, compiled for userspace.
+//!
+//! These are the same source files that the kernel module compiles (see
+//! `rust/sixfs.rs`); only the platform layer differs. Nothing here may be
+//! written twice: add a core module in `rust/` and list it in both roots.
+
+#[path = "../../../rust/platform/mod.rs"]
+mod platform;
+
+#[path = "../../../rust/bkey/mod.rs"]
+pub mod bkey;
+
+#[path = "../../../rust/format/mod.rs"]
+pub mod format;
