@@ -43,7 +43,7 @@ clippy: kernel
 	@CLIPPY=1 scripts/build-module.sh $(FLAVOUR)
 
 fmt:
-	@rustfmt --edition 2021 $$(git ls-files 'rust/*.rs' 'tools/*.rs')
+	@rustfmt $$(git ls-files 'rust/*.rs' 'tools/*.rs')
 
 clean:
 	rm -rf build/module-* build/selftests build/check build/guest-* build/run tools/target

@@ -22,7 +22,7 @@ lint() {
 	fi
 }
 rust_sources=$(cd "$SIXFS_ROOT" && git ls-files 'rust/*.rs' 'tools/*.rs' 2>/dev/null || find rust tools -name '*.rs')
-lint "rustfmt" bash -c "cd '$SIXFS_ROOT' && rustfmt --edition 2021 --check $(echo $rust_sources)"
+lint "rustfmt" bash -c "cd '$SIXFS_ROOT' && rustfmt --check $(echo $rust_sources)"
 lint "cargo clippy" bash -c "cd '$SIXFS_ROOT/tools' && cargo clippy --quiet --all-targets -- -D warnings"
 lint "module build (clippy, no warnings)" env CLIPPY=1 "$SIXFS_ROOT/scripts/build-module.sh" debug
 

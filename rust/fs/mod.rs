@@ -20,9 +20,13 @@ impl FileSystem for SixFs {
             Err(ProbeError::TooSmall)
         } else {
             let mut block = KVec::from_elem(0u8, superblock::SUPERBLOCK_SIZE, GFP_KERNEL)?;
-            bdev.read(superblock::SUPERBLOCK_OFFSET, &mut block).inspect_err(|e| {
-                pr_err!("{dev}: cannot read the superblock: error {}\n", e.to_errno());
-            })?;
+            bdev.read(superblock::SUPERBLOCK_OFFSET, &mut block)
+                .inspect_err(|e| {
+                    pr_err!(
+                        "{dev}: cannot read the superblock: error {}\n",
+                        e.to_errno()
+                    );
+                })?;
             superblock::probe(&block)
         };
         match probed {
@@ -31,8 +35,10 @@ impl FileSystem for SixFs {
                 Err(EINVAL)
             }
             Err(ProbeError::NoMagic) => {
-                pr_err!("{dev}: not a sixfs filesystem (no superblock magic at byte {})\n",
-                    superblock::SUPERBLOCK_OFFSET);
+                pr_err!(
+                    "{dev}: not a sixfs filesystem (no superblock magic at byte {})\n",
+                    superblock::SUPERBLOCK_OFFSET
+                );
                 Err(EINVAL)
             }
             Ok(()) => {

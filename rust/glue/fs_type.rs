@@ -3,9 +3,9 @@
 //! Filesystem types: what `mount -t NAME` looks up.
 
 use super::super_block::SuperBlock;
-use kernel::ffi::{c_char, c_int, c_void};
 use core::marker::PhantomData;
 use core::sync::atomic::{AtomicBool, Ordering};
+use kernel::ffi::{c_char, c_int, c_void};
 use kernel::{bindings, error::from_result, prelude::*, str::CStr, types::Opaque, ThisModule};
 
 /// A filesystem on a block device.
@@ -51,7 +51,10 @@ pub(crate) struct Registration<T: FileSystem> {
 
 impl<T: FileSystem> Registration<T> {
     /// Registers `T` with the VFS, using `fs_type` as its storage.
-    pub(crate) fn new(fs_type: &'static FileSystemType, module: &'static ThisModule) -> Result<Self> {
+    pub(crate) fn new(
+        fs_type: &'static FileSystemType,
+        module: &'static ThisModule,
+    ) -> Result<Self> {
         if fs_type.registered.swap(true, Ordering::Acquire) {
             return Err(EBUSY);
         }
@@ -104,7 +107,15 @@ unsafe extern "C" fn mount_callback<T: FileSystem>(
     data: *mut c_void,
 ) -> *mut bindings::dentry {
     // SAFETY: the VFS passes its own valid arguments straight through.
-    unsafe { bindings::mount_bdev(fs_type, flags, dev_name, data, Some(fill_super_callback::<T>)) }
+    unsafe {
+        bindings::mount_bdev(
+            fs_type,
+            flags,
+            dev_name,
+            data,
+            Some(fill_super_callback::<T>),
+        )
+    }
 }
 
 /// The `fill_super` callback of `mount_bdev`.

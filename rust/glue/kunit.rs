@@ -12,8 +12,14 @@ use core::{ffi::c_void, fmt};
 use kernel::{bindings, prelude::*};
 
 /// A KUnit case from its NUL-terminated name and its runner.
-pub(crate) const fn case(name: &'static str, run: extern "C" fn(*mut bindings::kunit)) -> bindings::kunit_case {
-    assert!(name.as_bytes()[name.len() - 1] == 0, "case name must end in NUL");
+pub(crate) const fn case(
+    name: &'static str,
+    run: extern "C" fn(*mut bindings::kunit),
+) -> bindings::kunit_case {
+    assert!(
+        name.as_bytes()[name.len() - 1] == 0,
+        "case name must end in NUL"
+    );
     // SAFETY: all-zero is a valid `kunit_case`: null pointers, no parameter
     // generator, default attributes, status "success".
     let mut case: bindings::kunit_case = unsafe { core::mem::zeroed() };

@@ -16,5 +16,6 @@ pub(crate) use kernel::*;
 #[cfg(not(sixfs_kernel))]
 mod user;
 #[cfg(not(sixfs_kernel))]
-#[allow(unused_imports)] // Outside `cargo test` the userspace platform has nothing to offer yet.
+#[allow(unused_imports)]
+// Outside `cargo test` the userspace platform has nothing to offer yet.
 pub(crate) use user::*;
