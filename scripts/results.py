@@ -60,7 +60,7 @@ def read_guest(tally, path, rc):
     """KUnit suites (cases one indent level below "# Subtest: NAME") and
     kselftest binaries (top-level TAP), each checked against its plan."""
     unit = None  # (kind, name) of the suite or binary being read
-    planned, counted = {}, Counter()
+    planned, counted, failed = {}, Counter(), Counter()
     for raw in open(path, errors="replace"):
         line = raw.rstrip("\r\n")
         if line.startswith("SIXFS_SECTION "):
@@ -83,7 +83,7 @@ def read_guest(tally, path, rc):
         elif line.startswith("SIXFS_EXIT "):
             code = int(line.split()[1])
             # 4 is kselftest's "skipped"; a crash shows as missing results.
-            if code not in (0, 4) and counted[unit] >= planned.get(unit, 0):
+            if code not in (0, 4) and counted[unit] >= planned.get(unit, 0) and not failed[unit]:
                 tally.add(kind, f"{unit[1]}: exited {code}", "failed")
             continue
         m = re.match(r"^1\.\.(\d+)$", line)
@@ -92,8 +92,10 @@ def read_guest(tally, path, rc):
             continue
         m = RESULT.match(line)
         if m:
-            tally.add(kind, f"{unit[1]}: {m.group(2)}", tap_status(m))
+            status = tap_status(m)
+            tally.add(kind, f"{unit[1]}: {m.group(2)}", status)
             counted[unit] += 1
+            failed[unit] += status == "failed"
     for (kind, name), n in planned.items():
         for i in range(counted[(kind, name)], n):
             tally.add(kind, f"{name}: result {i + 1} of {n} missing", "failed")
