@@ -15,6 +15,7 @@ use kernel::prelude::*;
 mod bkey;
 #[allow(unreachable_pub, dead_code)]
 mod format;
+#[allow(unreachable_pub, dead_code)]
 mod platform;
 
 // Kernel-only layers.

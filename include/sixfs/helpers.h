@@ -11,6 +11,53 @@
 
 struct block_device;
 struct kunit;
+struct lock_class_key;
+struct lockdep_map;
+struct raw_spinlock;
+
+/*
+ * Kernel atomics for the platform layer (rust/platform/kernel/sync.rs): one
+ * helper per operation and memory order. "full" is the kernel's fully
+ * ordered variant (no suffix).
+ */
+#define SIXFS_ATOMIC_PROTOS(name, type, atype)					\
+	type sixfs_##name##_read(const atype *v);				\
+	type sixfs_##name##_read_acquire(const atype *v);			\
+	void sixfs_##name##_set(atype *v, type i);				\
+	void sixfs_##name##_set_release(atype *v, type i);			\
+	SIXFS_ATOMIC_RMW_PROTOS(name, type, atype, fetch_add)			\
+	SIXFS_ATOMIC_RMW_PROTOS(name, type, atype, fetch_sub)			\
+	SIXFS_ATOMIC_RMW_PROTOS(name, type, atype, fetch_or)			\
+	SIXFS_ATOMIC_RMW_PROTOS(name, type, atype, fetch_and)			\
+	type sixfs_##name##_cmpxchg_full(atype *v, type old, type new);		\
+	type sixfs_##name##_cmpxchg_acquire(atype *v, type old, type new);	\
+	type sixfs_##name##_cmpxchg_release(atype *v, type old, type new);	\
+	type sixfs_##name##_cmpxchg_relaxed(atype *v, type old, type new);
+
+#define SIXFS_ATOMIC_RMW_PROTOS(name, type, atype, op)				\
+	type sixfs_##name##_##op##_full(atype *v, type i);			\
+	type sixfs_##name##_##op##_acquire(atype *v, type i);			\
+	type sixfs_##name##_##op##_release(atype *v, type i);			\
+	type sixfs_##name##_##op##_relaxed(atype *v, type i);
+
+SIXFS_ATOMIC_PROTOS(atomic64, s64, atomic64_t)
+SIXFS_ATOMIC_PROTOS(atomic, int, atomic_t)
+
+/* Sleeping and waking: the current task's state around schedule(). */
+void sixfs_set_current_state_uninterruptible(void);
+void sixfs_set_current_state_running(void);
+void sixfs_might_sleep(void);
+
+/* A raw spinlock; all of sixfs's share one lockdep class. */
+void sixfs_raw_spin_lock_init(struct raw_spinlock *lock);
+void sixfs_raw_spin_lock(struct raw_spinlock *lock);
+void sixfs_raw_spin_unlock(struct raw_spinlock *lock);
+
+/* Lockdep annotations for locks implemented in Rust (no-ops without lockdep). */
+void sixfs_lockdep_init_map(struct lockdep_map *map, const char *name,
+			    struct lock_class_key *key);
+void sixfs_lock_acquire(struct lockdep_map *map, bool trylock, bool read);
+void sixfs_lock_release(struct lockdep_map *map);
 
 /* Size of the device in 512-byte sectors. */
 u64 sixfs_bdev_nr_sectors(struct block_device *bdev);

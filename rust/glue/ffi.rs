@@ -16,3 +16,50 @@ extern "C" {
     #[cfg(CONFIG_KUNIT)]
     pub(crate) fn sixfs_kunit_fail(test: *mut bindings::kunit, fmt_args: *const c_void);
 }
+
+/// Declares the helpers of one atomic type (see `SIXFS_ATOMIC_PROTOS`).
+macro_rules! atomic_helpers {
+    ($name:ident, $ty:ty, $aty:ty) => {
+        kernel::macros::paste! {
+            extern "C" {
+                pub(crate) fn [<sixfs_ $name _read>](v: *const $aty) -> $ty;
+                pub(crate) fn [<sixfs_ $name _read_acquire>](v: *const $aty) -> $ty;
+                pub(crate) fn [<sixfs_ $name _set>](v: *mut $aty, i: $ty);
+                pub(crate) fn [<sixfs_ $name _set_release>](v: *mut $aty, i: $ty);
+            }
+        }
+        atomic_helpers!(@rmw $name, $ty, $aty, full, acquire, release, relaxed);
+    };
+    (@rmw $name:ident, $ty:ty, $aty:ty, $($order:ident),*) => {
+        kernel::macros::paste! {
+            extern "C" {
+                $(
+                    pub(crate) fn [<sixfs_ $name _fetch_add_ $order>](v: *mut $aty, i: $ty) -> $ty;
+                    pub(crate) fn [<sixfs_ $name _fetch_sub_ $order>](v: *mut $aty, i: $ty) -> $ty;
+                    pub(crate) fn [<sixfs_ $name _fetch_or_ $order>](v: *mut $aty, i: $ty) -> $ty;
+                    pub(crate) fn [<sixfs_ $name _fetch_and_ $order>](v: *mut $aty, i: $ty) -> $ty;
+                    pub(crate) fn [<sixfs_ $name _cmpxchg_ $order>](v: *mut $aty, old: $ty, new: $ty) -> $ty;
+                )*
+            }
+        }
+    };
+}
+
+atomic_helpers!(atomic64, i64, bindings::atomic64_t);
+atomic_helpers!(atomic, i32, bindings::atomic_t);
+
+extern "C" {
+    pub(crate) fn sixfs_set_current_state_uninterruptible();
+    pub(crate) fn sixfs_set_current_state_running();
+    pub(crate) fn sixfs_might_sleep();
+    pub(crate) fn sixfs_raw_spin_lock_init(lock: *mut bindings::raw_spinlock);
+    pub(crate) fn sixfs_raw_spin_lock(lock: *mut bindings::raw_spinlock);
+    pub(crate) fn sixfs_raw_spin_unlock(lock: *mut bindings::raw_spinlock);
+    pub(crate) fn sixfs_lockdep_init_map(
+        map: *mut bindings::lockdep_map,
+        name: *const kernel::ffi::c_char,
+        key: *mut bindings::lock_class_key,
+    );
+    pub(crate) fn sixfs_lock_acquire(map: *mut bindings::lockdep_map, trylock: bool, read: bool);
+    pub(crate) fn sixfs_lock_release(map: *mut bindings::lockdep_map);
+}

@@ -3,9 +3,95 @@
  * Thin wrappers around static inline kernel functions, for the Rust glue.
  * Keep each one a single call: the logic belongs in Rust.
  */
+#include <linux/atomic.h>
 #include <linux/blkdev.h>
+#include <linux/lockdep.h>
+#include <linux/sched.h>
+#include <linux/spinlock.h>
 #include <kunit/test.h>
 #include <sixfs/helpers.h>
+
+#define SIXFS_ATOMIC_RMW(name, type, atype, op)					\
+	type sixfs_##name##_##op##_full(atype *v, type i)			\
+	{ return name##_##op(i, v); }						\
+	type sixfs_##name##_##op##_acquire(atype *v, type i)			\
+	{ return name##_##op##_acquire(i, v); }					\
+	type sixfs_##name##_##op##_release(atype *v, type i)			\
+	{ return name##_##op##_release(i, v); }					\
+	type sixfs_##name##_##op##_relaxed(atype *v, type i)			\
+	{ return name##_##op##_relaxed(i, v); }
+
+#define SIXFS_ATOMIC(name, type, atype)						\
+	type sixfs_##name##_read(const atype *v)				\
+	{ return name##_read(v); }						\
+	type sixfs_##name##_read_acquire(const atype *v)			\
+	{ return name##_read_acquire(v); }					\
+	void sixfs_##name##_set(atype *v, type i)				\
+	{ name##_set(v, i); }							\
+	void sixfs_##name##_set_release(atype *v, type i)			\
+	{ name##_set_release(v, i); }						\
+	SIXFS_ATOMIC_RMW(name, type, atype, fetch_add)				\
+	SIXFS_ATOMIC_RMW(name, type, atype, fetch_sub)				\
+	SIXFS_ATOMIC_RMW(name, type, atype, fetch_or)				\
+	SIXFS_ATOMIC_RMW(name, type, atype, fetch_and)				\
+	type sixfs_##name##_cmpxchg_full(atype *v, type old, type new)		\
+	{ return name##_cmpxchg(v, old, new); }					\
+	type sixfs_##name##_cmpxchg_acquire(atype *v, type old, type new)	\
+	{ return name##_cmpxchg_acquire(v, old, new); }				\
+	type sixfs_##name##_cmpxchg_release(atype *v, type old, type new)	\
+	{ return name##_cmpxchg_release(v, old, new); }				\
+	type sixfs_##name##_cmpxchg_relaxed(atype *v, type old, type new)	\
+	{ return name##_cmpxchg_relaxed(v, old, new); }
+
+SIXFS_ATOMIC(atomic64, s64, atomic64_t)
+SIXFS_ATOMIC(atomic, int, atomic_t)
+
+void sixfs_set_current_state_uninterruptible(void)
+{
+	set_current_state(TASK_UNINTERRUPTIBLE);
+}
+
+void sixfs_set_current_state_running(void)
+{
+	__set_current_state(TASK_RUNNING);
+}
+
+void sixfs_might_sleep(void)
+{
+	might_sleep();
+}
+
+void sixfs_raw_spin_lock_init(struct raw_spinlock *lock)
+{
+	raw_spin_lock_init(lock);
+}
+
+void sixfs_raw_spin_lock(struct raw_spinlock *lock)
+{
+	raw_spin_lock(lock);
+}
+
+void sixfs_raw_spin_unlock(struct raw_spinlock *lock)
+{
+	raw_spin_unlock(lock);
+}
+
+void sixfs_lockdep_init_map(struct lockdep_map *map, const char *name,
+			    struct lock_class_key *key)
+{
+	lockdep_init_map(map, name, key, 0);
+}
+
+/* _RET_IP_ names the Rust caller in lockdep's reports. */
+void sixfs_lock_acquire(struct lockdep_map *map, bool trylock, bool read)
+{
+	lock_acquire(map, 0, trylock, read, 1, NULL, _RET_IP_);
+}
+
+void sixfs_lock_release(struct lockdep_map *map)
+{
+	lock_release(map, _RET_IP_);
+}
 
 u64 sixfs_bdev_nr_sectors(struct block_device *bdev)
 {

@@ -6,7 +6,7 @@
 //! above never touch `bindings` directly.
 
 pub(crate) mod block;
-mod ffi;
+pub(crate) mod ffi;
 pub(crate) mod fs_type;
 #[cfg(CONFIG_KUNIT)]
 pub(crate) mod kunit;

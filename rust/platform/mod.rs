@@ -4,18 +4,28 @@
 //! the kernel module and the userspace build.
 //!
 //! Everything above it (six locks, keys, nodes, iterators, journal) is plain
-//! Rust that names `crate::platform::...` and compiles unchanged in both.
-//! The kernel build passes `--cfg sixfs_kernel` (see `Kbuild`).
+//! safe Rust that names `crate::platform::...` and compiles unchanged in
+//! both. The kernel build passes `--cfg sixfs_kernel` (see `Kbuild`); the
+//! userspace build may pass `--cfg loom` to model-check with loom.
+//!
+//! Both implementations offer the same API:
+//!
+//! - `sync`: `Ordering`, `AtomicU64`, `AtomicU32` (kernel atomics in the
+//!   module), `SpinLock<T>` (never held across a sleep), `Task` (a handle
+//!   that can wake a sleeping thread) and `sleep_until`, `Arc<T>` with
+//!   fallible `try_new`, `AllocError`, `cpu_relax`, `might_sleep`, and
+//!   `LockClass`/`LockdepMap` for lockdep (no-ops in userspace).
+//! - the test harness: `test_suite!`, `check!`, `check_eq!`, `TestResult`.
 
 #[cfg(sixfs_kernel)]
 mod kernel;
 #[cfg(sixfs_kernel)]
-#[allow(unused_imports)] // Without KUnit the kernel platform has nothing to offer yet.
-pub(crate) use kernel::*;
+pub use kernel::*;
 
 #[cfg(not(sixfs_kernel))]
 mod user;
 #[cfg(not(sixfs_kernel))]
-#[allow(unused_imports)]
-// Outside `cargo test` the userspace platform has nothing to offer yet.
-pub(crate) use user::*;
+pub use user::*;
+
+#[cfg(any(test, CONFIG_KUNIT))]
+mod sync_tests;

@@ -7,7 +7,7 @@
 //! written twice: add a core module in `rust/` and list it in both roots.
 
 #[path = "../../../rust/platform/mod.rs"]
-mod platform;
+pub mod platform;
 
 #[path = "../../../rust/bkey/mod.rs"]
 pub mod bkey;

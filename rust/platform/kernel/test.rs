@@ -6,27 +6,22 @@
 ///
 /// In the kernel the cases form a KUnit suite named `$suite`, compiled only
 /// when the kernel has KUnit; they run when the module is loaded.
-#[cfg(CONFIG_KUNIT)]
 macro_rules! test_suite {
     ($suite:ident; $(fn $case:ident() $body:block)*) => {
         $(
-            #[cfg(CONFIG_KUNIT)]
-            #[allow(unreachable_code)]
+                        #[allow(unreachable_code)]
             fn $case() -> $crate::platform::TestResult {
                 $body
                 Ok(())
             }
         )*
-        #[cfg(CONFIG_KUNIT)]
-        $crate::glue::kunit::kunit_suite!($suite; $($case),*);
+                $crate::glue::kunit::kunit_suite!($suite; $($case),*);
     };
 }
-#[cfg(CONFIG_KUNIT)]
 pub(crate) use test_suite;
 
 /// Fails the current test case unless `cond` holds: reports to KUnit and
 /// returns from the case (a kernel test must not panic).
-#[cfg(CONFIG_KUNIT)]
 macro_rules! check {
     ($cond:expr $(,)?) => {
         if !$cond {
@@ -39,11 +34,9 @@ macro_rules! check {
         }
     };
 }
-#[cfg(CONFIG_KUNIT)]
 pub(crate) use check;
 
 /// Fails the current test case unless both sides are equal.
-#[cfg(CONFIG_KUNIT)]
 macro_rules! check_eq {
     ($left:expr, $right:expr $(,)?) => {
         match (&$left, &$right) {
@@ -66,14 +59,11 @@ macro_rules! check_eq {
         }
     };
 }
-#[cfg(CONFIG_KUNIT)]
 pub(crate) use check_eq;
 
 /// The failure of a test case that already reported why.
-#[cfg(CONFIG_KUNIT)]
 #[derive(Debug)]
 pub(crate) struct TestFailed;
 
 /// What a shared test case returns.
-#[cfg(CONFIG_KUNIT)]
 pub(crate) type TestResult = Result<(), TestFailed>;

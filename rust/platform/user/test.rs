@@ -6,7 +6,6 @@
 ///
 /// Each case is a function returning [`TestResult`]; in userspace it becomes
 /// a `#[test]`, in the kernel a KUnit case of a suite with the given name.
-#[cfg(test)]
 macro_rules! test_suite {
     ($suite:ident; $(fn $case:ident() $body:block)*) => {
         $(
@@ -22,34 +21,27 @@ macro_rules! test_suite {
         )*
     };
 }
-#[cfg(test)]
 pub(crate) use test_suite;
 
 /// Fails the current test case unless `cond` holds.
-#[cfg(test)]
 macro_rules! check {
     ($cond:expr $(,)?) => {
         assert!($cond)
     };
 }
-#[cfg(test)]
 pub(crate) use check;
 
 /// Fails the current test case unless both sides are equal.
-#[cfg(test)]
 macro_rules! check_eq {
     ($left:expr, $right:expr $(,)?) => {
         assert_eq!($left, $right)
     };
 }
-#[cfg(test)]
 pub(crate) use check_eq;
 
 /// The failure of a test case that already reported why.
-#[cfg(test)]
 #[derive(Debug)]
 pub(crate) struct TestFailed;
 
 /// What a shared test case returns.
-#[cfg(test)]
 pub(crate) type TestResult = Result<(), TestFailed>;

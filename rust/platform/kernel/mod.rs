@@ -1,0 +1,11 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Kernel platform: the shared core's view of the kernel. Like the rest of
+//! the glue layer, it is where the `unsafe` calls live.
+
+pub mod sync;
+
+#[cfg(CONFIG_KUNIT)]
+mod test;
+#[cfg(CONFIG_KUNIT)]
+pub(crate) use test::*;

@@ -1,0 +1,403 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Synchronisation primitives on the kernel's atomics, raw spinlocks,
+//! scheduler and lockdep. Same API as `platform/user/sync.rs`.
+
+use crate::glue::ffi;
+use core::cell::UnsafeCell;
+use core::ffi::CStr;
+use core::fmt;
+use core::marker::PhantomData;
+use core::ops::{Deref, DerefMut};
+use kernel::{bindings, types::ARef, types::Opaque};
+
+pub use core::sync::atomic::Ordering;
+
+/// The kernel's variant of a read-modify-write operation for `order`.
+#[derive(Clone, Copy)]
+enum Variant {
+    Relaxed,
+    Acquire,
+    Release,
+    Full,
+}
+
+impl Variant {
+    /// The weakest kernel variant at least as strong as the pair of orders
+    /// (success, failure) of a compare-exchange, or of one RMW `order`.
+    fn of(success: Ordering, failure: Ordering) -> Variant {
+        use Ordering::*;
+        let acquire =
+            matches!(success, Acquire | AcqRel | SeqCst) || matches!(failure, Acquire | SeqCst);
+        let release = !matches!(success, Relaxed | Acquire);
+        match (acquire, release) {
+            (false, false) => Variant::Relaxed,
+            (true, false) => Variant::Acquire,
+            (false, true) => Variant::Release,
+            (true, true) => Variant::Full,
+        }
+    }
+}
+
+/// Defines an atomic integer on a kernel `atomic_t`/`atomic64_t`.
+macro_rules! kernel_atomic {
+    ($(#[$doc:meta])* $atomic:ident, $ty:ty, $raw:ty, $name:ident, $aty:ty) => {
+        $(#[$doc])*
+        #[repr(transparent)]
+        pub struct $atomic(UnsafeCell<$aty>);
+
+        // SAFETY: every access to the cell is one of the kernel's atomic
+        // operations, which may run concurrently on any CPU.
+        unsafe impl Sync for $atomic {}
+
+        kernel::macros::paste! {
+            impl $atomic {
+                /// A new atomic holding `value`.
+                pub const fn new(value: $ty) -> Self {
+                    Self(UnsafeCell::new($aty { counter: value as $raw }))
+                }
+
+                /// Loads the value. `SeqCst` is served by an acquire load:
+                /// the shared core never relies on sequentially consistent
+                /// plain loads.
+                pub fn load(&self, order: Ordering) -> $ty {
+                    let v = self.0.get();
+                    // SAFETY: `v` points to this live atomic.
+                    (unsafe {
+                        match order {
+                            Ordering::Relaxed => ffi::[<sixfs_ $name _read>](v),
+                            _ => ffi::[<sixfs_ $name _read_acquire>](v),
+                        }
+                    }) as $ty
+                }
+
+                /// Stores `value`; any order but `Relaxed` is a release.
+                pub fn store(&self, value: $ty, order: Ordering) {
+                    let v = self.0.get();
+                    // SAFETY: `v` points to this live atomic.
+                    unsafe {
+                        match order {
+                            Ordering::Relaxed => ffi::[<sixfs_ $name _set>](v, value as $raw),
+                            _ => ffi::[<sixfs_ $name _set_release>](v, value as $raw),
+                        }
+                    }
+                }
+
+                kernel_atomic!(@rmw $ty, $raw, $name, fetch_add, fetch_sub, fetch_or, fetch_and);
+
+                /// Stores `new` if the value is `current`; returns the previous
+                /// value, `Ok` when it was `current`.
+                pub fn compare_exchange(
+                    &self,
+                    current: $ty,
+                    new: $ty,
+                    success: Ordering,
+                    failure: Ordering,
+                ) -> Result<$ty, $ty> {
+                    let v = self.0.get();
+                    let (c, n) = (current as $raw, new as $raw);
+                    // SAFETY: `v` points to this live atomic.
+                    let old = unsafe {
+                        match Variant::of(success, failure) {
+                            Variant::Relaxed => ffi::[<sixfs_ $name _cmpxchg_relaxed>](v, c, n),
+                            Variant::Acquire => ffi::[<sixfs_ $name _cmpxchg_acquire>](v, c, n),
+                            Variant::Release => ffi::[<sixfs_ $name _cmpxchg_release>](v, c, n),
+                            Variant::Full => ffi::[<sixfs_ $name _cmpxchg_full>](v, c, n),
+                        }
+                    } as $ty;
+                    if old == current {
+                        Ok(old)
+                    } else {
+                        Err(old)
+                    }
+                }
+
+                /// As [`Self::compare_exchange`]: the kernel's cmpxchg never
+                /// fails spuriously.
+                pub fn compare_exchange_weak(
+                    &self,
+                    current: $ty,
+                    new: $ty,
+                    success: Ordering,
+                    failure: Ordering,
+                ) -> Result<$ty, $ty> {
+                    self.compare_exchange(current, new, success, failure)
+                }
+            }
+        }
+    };
+    (@rmw $ty:ty, $raw:ty, $name:ident, $($op:ident),*) => {
+        kernel::macros::paste! {
+            $(
+                #[doc = concat!("Atomic `", stringify!($op), "`; returns the previous value.")]
+                pub fn $op(&self, value: $ty, order: Ordering) -> $ty {
+                    let v = self.0.get();
+                    let i = value as $raw;
+                    // SAFETY: `v` points to this live atomic.
+                    (unsafe {
+                        match Variant::of(order, Ordering::Relaxed) {
+                            Variant::Relaxed => ffi::[<sixfs_ $name _ $op _relaxed>](v, i),
+                            Variant::Acquire => ffi::[<sixfs_ $name _ $op _acquire>](v, i),
+                            Variant::Release => ffi::[<sixfs_ $name _ $op _release>](v, i),
+                            Variant::Full => ffi::[<sixfs_ $name _ $op _full>](v, i),
+                        }
+                    }) as $ty
+                }
+            )*
+        }
+    };
+}
+
+kernel_atomic!(
+    /// A 64-bit atomic on the kernel's `atomic64_t`.
+    AtomicU64, u64, i64, atomic64, bindings::atomic64_t
+);
+kernel_atomic!(
+    /// A 32-bit atomic on the kernel's `atomic_t`.
+    AtomicU32, u32, i32, atomic, bindings::atomic_t
+);
+
+/// A failed allocation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AllocError;
+
+impl From<AllocError> for kernel::error::Error {
+    fn from(_: AllocError) -> Self {
+        kernel::error::code::ENOMEM
+    }
+}
+
+/// A reference-counted pointer whose allocation may fail.
+pub struct Arc<T>(kernel::sync::Arc<T>);
+
+impl<T> Arc<T> {
+    /// Allocates `value` (`GFP_KERNEL`: may sleep).
+    pub fn try_new(value: T) -> Result<Self, AllocError> {
+        kernel::sync::Arc::new(value, kernel::alloc::flags::GFP_KERNEL)
+            .map(Self)
+            .map_err(|_| AllocError)
+    }
+
+    /// Whether both point to the same allocation.
+    pub fn ptr_eq(a: &Self, b: &Self) -> bool {
+        kernel::sync::Arc::ptr_eq(&a.0, &b.0)
+    }
+}
+
+impl<T> Clone for Arc<T> {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
+
+impl<T> Deref for Arc<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for Arc<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+/// A lock for short critical sections that never sleep: a raw spinlock,
+/// which lockdep watches (all of sixfs's share one class).
+pub struct SpinLock<T> {
+    lock: Opaque<bindings::raw_spinlock>,
+    data: UnsafeCell<T>,
+}
+
+// SAFETY: the data is only reached through a guard, while the lock is held.
+unsafe impl<T: Send> Send for SpinLock<T> {}
+// SAFETY: as above: the lock serialises all access to the data.
+unsafe impl<T: Send> Sync for SpinLock<T> {}
+
+impl<T> SpinLock<T> {
+    /// A new unlocked lock.
+    pub fn new(value: T) -> Self {
+        let lock = Opaque::uninit();
+        // SAFETY: initialises the raw spinlock in place. Moving it afterwards
+        // (into `Self`) is fine: an unlocked raw spinlock holds no pointers to
+        // itself.
+        unsafe { ffi::sixfs_raw_spin_lock_init(lock.get()) };
+        Self {
+            lock,
+            data: UnsafeCell::new(value),
+        }
+    }
+
+    /// Spins until the lock is ours.
+    pub fn lock(&self) -> SpinLockGuard<'_, T> {
+        // SAFETY: the lock was initialised by `new`.
+        unsafe { ffi::sixfs_raw_spin_lock(self.lock.get()) };
+        SpinLockGuard {
+            lock: self,
+            _not_send: PhantomData,
+        }
+    }
+}
+
+impl<T: Default> Default for SpinLock<T> {
+    fn default() -> Self {
+        Self::new(T::default())
+    }
+}
+
+impl<T> fmt::Debug for SpinLock<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SpinLock")
+    }
+}
+
+/// Access to the data of a locked [`SpinLock`]; unlocks when dropped.
+///
+/// INVARIANT: the lock is held by this CPU for as long as the guard lives.
+pub struct SpinLockGuard<'a, T> {
+    lock: &'a SpinLock<T>,
+    // A raw spinlock must be released by the context that took it.
+    _not_send: PhantomData<*mut ()>,
+}
+
+impl<T> Deref for SpinLockGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: the lock is held (type invariant), so nobody else accesses
+        // the data.
+        unsafe { &*self.lock.data.get() }
+    }
+}
+
+impl<T> DerefMut for SpinLockGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: as in `deref`; `&mut self` makes this the only reference.
+        unsafe { &mut *self.lock.data.get() }
+    }
+}
+
+impl<T> Drop for SpinLockGuard<'_, T> {
+    fn drop(&mut self) {
+        // SAFETY: the lock is held by this context (type invariant).
+        unsafe { ffi::sixfs_raw_spin_unlock(self.lock.lock.get()) };
+    }
+}
+
+/// A task that may sleep in [`sleep_until`] and be woken by another.
+#[derive(Clone)]
+pub struct Task(ARef<kernel::task::Task>);
+
+impl Task {
+    /// The calling task (holding a reference to it).
+    pub fn current() -> Self {
+        Self(ARef::from(kernel::current!()))
+    }
+
+    /// Wakes the task if it sleeps in [`sleep_until`]; if it is about to,
+    /// it will not sleep (the wakeup is not lost).
+    pub fn wake(&self) {
+        self.0.wake_up();
+    }
+}
+
+impl fmt::Debug for Task {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Task({})", self.0.pid())
+    }
+}
+
+/// Sleeps the calling task until `ready` returns true.
+///
+/// `ready` is checked after the task is marked sleeping and before each
+/// `schedule()`, so a [`Task::wake`] that follows a change making `ready`
+/// true is never lost. `ready` must not sleep.
+pub fn sleep_until(mut ready: impl FnMut() -> bool) {
+    loop {
+        // SAFETY: changes only the state of the current task; the barrier it
+        // implies orders the store before the check below.
+        unsafe { ffi::sixfs_set_current_state_uninterruptible() };
+        if ready() {
+            break;
+        }
+        // SAFETY: we are in process context and hold no spinlock (the callers
+        // of a sleeping primitive are checked by `might_sleep`).
+        unsafe { bindings::schedule() };
+    }
+    // SAFETY: changes only the state of the current task.
+    unsafe { ffi::sixfs_set_current_state_running() };
+}
+
+/// Hints the CPU that we are spinning.
+#[inline]
+pub fn cpu_relax() {
+    core::hint::spin_loop();
+}
+
+/// Marks a point that may sleep: DEBUG_ATOMIC_SLEEP complains when it is
+/// reached in atomic context.
+#[inline]
+pub fn might_sleep() {
+    // SAFETY: no preconditions; it only checks and reports.
+    unsafe { ffi::sixfs_might_sleep() };
+}
+
+/// A lockdep lock class: one per kind of lock. Must live in a `static`,
+/// as lockdep requires.
+pub struct LockClass(Opaque<bindings::lock_class_key>);
+
+// SAFETY: lockdep serialises its own use of class keys.
+unsafe impl Sync for LockClass {}
+
+impl LockClass {
+    /// A new class; it must be stored in a `static`.
+    pub const fn new() -> Self {
+        // SAFETY: an all-zero `lock_class_key` is what static storage holds
+        // in C, and what lockdep expects of a static key.
+        Self(Opaque::new(unsafe { core::mem::zeroed() }))
+    }
+}
+
+impl Default for LockClass {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// What lockdep knows of one lock instance.
+pub struct LockdepMap(Opaque<bindings::lockdep_map>);
+
+// SAFETY: lockdep's own locking covers its updates of the map; the map's
+// owner only passes its address to lockdep.
+unsafe impl Send for LockdepMap {}
+// SAFETY: as above.
+unsafe impl Sync for LockdepMap {}
+
+impl LockdepMap {
+    /// A map for a lock named `name` in class `class`.
+    ///
+    /// Moving the map while its lock is held confuses lockdep's reports
+    /// (held locks are recorded by address), though nothing worse.
+    pub fn new(name: &'static CStr, class: &'static LockClass) -> Self {
+        // SAFETY: all-zero is a valid, not yet initialised `lockdep_map`.
+        let map = Opaque::new(unsafe { core::mem::zeroed() });
+        // SAFETY: `map` is valid for writes; `name` and `class` are static,
+        // as lockdep requires.
+        unsafe { ffi::sixfs_lockdep_init_map(map.get(), name.as_ptr().cast(), class.0.get()) };
+        Self(map)
+    }
+
+    /// Tells lockdep the lock is being taken (`read`: shared).
+    #[inline]
+    pub fn acquire(&self, trylock: bool, read: bool) {
+        // SAFETY: the map was initialised by `new`.
+        unsafe { ffi::sixfs_lock_acquire(self.0.get(), trylock, read) };
+    }
+
+    /// Tells lockdep the lock was released.
+    #[inline]
+    pub fn release(&self) {
+        // SAFETY: the map was initialised by `new`.
+        unsafe { ffi::sixfs_lock_release(self.0.get()) };
+    }
+}

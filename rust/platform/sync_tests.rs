@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Tests of the platform's synchronisation primitives, run by `cargo test`
+//! and as the KUnit suite `sixfs_platform_sync` (where they exercise the
+//! kernel atomics, raw spinlocks, scheduler and lockdep through the glue).
+
+use super::sync::{cpu_relax, might_sleep, sleep_until};
+use super::sync::{Arc, AtomicU32, AtomicU64, LockClass, LockdepMap, Ordering, SpinLock, Task};
+use crate::platform::{check, check_eq, test_suite};
+
+static TEST_CLASS: LockClass = LockClass::new();
+
+test_suite! {
+    sixfs_platform_sync;
+
+    fn atomic64_round_trips_every_bit() {
+        let a = AtomicU64::new(u64::MAX);
+        check_eq!(a.load(Ordering::Relaxed), u64::MAX);
+        a.store(1 << 63, Ordering::Release);
+        check_eq!(a.load(Ordering::Acquire), 1 << 63);
+        a.store(0, Ordering::Relaxed);
+        check_eq!(a.load(Ordering::SeqCst), 0);
+    }
+
+    fn atomic64_rmw_returns_the_previous_value() {
+        let a = AtomicU64::new(5);
+        check_eq!(a.fetch_add(3, Ordering::Relaxed), 5);
+        check_eq!(a.fetch_sub(1, Ordering::Acquire), 8);
+        check_eq!(a.fetch_or(0x100, Ordering::Release), 7);
+        check_eq!(a.fetch_and(0x0ff, Ordering::AcqRel), 0x107);
+        check_eq!(a.load(Ordering::Relaxed), 7);
+        // Wraps like the hardware does.
+        let b = AtomicU64::new(u64::MAX);
+        check_eq!(b.fetch_add(2, Ordering::SeqCst), u64::MAX);
+        check_eq!(b.load(Ordering::Relaxed), 1);
+    }
+
+    fn atomic64_compare_exchange_reports_the_value_seen() {
+        let a = AtomicU64::new(10);
+        check_eq!(a.compare_exchange(10, 11, Ordering::Acquire, Ordering::Relaxed), Ok(10));
+        check_eq!(a.compare_exchange(10, 12, Ordering::AcqRel, Ordering::Acquire), Err(11));
+        check_eq!(a.compare_exchange_weak(11, u64::MAX, Ordering::Release, Ordering::Relaxed), Ok(11));
+        check_eq!(a.load(Ordering::Relaxed), u64::MAX);
+    }
+
+    fn atomic32_behaves_like_atomic64() {
+        let a = AtomicU32::new(u32::MAX);
+        check_eq!(a.fetch_add(1, Ordering::Relaxed), u32::MAX);
+        check_eq!(a.load(Ordering::Relaxed), 0);
+        check_eq!(a.compare_exchange(0, 1 << 31, Ordering::SeqCst, Ordering::SeqCst), Ok(0));
+        check_eq!(a.fetch_and(!0, Ordering::Relaxed), 1 << 31);
+        check_eq!(a.fetch_or(1, Ordering::Relaxed), 1 << 31);
+        check_eq!(a.fetch_sub(1, Ordering::Relaxed), (1 << 31) | 1);
+    }
+
+    fn spinlock_guards_its_data() {
+        let lock = SpinLock::new(1u32);
+        {
+            let mut guard = lock.lock();
+            *guard += 1;
+        }
+        check_eq!(*lock.lock(), 2);
+    }
+
+    fn arc_shares_one_allocation() {
+        let a = Arc::try_new(7u32);
+        check!(a.is_ok());
+        if let Ok(a) = a {
+            let b = a.clone();
+            check!(Arc::ptr_eq(&a, &b));
+            check_eq!(*b, 7);
+            if let Ok(c) = Arc::try_new(7u32) {
+                check!(!Arc::ptr_eq(&a, &c));
+            }
+        }
+    }
+
+    fn sleep_until_returns_when_already_ready() {
+        might_sleep();
+        let flag = AtomicU32::new(0);
+        Task::current().wake();
+        flag.store(1, Ordering::Release);
+        let mut checks = 0;
+        sleep_until(|| {
+            checks += 1;
+            flag.load(Ordering::Acquire) == 1
+        });
+        check_eq!(checks, 1);
+        cpu_relax();
+    }
+
+    fn lockdep_sees_balanced_acquire_and_release() {
+        let map = LockdepMap::new(c"sixfs_test_lock", &TEST_CLASS);
+        map.acquire(false, true);
+        map.acquire(true, true);
+        map.release();
+        map.release();
+        map.acquire(false, false);
+        map.release();
+    }
+}

@@ -1,0 +1,10 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Userspace platform: std (or loom, under `--cfg loom`) and libtest.
+
+pub mod sync;
+
+#[cfg(test)]
+mod test;
+#[cfg(test)]
+pub(crate) use test::*;

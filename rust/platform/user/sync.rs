@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Synchronisation primitives on std, or on loom for model checking.
+
+pub use core::sync::atomic::Ordering;
+
+#[cfg(loom)]
+use loom as base;
+#[cfg(not(loom))]
+use std as base;
+
+pub use base::sync::atomic::{AtomicU32, AtomicU64};
+
+/// A failed allocation. Userspace aborts on out-of-memory instead, so this
+/// is never produced here; the kernel build returns it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AllocError;
+
+/// A reference-counted pointer whose allocation may fail.
+#[derive(Debug)]
+pub struct Arc<T>(base::sync::Arc<T>);
+
+impl<T> Arc<T> {
+    /// Allocates `value`; fails only in the kernel build.
+    pub fn try_new(value: T) -> Result<Self, AllocError> {
+        Ok(Self(base::sync::Arc::new(value)))
+    }
+
+    /// Whether both point to the same allocation.
+    pub fn ptr_eq(a: &Self, b: &Self) -> bool {
+        base::sync::Arc::ptr_eq(&a.0, &b.0)
+    }
+}
+
+impl<T> Clone for Arc<T> {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
+
+impl<T> core::ops::Deref for Arc<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+/// A lock for short critical sections that never sleep.
+#[derive(Debug, Default)]
+pub struct SpinLock<T>(base::sync::Mutex<T>);
+
+/// Access to the data of a locked [`SpinLock`].
+pub type SpinLockGuard<'a, T> = base::sync::MutexGuard<'a, T>;
+
+impl<T> SpinLock<T> {
+    /// A new unlocked lock. Not `const`: the kernel's must be initialised.
+    pub fn new(value: T) -> Self {
+        Self(base::sync::Mutex::new(value))
+    }
+
+    /// Spins until the lock is ours.
+    pub fn lock(&self) -> SpinLockGuard<'_, T> {
+        // A panic while holding the lock (only in a failing test) must not
+        // hide the original failure behind a poison error.
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// A thread that may sleep in [`sleep_until`] and be woken by another.
+#[derive(Clone, Debug)]
+pub struct Task(base::thread::Thread);
+
+impl Task {
+    /// The calling thread.
+    pub fn current() -> Self {
+        Self(base::thread::current())
+    }
+
+    /// Wakes the thread if it sleeps in [`sleep_until`]; if it is about to,
+    /// it will not sleep (the wakeup is not lost).
+    pub fn wake(&self) {
+        self.0.unpark();
+    }
+}
+
+/// Sleeps the calling thread until `ready` returns true.
+///
+/// `ready` is checked before each sleep; whoever makes it true must then
+/// call [`Task::wake`] on this thread, after publishing the change with
+/// release ordering (or stronger).
+pub fn sleep_until(mut ready: impl FnMut() -> bool) {
+    while !ready() {
+        base::thread::park();
+    }
+}
+
+/// Hints the CPU that we are spinning.
+#[inline]
+pub fn cpu_relax() {
+    #[cfg(loom)]
+    loom::thread::yield_now();
+    #[cfg(not(loom))]
+    core::hint::spin_loop();
+}
+
+/// Marks a point that may sleep: checked by the kernel's
+/// DEBUG_ATOMIC_SLEEP, nothing here.
+#[inline]
+pub fn might_sleep() {}
+
+/// A lockdep lock class: one per kind of lock. Nothing in userspace.
+#[derive(Debug)]
+pub struct LockClass;
+
+impl LockClass {
+    /// A new class; it must be stored in a `static`.
+    pub const fn new() -> Self {
+        Self
+    }
+}
+
+impl Default for LockClass {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// What lockdep knows of one lock instance. Nothing in userspace.
+#[derive(Debug)]
+pub struct LockdepMap;
+
+impl LockdepMap {
+    /// A map for a lock named `name` in class `class`.
+    pub fn new(_name: &'static core::ffi::CStr, _class: &'static LockClass) -> Self {
+        Self
+    }
+
+    /// Tells lockdep the lock is being taken (`read`: shared).
+    #[inline]
+    pub fn acquire(&self, _trylock: bool, _read: bool) {}
+
+    /// Tells lockdep the lock was released.
+    #[inline]
+    pub fn release(&self) {}
+}
