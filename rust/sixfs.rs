@@ -11,11 +11,11 @@ use kernel::prelude::*;
 // The shared core is a library: its `pub` items are the API of the userspace
 // crate (tools/sixfs-core), and parts of it serve only the tools and the
 // tests until the filesystem layer grows into them.
-#[allow(unreachable_pub, dead_code)]
+#[allow(unreachable_pub, dead_code, unused_imports)]
 mod bkey;
-#[allow(unreachable_pub, dead_code)]
+#[allow(unreachable_pub, dead_code, unused_imports)]
 mod format;
-#[allow(unreachable_pub, dead_code)]
+#[allow(unreachable_pub, dead_code, unused_imports)]
 mod platform;
 
 // Kernel-only layers.
