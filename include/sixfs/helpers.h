@@ -48,6 +48,13 @@ void sixfs_set_current_state_uninterruptible(void);
 void sixfs_set_current_state_running(void);
 void sixfs_might_sleep(void);
 
+/*
+ * Starts a kernel thread named "@name/@index" running @fn(@data); returns
+ * it or an ERR_PTR.
+ */
+struct task_struct *sixfs_kthread_run(int (*fn)(void *data), void *data,
+				      const char *name, unsigned int index);
+
 /* A raw spinlock; all of sixfs's share one lockdep class. */
 void sixfs_raw_spin_lock_init(struct raw_spinlock *lock);
 void sixfs_raw_spin_lock(struct raw_spinlock *lock);

@@ -53,6 +53,12 @@ extern "C" {
     pub(crate) fn sixfs_set_current_state_uninterruptible();
     pub(crate) fn sixfs_set_current_state_running();
     pub(crate) fn sixfs_might_sleep();
+    pub(crate) fn sixfs_kthread_run(
+        thread_fn: Option<unsafe extern "C" fn(data: *mut core::ffi::c_void) -> kernel::ffi::c_int>,
+        data: *mut core::ffi::c_void,
+        name: *const kernel::ffi::c_char,
+        index: c_uint,
+    ) -> *mut bindings::task_struct;
     pub(crate) fn sixfs_raw_spin_lock_init(lock: *mut bindings::raw_spinlock);
     pub(crate) fn sixfs_raw_spin_lock(lock: *mut bindings::raw_spinlock);
     pub(crate) fn sixfs_raw_spin_unlock(lock: *mut bindings::raw_spinlock);

@@ -5,6 +5,7 @@
  */
 #include <linux/atomic.h>
 #include <linux/blkdev.h>
+#include <linux/kthread.h>
 #include <linux/lockdep.h>
 #include <linux/sched.h>
 #include <linux/spinlock.h>
@@ -59,6 +60,12 @@ void sixfs_set_current_state_running(void)
 void sixfs_might_sleep(void)
 {
 	might_sleep();
+}
+
+struct task_struct *sixfs_kthread_run(int (*fn)(void *data), void *data,
+				      const char *name, unsigned int index)
+{
+	return kthread_run(fn, data, "%s/%u", name, index);
 }
 
 void sixfs_raw_spin_lock_init(struct raw_spinlock *lock)

@@ -8,6 +8,7 @@
 pub(crate) mod block;
 pub(crate) mod ffi;
 pub(crate) mod fs_type;
+pub(crate) mod kthread;
 #[cfg(CONFIG_KUNIT)]
 pub(crate) mod kunit;
 pub(crate) mod super_block;

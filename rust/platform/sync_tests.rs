@@ -4,7 +4,7 @@
 //! and as the KUnit suite `sixfs_platform_sync` (where they exercise the
 //! kernel atomics, raw spinlocks, scheduler and lockdep through the glue).
 
-use super::sync::{cpu_relax, might_sleep, sleep_until};
+use super::sync::{cpu_relax, might_sleep, now_ns, run_parallel, sleep_until, yield_now};
 use super::sync::{Arc, AtomicU32, AtomicU64, LockClass, LockdepMap, Ordering, SpinLock, Task};
 use crate::platform::{check, check_eq, test_suite};
 
@@ -97,5 +97,48 @@ test_suite! {
         map.release();
         map.acquire(false, false);
         map.release();
+    }
+
+    fn run_parallel_runs_every_index_once_and_joins() {
+        let seen = AtomicU64::new(0);
+        let sum = AtomicU64::new(0);
+        let result = run_parallel(c"sixfs_test", 4, &|index| {
+            seen.fetch_or(1 << index, Ordering::Relaxed);
+            sum.fetch_add(index as u64, Ordering::Relaxed);
+        });
+        check_eq!(result, Ok(()));
+        // Every thread has finished: nothing changes after the join.
+        check_eq!(seen.load(Ordering::Relaxed), 0b1111);
+        check_eq!(sum.load(Ordering::Relaxed), 6);
+    }
+
+    fn run_parallel_threads_wake_each_other() {
+        // Thread 0 sleeps until thread 1 wakes it: sleeping and waking
+        // across threads, as the six lock does.
+        let sleeper = SpinLock::new(None::<Task>);
+        let flag = AtomicU32::new(0);
+        let result = run_parallel(c"sixfs_test", 2, &|index| {
+            if index == 0 {
+                *sleeper.lock() = Some(Task::current());
+                sleep_until(|| flag.load(Ordering::Acquire) == 1);
+            } else {
+                let task = loop {
+                    if let Some(task) = sleeper.lock().clone() {
+                        break task;
+                    }
+                    yield_now();
+                };
+                flag.store(1, Ordering::Release);
+                task.wake();
+            }
+        });
+        check_eq!(result, Ok(()));
+        check_eq!(flag.load(Ordering::Relaxed), 1);
+    }
+
+    fn clock_is_monotonic() {
+        let a = now_ns();
+        let b = now_ns();
+        check!(b >= a);
     }
 }

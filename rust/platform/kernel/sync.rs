@@ -334,6 +334,14 @@ pub fn cpu_relax() {
     core::hint::spin_loop();
 }
 
+/// Lets other tasks run; for polling loops that must not hog a CPU (the
+/// test kernels do not preempt kernel code).
+pub fn yield_now() {
+    might_sleep();
+    // SAFETY: process context, task running: this only reschedules.
+    unsafe { bindings::schedule() };
+}
+
 /// Marks a point that may sleep: DEBUG_ATOMIC_SLEEP complains when it is
 /// reached in atomic context.
 #[inline]
@@ -400,4 +408,25 @@ impl LockdepMap {
         // SAFETY: the map was initialised by `new`.
         unsafe { ffi::sixfs_lock_release(self.0.get()) };
     }
+}
+
+/// A thread could not be started.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SpawnError;
+
+/// Runs `work(0)` .. `work(threads - 1)` on as many kernel threads named
+/// `name/INDEX`, and returns when all have finished.
+pub fn run_parallel(
+    name: &'static CStr,
+    threads: usize,
+    work: &(dyn Fn(usize) + Sync),
+) -> Result<(), SpawnError> {
+    crate::glue::kthread::run_parallel(name, threads, work).map_err(|_| SpawnError)
+}
+
+/// Nanoseconds on a monotonic clock.
+pub fn now_ns() -> u64 {
+    // SAFETY: reads the monotonic clock; no preconditions.
+    let ns = unsafe { bindings::ktime_get() };
+    u64::try_from(ns).unwrap_or(0)
 }

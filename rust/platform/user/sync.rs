@@ -105,6 +105,11 @@ pub fn cpu_relax() {
     core::hint::spin_loop();
 }
 
+/// Lets other threads run; for polling loops.
+pub fn yield_now() {
+    base::thread::yield_now();
+}
+
 /// Marks a point that may sleep: checked by the kernel's
 /// DEBUG_ATOMIC_SLEEP, nothing here.
 #[inline]
@@ -144,4 +149,40 @@ impl LockdepMap {
     /// Tells lockdep the lock was released.
     #[inline]
     pub fn release(&self) {}
+}
+
+/// A thread could not be started.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SpawnError;
+
+/// Runs `work(0)` .. `work(threads - 1)` on as many threads named
+/// `name/INDEX`, and returns when all have finished.
+#[cfg(not(loom))]
+pub fn run_parallel(
+    name: &'static core::ffi::CStr,
+    threads: usize,
+    work: &(dyn Fn(usize) + Sync),
+) -> Result<(), SpawnError> {
+    let name = name.to_string_lossy();
+    std::thread::scope(|scope| {
+        let mut result = Ok(());
+        for index in 0..threads {
+            let spawned = std::thread::Builder::new()
+                .name(format!("{name}/{index}"))
+                .spawn_scoped(scope, move || work(index));
+            if spawned.is_err() {
+                result = Err(SpawnError);
+                break;
+            }
+        }
+        result
+    })
+}
+
+/// Nanoseconds on a monotonic clock.
+#[cfg(not(loom))]
+pub fn now_ns() -> u64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    let elapsed = START.get_or_init(std::time::Instant::now).elapsed();
+    u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX)
 }
