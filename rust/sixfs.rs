@@ -16,11 +16,14 @@ mod bkey;
 #[allow(unreachable_pub, dead_code, unused_imports)]
 mod format;
 #[allow(unreachable_pub, dead_code, unused_imports)]
+mod perf;
+#[allow(unreachable_pub, dead_code, unused_imports)]
 mod platform;
 
 // Kernel-only layers.
 mod fs;
 mod glue;
+mod perf_test;
 
 module! {
     type: SixfsModule,
@@ -34,13 +37,19 @@ static SIXFS_TYPE: glue::fs_type::FileSystemType = glue::fs_type::FileSystemType
 
 struct SixfsModule {
     _fs: glue::fs_type::Registration<fs::SixFs>,
+    _debugfs: glue::debugfs::Dir,
 }
 
 impl kernel::Module for SixfsModule {
     fn init(module: &'static ThisModule) -> Result<Self> {
+        let debugfs = glue::debugfs::Dir::new(c"sixfs")?;
+        debugfs.command_file(c"perf_test", &perf_test::COMMAND)?;
         let fs = glue::fs_type::Registration::new(&SIXFS_TYPE, module)?;
         pr_info!("filesystem type registered\n");
-        Ok(Self { _fs: fs })
+        Ok(Self {
+            _fs: fs,
+            _debugfs: debugfs,
+        })
     }
 }
 

@@ -23,7 +23,7 @@ if ! make -C "$kout" M="$mout" LLVM=1 -j"$JOBS" ${CLIPPY:+CLIPPY=1} modules >"$l
 	die "module build failed for the $flavour kernel"
 fi
 # The module must build without a single compiler or clippy warning.
-if grep -E '^(warning|error)|: warning:' "$log" >&2; then
+if grep -E '^(warning|error)|: warning:|^ERROR|^WARNING' "$log" >&2; then
 	die "the module build printed warnings (full log: $log)"
 fi
 echo "build-module: $mout/sixfs.ko"

@@ -10,10 +10,13 @@
 #include <linux/types.h>
 
 struct block_device;
+struct dentry;
+struct file_operations;
 struct kunit;
 struct lock_class_key;
 struct lockdep_map;
 struct raw_spinlock;
+struct rw_semaphore;
 
 /*
  * Kernel atomics for the platform layer (rust/platform/kernel/sync.rs): one
@@ -54,6 +57,16 @@ void sixfs_might_sleep(void);
  */
 struct task_struct *sixfs_kthread_run(int (*fn)(void *data), void *data,
 				      const char *name, unsigned int index);
+
+/* debugfs, which Rust's bindings do not reach. */
+struct dentry *sixfs_debugfs_create_dir(const char *name, struct dentry *parent);
+struct dentry *sixfs_debugfs_create_file(const char *name, umode_t mode,
+					 struct dentry *parent, void *data,
+					 const struct file_operations *fops);
+void sixfs_debugfs_remove(struct dentry *dentry);
+
+/* An rw_semaphore, for benchmarks; all of sixfs's share one lockdep class. */
+void sixfs_init_rwsem(struct rw_semaphore *sem);
 
 /* A raw spinlock; all of sixfs's share one lockdep class. */
 void sixfs_raw_spin_lock_init(struct raw_spinlock *lock);

@@ -59,6 +59,19 @@ extern "C" {
         name: *const kernel::ffi::c_char,
         index: c_uint,
     ) -> *mut bindings::task_struct;
+    pub(crate) fn sixfs_debugfs_create_dir(
+        name: *const kernel::ffi::c_char,
+        parent: *mut bindings::dentry,
+    ) -> *mut bindings::dentry;
+    pub(crate) fn sixfs_debugfs_create_file(
+        name: *const kernel::ffi::c_char,
+        mode: bindings::umode_t,
+        parent: *mut bindings::dentry,
+        data: *mut core::ffi::c_void,
+        fops: *const bindings::file_operations,
+    ) -> *mut bindings::dentry;
+    pub(crate) fn sixfs_debugfs_remove(dentry: *mut bindings::dentry);
+    pub(crate) fn sixfs_init_rwsem(sem: *mut bindings::rw_semaphore);
     pub(crate) fn sixfs_raw_spin_lock_init(lock: *mut bindings::raw_spinlock);
     pub(crate) fn sixfs_raw_spin_lock(lock: *mut bindings::raw_spinlock);
     pub(crate) fn sixfs_raw_spin_unlock(lock: *mut bindings::raw_spinlock);

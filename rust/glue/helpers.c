@@ -5,8 +5,10 @@
  */
 #include <linux/atomic.h>
 #include <linux/blkdev.h>
+#include <linux/debugfs.h>
 #include <linux/kthread.h>
 #include <linux/lockdep.h>
+#include <linux/rwsem.h>
 #include <linux/sched.h>
 #include <linux/spinlock.h>
 #include <kunit/test.h>
@@ -66,6 +68,28 @@ struct task_struct *sixfs_kthread_run(int (*fn)(void *data), void *data,
 				      const char *name, unsigned int index)
 {
 	return kthread_run(fn, data, "%s/%u", name, index);
+}
+
+struct dentry *sixfs_debugfs_create_dir(const char *name, struct dentry *parent)
+{
+	return debugfs_create_dir(name, parent);
+}
+
+struct dentry *sixfs_debugfs_create_file(const char *name, umode_t mode,
+					 struct dentry *parent, void *data,
+					 const struct file_operations *fops)
+{
+	return debugfs_create_file(name, mode, parent, data, fops);
+}
+
+void sixfs_debugfs_remove(struct dentry *dentry)
+{
+	debugfs_remove(dentry);
+}
+
+void sixfs_init_rwsem(struct rw_semaphore *sem)
+{
+	init_rwsem(sem);
 }
 
 void sixfs_raw_spin_lock_init(struct raw_spinlock *lock)

@@ -6,9 +6,11 @@
 //! above never touch `bindings` directly.
 
 pub(crate) mod block;
+pub(crate) mod debugfs;
 pub(crate) mod ffi;
 pub(crate) mod fs_type;
 pub(crate) mod kthread;
 #[cfg(CONFIG_KUNIT)]
 pub(crate) mod kunit;
+pub(crate) mod rwsem;
 pub(crate) mod super_block;

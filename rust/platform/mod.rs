@@ -14,7 +14,9 @@
 //!   module), `SpinLock<T>` (never held across a sleep), `Task` (a handle
 //!   that can wake a sleeping thread) and `sleep_until`, `Arc<T>` with
 //!   fallible `try_new`, `AllocError`, `cpu_relax`, `might_sleep`, and
-//!   `LockClass`/`LockdepMap` for lockdep (no-ops in userspace).
+//!   `LockClass`/`LockdepMap` for lockdep (no-ops in userspace),
+//!   `run_parallel` on threads, `yield_now`, `now_ns`.
+//! - `vec`: `Vec<T>`, a growable array with fallible growth.
 //! - the test harness: `test_suite!`, `check!`, `check_eq!`, `TestResult`.
 
 #[cfg(sixfs_kernel)]
@@ -29,3 +31,5 @@ pub use user::*;
 
 #[cfg(any(test, CONFIG_KUNIT))]
 mod sync_tests;
+#[cfg(any(test, CONFIG_KUNIT))]
+mod vec_tests;

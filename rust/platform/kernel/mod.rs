@@ -4,6 +4,7 @@
 //! the glue layer, it is where the `unsafe` calls live.
 
 pub mod sync;
+pub mod vec;
 
 #[cfg(CONFIG_KUNIT)]
 mod test;

@@ -3,6 +3,7 @@
 //! Userspace platform: std (or loom, under `--cfg loom`) and libtest.
 
 pub mod sync;
+pub mod vec;
 
 #[cfg(test)]
 mod test;

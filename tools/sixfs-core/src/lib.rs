@@ -14,3 +14,6 @@ pub mod bkey;
 
 #[path = "../../../rust/format/mod.rs"]
 pub mod format;
+
+#[path = "../../../rust/perf/mod.rs"]
+pub mod perf;

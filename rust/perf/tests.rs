@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Tests of the perf test plumbing, run by `cargo test` and as the KUnit
+//! suite `sixfs_perf`.
+
+use super::{measure, parse_command, parse_count, Command, CommandError, Measurement, Rng};
+use crate::platform::sync::{AtomicU64, Ordering};
+use crate::platform::{check, check_eq, test_suite};
+
+test_suite! {
+    sixfs_perf;
+
+    fn parses_commands_and_refuses_bad_ones() {
+        check_eq!(parse_command("six_read 10M 2"), Ok(Command { name: "six_read", count: 10_000_000, threads: 2 }));
+        check_eq!(parse_command("  a 5 1 "), Ok(Command { name: "a", count: 5, threads: 1 }));
+        check_eq!(parse_command("a 5"), Err(CommandError::Syntax));
+        check_eq!(parse_command("a 5 1 x"), Err(CommandError::Syntax));
+        check_eq!(parse_command("a x 1"), Err(CommandError::BadCount));
+        check_eq!(parse_command("a 0 1"), Err(CommandError::BadCount));
+        check_eq!(parse_command("a 1 2"), Err(CommandError::BadCount));
+        check_eq!(parse_command("a 5 0"), Err(CommandError::BadThreads));
+        check_eq!(parse_command("a 500 65"), Err(CommandError::BadThreads));
+        check_eq!(parse_count("20000000000G"), None);
+        check_eq!(parse_count("3k"), Some(3000));
+        check_eq!(parse_count("G"), None);
+    }
+
+    fn rng_is_deterministic_and_bounded() {
+        let (mut a, mut b) = (Rng::new(42), Rng::new(42));
+        let mut differs = false;
+        for _ in 0..1000 {
+            let x = a.below(10);
+            check!(x < 10);
+            check_eq!(x, b.below(10));
+            check_eq!(a.next_u64(), b.next_u64());
+        }
+        let mut c = Rng::new(43);
+        for _ in 0..10 {
+            differs |= a.next_u64() != c.next_u64();
+        }
+        check!(differs);
+    }
+
+    fn measure_runs_every_iteration_once() {
+        let done = AtomicU64::new(0);
+        let m = measure(c"sixfs_perf_test", 1000, 3, &|_thread, iters| {
+            for _ in 0..iters {
+                done.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+        check_eq!(m.map(|m| (m.count, m.threads)), Ok((999, 3)));
+        check_eq!(done.load(Ordering::Relaxed), 999);
+    }
+
+    fn reports_in_bcachefs_format() {
+        let m = Measurement { count: 2_000_000, threads: 2, nanos: 1_000_000_000 };
+        check_eq!(m.nanos_per_iter(), 1000);
+        check_eq!(m.per_sec(), 2_000_000);
+        let huge = Measurement { count: u64::MAX / 2, threads: 1, nanos: 4_000_000_000 };
+        check_eq!(huge.per_sec(), u64::MAX / 2 / 4);
+    }
+}

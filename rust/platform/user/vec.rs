@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A growable array whose allocations may fail, on std's `Vec`.
+
+use super::sync::AllocError;
+use core::ops::{Deref, DerefMut};
+
+/// A growable array with fallible growth (same API as the kernel's).
+#[derive(Debug, Default)]
+pub struct Vec<T>(std::vec::Vec<T>);
+
+impl<T> Vec<T> {
+    /// An empty array; allocates nothing.
+    pub const fn new() -> Self {
+        Self(std::vec::Vec::new())
+    }
+
+    /// An empty array with room for `capacity` elements.
+    pub fn try_with_capacity(capacity: usize) -> Result<Self, AllocError> {
+        let mut v = std::vec::Vec::new();
+        v.try_reserve_exact(capacity).map_err(|_| AllocError)?;
+        Ok(Self(v))
+    }
+
+    /// Appends `value`, growing the array if needed.
+    pub fn try_push(&mut self, value: T) -> Result<(), AllocError> {
+        self.0.try_reserve(1).map_err(|_| AllocError)?;
+        self.0.push(value);
+        Ok(())
+    }
+
+    /// Removes and returns the last element.
+    pub fn pop(&mut self) -> Option<T> {
+        self.0.pop()
+    }
+
+    /// Drops every element, keeping the allocation.
+    pub fn clear(&mut self) {
+        self.0.clear();
+    }
+}
+
+impl<T> Deref for Vec<T> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
+        &self.0
+    }
+}
+
+impl<T> DerefMut for Vec<T> {
+    fn deref_mut(&mut self) -> &mut [T] {
+        &mut self.0
+    }
+}
