@@ -3,6 +3,7 @@
 #
 #   make run      install what is missing, build, boot QEMU and show sixfs
 #   make check    every test (cargo, KUnit, kselftests); last line "N passed, N failed"
+#   make bench    benchmarks on the perf kernel; tables in bench/results/
 #   make module   build sixfs.ko for FLAVOUR (debug or perf)
 #   make kernel   build the FLAVOUR test kernel (first time only)
 #   make clippy   build the module with clippy (the kernel's CLIPPY=1)
@@ -13,7 +14,7 @@
 FLAVOUR ?= debug
 export CLIPPY
 
-.PHONY: all deps kernel module selftests tools run check clippy fmt clean
+.PHONY: all deps kernel module selftests tools run check bench clippy fmt clean
 
 all: module tools
 
@@ -39,6 +40,12 @@ check: FLAVOUR = debug
 check: module selftests
 	@scripts/check.sh
 
+bench: deps
+	@scripts/build-kernel.sh perf
+	@scripts/build-module.sh perf
+	@scripts/build-anchor.sh
+	@scripts/bench.sh
+
 clippy: kernel
 	@CLIPPY=1 scripts/build-module.sh $(FLAVOUR)
 
@@ -46,4 +53,4 @@ fmt:
 	@rustfmt $$(git ls-files 'rust/*.rs' 'tools/*.rs')
 
 clean:
-	rm -rf build/module-* build/selftests build/check build/guest-* build/run tools/target
+	rm -rf build/module-* build/anchor-* build/selftests build/check build/guest-* build/run build/bench tools/target

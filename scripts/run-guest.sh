@@ -1,10 +1,11 @@
 #!/bin/bash
 # Boots a sixfs test kernel in QEMU and runs one command in it.
 #
-#   run-guest.sh [-f debug|perf] [-d DISK]... [-t SECONDS] [-o OUTDIR] -- COMMAND...
+#   run-guest.sh [-f debug|perf] [-d DISK]... [-a FILE]... [-t SECONDS] [-o OUTDIR] -- COMMAND...
 #
-# The guest is a busybox initramfs holding sixfs.ko, the selftests and the
-# guest scripts under /sixfs. Disks appear as /dev/vda, /dev/vdb, ...
+# The guest is a busybox initramfs holding sixfs.ko, the selftests, the
+# guest scripts and any -a FILE under /sixfs, and the kernel's own modules
+# (if it has any) under /lib/modules. Disks appear as /dev/vda, /dev/vdb, ...
 # The command's output is shown live; the kernel log is saved to
 # OUTDIR/dmesg.log. Exits with the command's exit code, or non-zero when the
 # guest did not finish or the kernel log shows an oops, BUG, WARNING, KASAN
@@ -12,14 +13,15 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-flavour=debug disks=() timeout=1200 out=""
-while getopts "f:d:t:o:" opt; do
+flavour=debug disks=() extra=() timeout=1200 out=""
+while getopts "f:d:a:t:o:" opt; do
 	case $opt in
 	f) flavour=$OPTARG ;;
 	d) disks+=("$OPTARG") ;;
+	a) extra+=("$OPTARG") ;;
 	t) timeout=$OPTARG ;;
 	o) out=$OPTARG ;;
-	*) die "usage: run-guest.sh [-f flavour] [-d disk]... [-t seconds] [-o outdir] -- command..." ;;
+	*) die "usage: run-guest.sh [-f flavour] [-d disk]... [-a file]... [-t seconds] [-o outdir] -- command..." ;;
 	esac
 done
 shift $((OPTIND - 1))
@@ -27,7 +29,8 @@ shift $((OPTIND - 1))
 (($#)) || die "no command given"
 check_flavour "$flavour"
 out=${out:-$SIXFS_BUILD/guest-$flavour}
-kernel=$(kernel_out "$flavour")/arch/x86/boot/bzImage
+kout=$(kernel_out "$flavour")
+kernel=$kout/arch/x86/boot/bzImage
 module=$(module_out "$flavour")/sixfs.ko
 [ -f "$kernel" ] || die "no $flavour kernel: run scripts/build-kernel.sh $flavour"
 [ -f "$module" ] || die "no $flavour module: run scripts/build-module.sh $flavour"
@@ -41,6 +44,12 @@ cp "$SIXFS_ROOT"/scripts/guest/*.sh "$root/sixfs/"
 cp "$module" "$root/sixfs/sixfs.ko"
 if [ -d "$SIXFS_BUILD/selftests" ]; then
 	cp -r "$SIXFS_BUILD/selftests" "$root/sixfs/selftests"
+fi
+for f in "${extra[@]}"; do
+	cp "$f" "$root/sixfs/"
+done
+if [ -s "$kout/modules.order" ]; then
+	make -s -C "$kout" INSTALL_MOD_PATH="$root" INSTALL_MOD_STRIP=1 modules_install >/dev/null
 fi
 printf '%s\n' "$*" >"$root/sixfs/command"
 chmod +x "$root/init"
@@ -57,6 +66,8 @@ kvm) accel_args=(-accel kvm -cpu host) ;;
 tcg) accel_args=(-accel tcg,thread=multi -cpu max) ;;
 *) die "SIXFS_ACCEL must be kvm or tcg" ;;
 esac
+
+echo "$accel" >"$out/accel"
 
 disk_args=()
 for d in "${disks[@]}"; do

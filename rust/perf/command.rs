@@ -53,12 +53,15 @@ pub fn parse_command(text: &str) -> Result<Command<'_>, CommandError> {
 
 /// Parses a count such as "1000", "10K", "2M" or "1G".
 pub fn parse_count(text: &str) -> Option<u64> {
-    let (digits, unit) = match text.as_bytes().last()? {
-        b'K' | b'k' => (&text[..text.len() - 1], 1_000),
-        b'M' | b'm' => (&text[..text.len() - 1], 1_000_000),
-        b'G' | b'g' => (&text[..text.len() - 1], 1_000_000_000),
-        _ => (text, 1),
-    };
+    let units: [([char; 2], u64); 3] = [
+        (['K', 'k'], 1_000),
+        (['M', 'm'], 1_000_000),
+        (['G', 'g'], 1_000_000_000),
+    ];
+    let (digits, unit) = units
+        .iter()
+        .find_map(|&(suffix, unit)| Some((text.strip_suffix(suffix)?, unit)))
+        .unwrap_or((text, 1));
     digits
         .parse::<u64>()
         .ok()?

@@ -1,0 +1,317 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Benchmark anchors for sixfs: bcachefs's six lock (exported by bcachefs.ko)
+ * and the kernel's rw_semaphore, run with exactly the workloads, random
+ * sequence, thread start barrier and report format of sixfs's perf_test
+ * (rust/perf/: mod.rs, rng.rs, locks.rs), so that one boot compares them.
+ *
+ *   echo "bch_six_mixed_one 1M 2" > /sys/kernel/debug/sixfs_anchor/perf_test
+ *
+ * Names are LOCK_WORKLOAD with LOCK bch_six or rwsem and WORKLOAD one of
+ * read, intent, write, mixed_one, mixed_many. The report goes to the kernel
+ * log, as bcachefs's perf_test does.
+ */
+#include <linux/atomic.h>
+#include <linux/completion.h>
+#include <linux/debugfs.h>
+#include <linux/delay.h>
+#include <linux/kthread.h>
+#include <linux/module.h>
+#include <linux/rwsem.h>
+#include <linux/slab.h>
+#include <linux/timekeeping.h>
+#include <linux/uaccess.h>
+#include "six.h"
+
+#define MANY_LOCKS 1024
+#define MAX_THREADS 64
+
+/* xorshift64*, as rust/perf/rng.rs */
+struct rng { u64 s; };
+
+static void rng_init(struct rng *r, u64 seed)
+{
+	r->s = (seed * 0x9e3779b97f4a7c15ULL) | 1;
+}
+
+static u64 rng_next(struct rng *r)
+{
+	u64 x = r->s;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	r->s = x;
+	return x * 0x2545f4914f6cdd1dULL;
+}
+
+static u64 rng_below(struct rng *r, u64 bound)
+{
+	return ((unsigned __int128)rng_next(r) * bound) >> 64;
+}
+
+enum lock_kind { BCH_SIX, RWSEM };
+enum workload { W_READ, W_INTENT, W_WRITE, W_MIXED_ONE, W_MIXED_MANY };
+
+static const char * const workload_names[] = {
+	"read", "intent", "write", "mixed_one", "mixed_many",
+};
+
+struct guarded {
+	union {
+		struct six_lock six;
+		struct rw_semaphore sem;
+	};
+	atomic64_t writers;
+};
+
+struct run {
+	enum lock_kind kind;
+	enum workload workload;
+	struct guarded *locks;
+	u64 per_thread;
+	unsigned int threads;
+	atomic_t started, finished;
+	atomic64_t violations;
+	u64 start, end;
+	struct completion done;
+};
+
+/* One operation, as one_op() in rust/perf/locks.rs. */
+static u64 one_op(enum lock_kind kind, struct guarded *g, u64 op)
+{
+	u64 bad = 0;
+
+	if (op < 70) {
+		if (kind == BCH_SIX)
+			six_lock_read(&g->six, NULL, NULL);
+		else
+			down_read(&g->sem);
+		bad += atomic64_read(&g->writers) != 0;
+		if (kind == BCH_SIX)
+			six_unlock_read(&g->six);
+		else
+			up_read(&g->sem);
+	} else if (op < 90) {
+		if (kind == BCH_SIX) {
+			six_lock_intent(&g->six, NULL, NULL);
+			six_unlock_intent(&g->six);
+		} else {
+			down_write(&g->sem);
+			up_write(&g->sem);
+		}
+	} else {
+		if (kind == BCH_SIX) {
+			six_lock_intent(&g->six, NULL, NULL);
+			six_lock_write(&g->six, NULL, NULL);
+		} else {
+			down_write(&g->sem);
+		}
+		bad += atomic64_fetch_add_relaxed(1, &g->writers);
+		atomic64_sub(1, &g->writers);
+		if (kind == BCH_SIX) {
+			six_unlock_write(&g->six);
+			six_unlock_intent(&g->six);
+		} else {
+			up_write(&g->sem);
+		}
+	}
+	return bad;
+}
+
+static int thread_main(void *arg, unsigned int thread)
+{
+	struct run *run = arg;
+	struct rng rng;
+	u64 i, bad = 0;
+
+	rng_init(&rng, thread + 1);
+	if (atomic_inc_return(&run->started) == READ_ONCE(run->threads))
+		run->start = ktime_get_ns();
+	while (atomic_read(&run->started) < READ_ONCE(run->threads))
+		cpu_relax();
+
+	for (i = 0; i < run->per_thread; i++) {
+		struct guarded *g;
+		u64 op;
+
+		switch (run->workload) {
+		case W_READ:	g = &run->locks[thread]; op = 0; break;
+		case W_INTENT:	g = &run->locks[thread]; op = 70; break;
+		case W_WRITE:	g = &run->locks[thread]; op = 90; break;
+		case W_MIXED_ONE:
+			g = &run->locks[0];
+			op = rng_below(&rng, 100);
+			break;
+		default:
+			g = &run->locks[rng_below(&rng, MANY_LOCKS)];
+			op = rng_below(&rng, 100);
+			break;
+		}
+		bad += one_op(run->kind, g, op);
+	}
+	atomic64_add(bad, &run->violations);
+
+	if (atomic_inc_return(&run->finished) == READ_ONCE(run->threads)) {
+		run->end = ktime_get_ns();
+		complete(&run->done);
+	}
+	return 0;
+}
+
+struct thread_arg { struct run *run; unsigned int index; };
+
+static int kthread_main(void *p)
+{
+	struct thread_arg *a = p;
+
+	return thread_main(a->run, a->index);
+}
+
+static int run_test(const char *name, enum lock_kind kind, enum workload workload,
+		    u64 count, unsigned int threads)
+{
+	static struct thread_arg args[MAX_THREADS];
+	unsigned int nr_locks = workload == W_MIXED_ONE ? 1 :
+		workload == W_MIXED_MANY ? MANY_LOCKS : threads;
+	struct run run = {
+		.kind = kind, .workload = workload, .threads = threads,
+		.per_thread = div_u64(count, threads),
+	};
+	u64 nanos, total;
+	unsigned int i;
+	int ret = 0;
+
+	run.locks = kvcalloc(nr_locks, sizeof(*run.locks), GFP_KERNEL);
+	if (!run.locks)
+		return -ENOMEM;
+	for (i = 0; i < nr_locks; i++) {
+		if (kind == BCH_SIX)
+			six_lock_init(&run.locks[i].six, 0);
+		else
+			init_rwsem(&run.locks[i].sem);
+	}
+	init_completion(&run.done);
+
+	for (i = 0; i < threads; i++) {
+		struct task_struct *t;
+
+		args[i] = (struct thread_arg) { .run = &run, .index = i };
+		t = kthread_run(kthread_main, &args[i], "sixfs_anchor/%u", i);
+		if (IS_ERR(t)) {
+			pr_err("perf_test: cannot start threads\n");
+			ret = PTR_ERR(t);
+			/* Release the started ones from the barrier, then wait. */
+			WRITE_ONCE(run.threads, i);
+			while (atomic_read(&run.finished) < i)
+				msleep(10);
+			break;
+		}
+	}
+	if (!ret)
+		wait_for_completion(&run.done);
+
+	if (!ret && atomic64_read(&run.violations)) {
+		pr_err("perf_test: %s: ExclusionViolated\n", name);
+		ret = -EIO;
+	}
+	if (!ret) {
+		nanos = run.end - run.start;
+		total = run.per_thread * threads;
+		pr_info("%s: %llu with %u threads in %llu sec, %llu nsec per iter, %llu per sec\n",
+			name, total, threads, div_u64(nanos, NSEC_PER_SEC),
+			div64_u64(nanos * threads, total),
+			div64_u64(total * NSEC_PER_SEC, max(nanos, 1ULL)));
+	}
+	if (kind == BCH_SIX)
+		for (i = 0; i < nr_locks; i++)
+			six_lock_exit(&run.locks[i].six);
+	kvfree(run.locks);
+	return ret;
+}
+
+static u64 parse_count(const char *s)
+{
+	char *end;
+	u64 n = simple_strtoull(s, &end, 10);
+
+	switch (*end) {
+	case 'K': case 'k': n *= 1000ULL; break;
+	case 'M': case 'm': n *= 1000000ULL; break;
+	case 'G': case 'g': n *= 1000000000ULL; break;
+	}
+	return n;
+}
+
+static DEFINE_MUTEX(perf_test_lock);
+
+static ssize_t perf_test_write(struct file *file, const char __user *ubuf,
+			       size_t len, loff_t *ppos)
+{
+	char *buf, name[64], count_s[32];
+	unsigned int threads, i;
+	enum lock_kind kind;
+	const char *w;
+	u64 count;
+	int ret = -EINVAL;
+
+	if (len > 256)
+		return -EINVAL;
+	buf = memdup_user_nul(ubuf, len);
+	if (IS_ERR(buf))
+		return PTR_ERR(buf);
+	if (sscanf(buf, "%63s %31s %u", name, count_s, &threads) != 3 ||
+	    !threads || threads > MAX_THREADS ||
+	    (count = parse_count(count_s)) < threads) {
+		pr_err("perf_test: %s: expected NAME COUNT THREADS\n", buf);
+		goto out;
+	}
+	if (!strncmp(name, "bch_six_", 8)) {
+		kind = BCH_SIX;
+		w = name + 8;
+	} else if (!strncmp(name, "rwsem_", 6)) {
+		kind = RWSEM;
+		w = name + 6;
+	} else {
+		pr_err("perf_test: unknown test %s\n", name);
+		goto out;
+	}
+	for (i = 0; i < ARRAY_SIZE(workload_names); i++)
+		if (!strcmp(w, workload_names[i]))
+			break;
+	if (i == ARRAY_SIZE(workload_names)) {
+		pr_err("perf_test: unknown test %s\n", name);
+		goto out;
+	}
+	mutex_lock(&perf_test_lock);
+	ret = run_test(name, kind, i, count, threads);
+	mutex_unlock(&perf_test_lock);
+out:
+	kfree(buf);
+	return ret ?: len;
+}
+
+static const struct file_operations perf_test_fops = {
+	.owner	= THIS_MODULE,
+	.write	= perf_test_write,
+	.llseek	= noop_llseek,
+};
+
+static struct dentry *anchor_dir;
+
+static int __init anchor_init(void)
+{
+	anchor_dir = debugfs_create_dir("sixfs_anchor", NULL);
+	debugfs_create_file("perf_test", 0200, anchor_dir, NULL, &perf_test_fops);
+	return 0;
+}
+
+static void __exit anchor_exit(void)
+{
+	debugfs_remove(anchor_dir);
+}
+
+module_init(anchor_init);
+module_exit(anchor_exit);
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("sixfs benchmark anchors: bcachefs six lock and rw_semaphore");
