@@ -28,7 +28,7 @@ shift $((OPTIND - 1))
 [ "${1:-}" = "--" ] && shift
 (($#)) || die "no command given"
 check_flavour "$flavour"
-out=${out:-$SIXFS_BUILD/guest-$flavour}
+out=$(realpath -m "${out:-$SIXFS_BUILD/guest-$flavour}")
 kout=$(kernel_out "$flavour")
 kernel=$kout/arch/x86/boot/bzImage
 module=$(module_out "$flavour")/sixfs.ko

@@ -11,6 +11,8 @@
  * read, intent, write, mixed_one, mixed_many. The report goes to the kernel
  * log, as bcachefs's perf_test does.
  */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
 #include <linux/atomic.h>
 #include <linux/completion.h>
 #include <linux/debugfs.h>
