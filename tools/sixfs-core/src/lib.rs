@@ -12,6 +12,9 @@ pub mod platform;
 #[path = "../../../rust/bkey/mod.rs"]
 pub mod bkey;
 
+#[path = "../../../rust/node/mod.rs"]
+pub mod node;
+
 #[path = "../../../rust/format/mod.rs"]
 pub mod format;
 

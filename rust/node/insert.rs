@@ -1,0 +1,191 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Inserting into a node: always into the last bset, which is started anew
+//! once the previous one is written.
+//!
+//! A key replaces an older one at the same position: in place if that one
+//! is in the last bset, by shadowing it otherwise. Deleting works the same
+//! way, with one twist: a key that nothing older lies under can simply be
+//! removed, but one that hides an older copy (in an older bset, or on disk)
+//! must leave a deleted key behind, or the older copy would come back. A
+//! flag in the key header remembers which keys need that, so deleting
+//! never searches the older bsets again.
+
+use super::btree_node::{Bset, Node, MAX_BSETS};
+use super::error::NodeError;
+use super::lookup::{self, SPACING};
+use crate::bkey::encoding::{FLAG_NEEDS_WHITEOUT, OFF_FLAGS};
+use crate::bkey::{Key, KeyType, Value};
+
+impl Node {
+    /// Checks that `key` may go into this node.
+    pub(crate) fn check_key(&self, key: &Key) -> Result<(), NodeError> {
+        key.validate()?;
+        if key.pos < self.params.min || key.pos > self.params.max {
+            return Err(NodeError::OutOfRange);
+        }
+        let ptr = key.kind() == KeyType::BtreePtr;
+        if key.kind() != KeyType::Deleted && ptr != (self.params.level > 0) {
+            return Err(NodeError::WrongLevel);
+        }
+        if key.encoded_len() > self.max_key_bytes() {
+            return Err(NodeError::KeyTooBig);
+        }
+        Ok(())
+    }
+
+    /// Makes sure the last bset can be written to: if it is written, starts
+    /// a new one, compacting first if all are in use.
+    fn writable_bset(&mut self) -> Result<(), NodeError> {
+        if self.written_sets < self.nsets {
+            return Ok(());
+        }
+        if self.nsets == MAX_BSETS {
+            self.compact()?;
+            if self.written_sets < self.nsets {
+                return Ok(());
+            }
+        }
+        let last = self.last();
+        let new = Bset {
+            start: last.end,
+            end: last.end,
+            tstart: last.tend,
+            tend: last.tend,
+        };
+        if let Some(slot) = self.bsets.get_mut(self.nsets) {
+            *slot = new;
+            self.nsets += 1;
+        }
+        self.seq = self.seq.wrapping_add(1);
+        Ok(())
+    }
+
+    /// Inserts `key`, replacing any key at its position; a deleted key
+    /// deletes. Fails with [`NodeError::Full`] if there is no room, and
+    /// leaves the node's contents unchanged on every error.
+    pub fn insert(&mut self, key: &Key) -> Result<(), NodeError> {
+        self.check_key(key)?;
+        self.writable_bset()?;
+        let last_set = self.nsets - 1;
+        let found = self.find(key.pos).map(|f| {
+            (
+                f.set,
+                f.at,
+                f.key.len(),
+                f.key.needs_whiteout(),
+                f.key.kind(),
+            )
+        });
+
+        if key.kind() == KeyType::Deleted {
+            return match found {
+                None | Some((_, _, _, _, KeyType::Deleted)) => Ok(()),
+                Some((set, at, old_len, needs_whiteout, _)) if set == last_set => {
+                    if needs_whiteout {
+                        self.put(&Self::whiteout_of(key), at, old_len, true)
+                    } else {
+                        self.remove(at, old_len);
+                        Ok(())
+                    }
+                }
+                Some(_) => {
+                    let at = self.search_bset(self.last(), key.pos);
+                    self.put(&Self::whiteout_of(key), at, 0, true)
+                }
+            };
+        }
+        match found {
+            Some((set, at, old_len, needs_whiteout, _)) if set == last_set => {
+                self.put(key, at, old_len, needs_whiteout)
+            }
+            Some(_) => {
+                let at = self.search_bset(self.last(), key.pos);
+                self.put(key, at, 0, true)
+            }
+            None => {
+                let at = self.search_bset(self.last(), key.pos);
+                self.put(key, at, 0, false)
+            }
+        }
+    }
+
+    /// Deletes the key at `key_pos`, if any.
+    pub fn delete(&mut self, pos: crate::bkey::Pos) -> Result<(), NodeError> {
+        self.insert(&Key::deleted(pos))
+    }
+
+    /// The deleted key stored for a delete: no size, no value.
+    fn whiteout_of(key: &Key) -> Key {
+        Key {
+            size: 0,
+            value: Value::Deleted,
+            ..*key
+        }
+    }
+
+    /// Writes `key` at byte `at` of the last bset in place of the `old`
+    /// bytes there (0: insert before the key at `at`).
+    fn put(
+        &mut self,
+        key: &Key,
+        at: usize,
+        old: usize,
+        needs_whiteout: bool,
+    ) -> Result<(), NodeError> {
+        let len = key.encoded_len();
+        let used = self.used_bytes();
+        let new_used = (used - old).checked_add(len).ok_or(NodeError::Full)?;
+        if new_used > self.params.size {
+            return Err(NodeError::Full);
+        }
+        let tail_from = at + old;
+        if len != old {
+            self.data.copy_within(tail_from..used, at + len);
+        }
+        let dst = self.data.get_mut(at..at + len).ok_or(NodeError::Full)?;
+        key.encode(dst)?;
+        if needs_whiteout {
+            if let Some(flags) = self.data.get_mut(at + OFF_FLAGS) {
+                *flags |= FLAG_NEEDS_WHITEOUT;
+            }
+        }
+        self.resized_last(new_used, at, (old, len));
+        Ok(())
+    }
+
+    /// Removes the `len` bytes of the key at `at` in the last bset.
+    fn remove(&mut self, at: usize, len: usize) {
+        let used = self.used_bytes();
+        self.data.copy_within(at + len..used, at);
+        if let Some(tail) = self.data.get_mut(used - len..used) {
+            tail.fill(0);
+        }
+        self.resized_last(used - len, at, (len, 0));
+    }
+
+    /// Records that the last bset now ends at `end` after `removed` bytes
+    /// at `at` became `added`, and keeps its samples up to date.
+    fn resized_last(&mut self, end: usize, at: usize, (removed, added): (usize, usize)) {
+        let i = self.nsets - 1;
+        let Some(b) = self.bsets.get_mut(i) else {
+            return;
+        };
+        b.end = end;
+        let b = *b;
+        lookup::fix(
+            &mut self.samples,
+            b.tstart,
+            self.sample_cap,
+            &self.data,
+            (b.start, b.end),
+            at,
+            (removed, added),
+            SPACING,
+        );
+        if let Some(b) = self.bsets.get_mut(i) {
+            b.tend = self.samples.len();
+        }
+        self.seq = self.seq.wrapping_add(1);
+    }
+}

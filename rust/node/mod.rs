@@ -1,0 +1,31 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Btree nodes: bsets of sorted keys, the node iterator, search, insert,
+//! compaction, split and merge, extents. See `Documentation/btree-node.rst`.
+
+mod btree_node;
+mod compact;
+mod error;
+mod extent;
+mod insert;
+mod iter;
+pub mod lookup;
+pub mod split;
+
+pub use btree_node::{Node, NodeParams, MAX_BSETS, MAX_NODE_BYTES, MIN_NODE_BYTES};
+pub use error::NodeError;
+pub use extent::Plan;
+pub use iter::{Filter, Keys, NodeIter};
+pub use split::{merge, should_merge};
+
+#[cfg(any(test, CONFIG_KUNIT))]
+mod test_util;
+
+#[cfg(any(test, CONFIG_KUNIT))]
+mod extent_tests;
+#[cfg(any(test, CONFIG_KUNIT))]
+mod iter_tests;
+#[cfg(any(test, CONFIG_KUNIT))]
+mod node_tests;
+#[cfg(any(test, CONFIG_KUNIT))]
+mod split_tests;

@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Helpers shared by the node test suites (both builds).
+
+use super::{Filter, Node, NodeParams};
+use crate::bkey::{BtreePtr, Key, Pos, TestVal, Value};
+
+/// Unwraps a `Result` in a test case: on `Err`, reports it and fails the
+/// case (a kernel test must not panic).
+macro_rules! ok {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(e) => {
+                $crate::platform::check_eq!(Some(e), None);
+                return Err($crate::platform::TestFailed);
+            }
+        }
+    };
+}
+pub(crate) use ok;
+
+/// Leaf parameters covering everything.
+pub(crate) fn leaf(size: usize) -> NodeParams {
+    NodeParams {
+        size,
+        level: 0,
+        min: Pos::MIN,
+        max: Pos::MAX,
+    }
+}
+
+/// Position `offset` of inode 1.
+pub(crate) fn p(offset: u64) -> Pos {
+    Pos::new(1, offset, 0)
+}
+
+/// A test key at `p(offset)` holding `v`.
+pub(crate) fn tkey(offset: u64, v: u64) -> Key {
+    Key::new(p(offset), Value::Test(TestVal::from_u64(v)))
+}
+
+/// A child pointer keyed by `p(offset)`.
+pub(crate) fn ptr(offset: u64, node: u64) -> Key {
+    Key::new(p(offset), Value::BtreePtr(BtreePtr { node, seq: 1 }))
+}
+
+/// The u64 a test key holds (`u64::MAX` for other values).
+pub(crate) fn val(k: &crate::bkey::KeyRef<'_>) -> u64 {
+    match k.value() {
+        Ok(Value::Test(t)) => t.as_u64().unwrap_or(u64::MAX),
+        Ok(Value::BtreePtr(b)) => b.node,
+        _ => u64::MAX,
+    }
+}
+
+/// Whether the node's live keys are exactly `(offset, value)` in `want`.
+pub(crate) fn holds(node: &Node, want: &[(u64, u64)]) -> bool {
+    let mut keys = node.keys(Filter::Live);
+    for &(offset, v) in want {
+        match keys.next() {
+            Some(k) if k.pos() == p(offset) && val(&k) == v => {}
+            _ => return false,
+        }
+    }
+    keys.next().is_none() && node.check().is_ok()
+}
