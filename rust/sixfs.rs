@@ -16,6 +16,8 @@ mod bkey;
 #[allow(unreachable_pub, dead_code, unused_imports)]
 mod format;
 #[allow(unreachable_pub, dead_code, unused_imports)]
+mod node;
+#[allow(unreachable_pub, dead_code, unused_imports)]
 mod perf;
 #[allow(unreachable_pub, dead_code, unused_imports)]
 mod platform;
