@@ -20,7 +20,7 @@ use crate::bkey::{KeyRef, Pos};
 use crate::platform::vec::Vec;
 
 /// Target distance between samples, in bytes.
-pub const SPACING: usize = 128;
+pub const SPACING: usize = 256;
 
 /// A sampled key: its position and its byte offset in the node.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -130,15 +130,22 @@ pub fn build(
 pub fn search(samples: &[Sample], data: &[u8], start: usize, end: usize, target: Pos) -> usize {
     let t = (target.inode, target.offset, target.snapshot);
     let idx = samples.partition_point(|s| (s.inode, s.offset, s.snapshot) < t);
-    let mut at = match idx.checked_sub(1).and_then(|i| samples.get(i)) {
+    let at = match idx.checked_sub(1).and_then(|i| samples.get(i)) {
         Some(s) => s.at(),
         None => start,
     };
     // The sample at idx, if any, is >= target: the scan ends there.
     let stop = samples.get(idx).map_or(end, Sample::at);
+    scan(data, at, stop, target)
+}
+
+/// The offset of the first key in `data[from..stop]` whose position is
+/// `>= target`, or `stop`: the linear part of a search.
+#[inline]
+pub fn scan(data: &[u8], mut at: usize, stop: usize, target: Pos) -> usize {
     while at < stop {
         let Some(key) = KeyRef::at(data, at) else {
-            return end;
+            return stop;
         };
         if key.pos() >= target {
             return at;
