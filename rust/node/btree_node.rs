@@ -182,7 +182,7 @@ impl Node {
         self.written_sets = if last.end > last.start {
             self.nsets
         } else {
-            self.nsets - 1
+            self.nsets.saturating_sub(1)
         };
         self.seq = self.seq.wrapping_add(1);
     }

@@ -67,6 +67,20 @@ test_suite! {
         check_eq!(node.check(), Ok(()));
     }
 
+    fn deleted_extent_punches_a_hole() {
+        let mut node = ok!(Node::new(leaf(1024)));
+        if let Some(k) = ext(0, 64, 1) {
+            ok!(node.insert_extent(&k));
+        }
+        node.mark_written();
+        if let Some(hole) = Key::extent(1, 16, 32, 0, Value::Deleted) {
+            ok!(node.insert_extent(&hole));
+        }
+        let got = node.keys(Filter::Live).map(|k| (k.start(), k.pos().offset));
+        check!(got.eq([(0, 16), (32, 64)]));
+        check_eq!(node.check(), Ok(()));
+    }
+
     fn extent_reaching_out_of_the_node_is_refused() {
         let params = NodeParams { min: Pos::new(1, 50, 0), ..leaf(1024) };
         let mut node = ok!(Node::new(params));

@@ -67,7 +67,7 @@ impl Node {
     pub fn insert(&mut self, key: &Key) -> Result<(), NodeError> {
         self.check_key(key)?;
         self.writable_bset()?;
-        let last_set = self.nsets - 1;
+        let last_set = self.nsets.saturating_sub(1);
         let found = self.find(key.pos).map(|f| {
             (
                 f.set,
@@ -140,6 +140,10 @@ impl Node {
             return Err(NodeError::Full);
         }
         let tail_from = at + old;
+        if tail_from > used || at < self.last().start {
+            // Not a key of the open bset: a bug, refused rather than fatal.
+            return Err(NodeError::Full);
+        }
         if len != old {
             self.data.copy_within(tail_from..used, at + len);
         }
@@ -157,6 +161,9 @@ impl Node {
     /// Removes the `len` bytes of the key at `at` in the last bset.
     fn remove(&mut self, at: usize, len: usize) {
         let used = self.used_bytes();
+        if at + len > used || at < self.last().start {
+            return;
+        }
         self.data.copy_within(at + len..used, at);
         if let Some(tail) = self.data.get_mut(used - len..used) {
             tail.fill(0);
@@ -167,7 +174,7 @@ impl Node {
     /// Records that the last bset now ends at `end` after `removed` bytes
     /// at `at` became `added`, and keeps its samples up to date.
     fn resized_last(&mut self, end: usize, at: usize, (removed, added): (usize, usize)) {
-        let i = self.nsets - 1;
+        let i = self.nsets.saturating_sub(1);
         let Some(b) = self.bsets.get_mut(i) else {
             return;
         };

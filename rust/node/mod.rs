@@ -26,6 +26,8 @@ mod extent_tests;
 #[cfg(any(test, CONFIG_KUNIT))]
 mod iter_tests;
 #[cfg(any(test, CONFIG_KUNIT))]
+mod lookup_tests;
+#[cfg(any(test, CONFIG_KUNIT))]
 mod node_tests;
 #[cfg(any(test, CONFIG_KUNIT))]
 mod split_tests;

@@ -191,6 +191,7 @@ const SPAN: u64 = 96;
 #[derive(Clone, Debug)]
 enum ExtOp {
     Insert { start: u64, len: u64, snapshot: u32 },
+    Punch { start: u64, len: u64, snapshot: u32 },
     MarkWritten,
     Compact,
     Rewrite,
@@ -200,6 +201,8 @@ fn ext_op() -> impl Strategy<Value = ExtOp> {
     prop_oneof![
         8 => (0..SPAN, 1..32u64, 0..2u32)
             .prop_map(|(start, len, snapshot)| ExtOp::Insert { start, len, snapshot }),
+        2 => (0..SPAN, 1..32u64, 0..2u32)
+            .prop_map(|(start, len, snapshot)| ExtOp::Punch { start, len, snapshot }),
         2 => Just(ExtOp::MarkWritten),
         1 => Just(ExtOp::Compact),
         1 => Just(ExtOp::Rewrite),
@@ -244,9 +247,13 @@ proptest! {
         let mut model = [[0u64; SPAN as usize + 32]; 2];
         for (n, op) in ops.iter().enumerate() {
             match *op {
-                ExtOp::Insert { start, len, snapshot } => {
-                    let id = n as u64 + 1;
-                    let key = Key::extent(7, start, start + len, snapshot, Value::Test(TestVal::from_u64(id))).unwrap();
+                ExtOp::Insert { start, len, snapshot } | ExtOp::Punch { start, len, snapshot } => {
+                    // A punch is a deleted extent: it only removes.
+                    let (id, value) = match *op {
+                        ExtOp::Insert { .. } => (n as u64 + 1, Value::Test(TestVal::from_u64(n as u64 + 1))),
+                        _ => (0, Value::Deleted),
+                    };
+                    let key = Key::extent(7, start, start + len, snapshot, value).unwrap();
                     match node.insert_extent(&key) {
                         Ok(()) => {}
                         Err(NodeError::Full) => {
