@@ -9,6 +9,9 @@
 #[path = "../../../rust/platform/mod.rs"]
 pub mod platform;
 
+#[path = "../../../rust/six/mod.rs"]
+pub mod six;
+
 #[path = "../../../rust/bkey/mod.rs"]
 pub mod bkey;
 

@@ -1,0 +1,27 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The six lock: shared, intent and exclusive, with sequence numbers for
+//! relocking, as bcachefs's (see `Documentation/six.rst`).
+//!
+//! - `types.rs`: lock types, counts, errors;
+//! - `state.rs`: the state word, its layout and atomic transitions;
+//! - `wait.rs`: the waiter queue, sleeping and the granting wakeup;
+//! - `lock.rs`: [`SixLock`] and its raw operations by lock type;
+//! - `guard.rs`: guards, the typed API.
+
+mod guard;
+mod lock;
+mod state;
+mod types;
+mod wait;
+
+pub use guard::{IntentGuard, ReadGuard, WriteGuard};
+pub use lock::SixLock;
+pub use types::{SixError, SixLockCounts, SixLockType};
+
+#[cfg(any(test, CONFIG_KUNIT))]
+mod guard_tests;
+#[cfg(any(test, CONFIG_KUNIT))]
+mod lock_tests;
+#[cfg(any(test, CONFIG_KUNIT))]
+mod state_tests;
