@@ -7,27 +7,58 @@
 
 use crate::glue::{debugfs, rwsem::RwSemaphore};
 use crate::perf::{self, locks, locks::BenchLock, locks::Workload};
-use crate::platform::sync::AllocError;
+use crate::platform::sync::{AllocError, LockClass};
+use crate::six::{SixLock, SixLockType};
 use kernel::prelude::*;
 
 /// The command behind the debugfs file.
 pub(crate) static COMMAND: debugfs::Command = debugfs::Command { run };
 
 impl BenchLock for RwSemaphore {
-    fn read(&self) {
+    fn read(&self) -> bool {
         self.down_read();
+        true
     }
     fn read_unlock(&self) {
         self.up_read();
     }
-    fn intent(&self) {
+    fn intent(&self) -> bool {
         self.down_write();
+        true
     }
     fn intent_unlock(&self) {
         self.up_write();
     }
-    fn write(&self) {}
+    fn write(&self) -> bool {
+        true
+    }
     fn write_unlock(&self) {}
+}
+
+/// The lock class of the benchmark's six locks.
+static BENCH_SIX_CLASS: LockClass = LockClass::new();
+
+/// sixfs's six lock through its raw operations, as the btree uses it.
+/// Unlocking what the workload just locked cannot fail.
+impl BenchLock for SixLock {
+    fn read(&self) -> bool {
+        self.lock(SixLockType::Read).is_ok()
+    }
+    fn read_unlock(&self) {
+        let _ = self.unlock(SixLockType::Read);
+    }
+    fn intent(&self) -> bool {
+        self.lock(SixLockType::Intent).is_ok()
+    }
+    fn intent_unlock(&self) {
+        let _ = self.unlock(SixLockType::Intent);
+    }
+    fn write(&self) -> bool {
+        self.lock(SixLockType::Write).is_ok()
+    }
+    fn write_unlock(&self) {
+        let _ = self.unlock(SixLockType::Write);
+    }
 }
 
 fn run(text: &str) -> Result {
@@ -46,6 +77,9 @@ fn run(text: &str) -> Result {
     let measured = match lock {
         "rwsem" => locks::run(workload, command.count, command.threads, || {
             RwSemaphore::new().map_err(|_| AllocError)
+        }),
+        "six" => locks::run(workload, command.count, command.threads, || {
+            Ok(SixLock::new(c"bench_six", &BENCH_SIX_CLASS))
         }),
         _ => {
             pr_err!("perf_test: unknown lock {lock}\n");

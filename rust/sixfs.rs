@@ -20,6 +20,8 @@ mod node;
 #[allow(unreachable_pub, dead_code, unused_imports)]
 mod perf;
 #[allow(unreachable_pub, dead_code, unused_imports)]
+mod six;
+#[allow(unreachable_pub, dead_code, unused_imports)]
 mod platform;
 
 // Kernel-only layers.

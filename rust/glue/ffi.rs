@@ -18,40 +18,48 @@ extern "C" {
     pub(crate) fn sixfs_kunit_fail(test: *mut bindings::kunit, fmt_args: *const core::ffi::c_void);
 }
 
-/// Declares the helpers of one atomic type (see `SIXFS_ATOMIC_PROTOS`).
-macro_rules! atomic_helpers {
-    ($name:ident, $ty:ty, $aty:ty) => {
-        kernel::macros::paste! {
-            extern "C" {
-                pub(crate) fn [<sixfs_ $name _read>](v: *const $aty) -> $ty;
-                pub(crate) fn [<sixfs_ $name _read_acquire>](v: *const $aty) -> $ty;
-                pub(crate) fn [<sixfs_ $name _set>](v: *mut $aty, i: $ty);
-                pub(crate) fn [<sixfs_ $name _set_release>](v: *mut $aty, i: $ty);
-            }
-        }
-        atomic_helpers!(@rmw $name, $ty, $aty, full, acquire, release, relaxed);
-    };
-    (@rmw $name:ident, $ty:ty, $aty:ty, $($order:ident),*) => {
-        kernel::macros::paste! {
-            extern "C" {
-                $(
-                    pub(crate) fn [<sixfs_ $name _fetch_add_ $order>](v: *mut $aty, i: $ty) -> $ty;
-                    pub(crate) fn [<sixfs_ $name _fetch_sub_ $order>](v: *mut $aty, i: $ty) -> $ty;
-                    pub(crate) fn [<sixfs_ $name _fetch_or_ $order>](v: *mut $aty, i: $ty) -> $ty;
-                    pub(crate) fn [<sixfs_ $name _fetch_and_ $order>](v: *mut $aty, i: $ty) -> $ty;
-                    pub(crate) fn [<sixfs_ $name _cmpxchg_ $order>](v: *mut $aty, old: $ty, new: $ty) -> $ty;
-                )*
-            }
-        }
-    };
-}
+/// The atomics helpers; unused where the platform uses inline atomics (see
+/// `platform/kernel/sync.rs`).
+#[cfg(not(all(CONFIG_X86_64, not(CONFIG_KASAN), not(CONFIG_KCSAN))))]
+pub(crate) mod atomic {
+    use kernel::bindings;
 
-atomic_helpers!(atomic64, i64, bindings::atomic64_t);
-atomic_helpers!(atomic, i32, bindings::atomic_t);
+    /// Declares the helpers of one atomic type (see `SIXFS_ATOMIC_PROTOS`).
+    macro_rules! atomic_helpers {
+        ($name:ident, $ty:ty, $aty:ty) => {
+            kernel::macros::paste! {
+                extern "C" {
+                    pub(crate) fn [<sixfs_ $name _read>](v: *const $aty) -> $ty;
+                    pub(crate) fn [<sixfs_ $name _read_acquire>](v: *const $aty) -> $ty;
+                    pub(crate) fn [<sixfs_ $name _set>](v: *mut $aty, i: $ty);
+                    pub(crate) fn [<sixfs_ $name _set_release>](v: *mut $aty, i: $ty);
+                }
+            }
+            atomic_helpers!(@rmw $name, $ty, $aty, full, acquire, release, relaxed);
+        };
+        (@rmw $name:ident, $ty:ty, $aty:ty, $($order:ident),*) => {
+            kernel::macros::paste! {
+                extern "C" {
+                    $(
+                        pub(crate) fn [<sixfs_ $name _fetch_add_ $order>](v: *mut $aty, i: $ty) -> $ty;
+                        pub(crate) fn [<sixfs_ $name _fetch_sub_ $order>](v: *mut $aty, i: $ty) -> $ty;
+                        pub(crate) fn [<sixfs_ $name _fetch_or_ $order>](v: *mut $aty, i: $ty) -> $ty;
+                        pub(crate) fn [<sixfs_ $name _fetch_and_ $order>](v: *mut $aty, i: $ty) -> $ty;
+                        pub(crate) fn [<sixfs_ $name _cmpxchg_ $order>](v: *mut $aty, old: $ty, new: $ty) -> $ty;
+                    )*
+                }
+            }
+        };
+    }
+
+    atomic_helpers!(atomic64, i64, bindings::atomic64_t);
+    atomic_helpers!(atomic, i32, bindings::atomic_t);
+}
 
 extern "C" {
     pub(crate) fn sixfs_set_current_state_uninterruptible();
     pub(crate) fn sixfs_set_current_state_running();
+    #[cfg(CONFIG_DEBUG_ATOMIC_SLEEP)]
     pub(crate) fn sixfs_might_sleep();
     pub(crate) fn sixfs_kthread_run(
         thread_fn: Option<unsafe extern "C" fn(data: *mut core::ffi::c_void) -> kernel::ffi::c_int>,
@@ -80,6 +88,8 @@ extern "C" {
         name: *const kernel::ffi::c_char,
         key: *mut bindings::lock_class_key,
     );
+    #[cfg(CONFIG_LOCKDEP)]
     pub(crate) fn sixfs_lock_acquire(map: *mut bindings::lockdep_map, trylock: bool, read: bool);
+    #[cfg(CONFIG_LOCKDEP)]
     pub(crate) fn sixfs_lock_release(map: *mut bindings::lockdep_map);
 }

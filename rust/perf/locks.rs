@@ -12,17 +12,20 @@ use crate::platform::vec::Vec;
 /// A lock with read, intent and write modes. Locks without an intent mode
 /// (rw_semaphore, RwLock) take it as exclusive, and make `write` a no-op on
 /// top of it.
+///
+/// Taking a lock returns whether it was taken (a sleeping lock may fail to
+/// allocate what it needs to wait); a failure fails the run.
 pub trait BenchLock: Sync {
     /// Takes the lock for reading.
-    fn read(&self);
+    fn read(&self) -> bool;
     /// Releases a read lock.
     fn read_unlock(&self);
     /// Takes the lock with intent (excluding other intents and writers).
-    fn intent(&self);
+    fn intent(&self) -> bool;
     /// Releases an intent lock.
     fn intent_unlock(&self);
     /// Upgrades a held intent lock to write.
-    fn write(&self);
+    fn write(&self) -> bool;
     /// Downgrades a write lock back to intent.
     fn write_unlock(&self);
 }
@@ -68,7 +71,8 @@ pub enum RunError {
     Alloc,
     /// Threads could not be started.
     Spawn,
-    /// The locks let two writers in, or a reader next to a writer.
+    /// The locks let two writers in, or a reader next to a writer, or a
+    /// lock could not be taken.
     ExclusionViolated,
 }
 
@@ -137,24 +141,34 @@ pub fn run<L: BenchLock>(
 }
 
 /// One operation: `op` < 70 reads, < 90 takes intent, else writes.
-/// Returns 1 if the lock failed to exclude a writer.
+/// Returns 1 if the lock failed to exclude a writer or to be taken.
 #[inline]
 fn one_op<L: BenchLock>(g: &Guarded<L>, op: u64) -> u64 {
-    let mut bad = 0;
     if op < 70 {
-        g.lock.read();
-        bad += u64::from(g.writers.load(Ordering::Relaxed) != 0);
+        if !g.lock.read() {
+            return 1;
+        }
+        let bad = u64::from(g.writers.load(Ordering::Relaxed) != 0);
         g.lock.read_unlock();
+        bad
     } else if op < 90 {
-        g.lock.intent();
+        if !g.lock.intent() {
+            return 1;
+        }
         g.lock.intent_unlock();
+        0
     } else {
-        g.lock.intent();
-        g.lock.write();
-        bad += g.writers.fetch_add(1, Ordering::Relaxed);
+        if !g.lock.intent() {
+            return 1;
+        }
+        if !g.lock.write() {
+            g.lock.intent_unlock();
+            return 1;
+        }
+        let bad = g.writers.fetch_add(1, Ordering::Relaxed);
         g.writers.fetch_sub(1, Ordering::Relaxed);
         g.lock.write_unlock();
         g.lock.intent_unlock();
+        bad
     }
-    bad
 }

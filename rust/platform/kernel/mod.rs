@@ -3,6 +3,8 @@
 //! Kernel platform: the shared core's view of the kernel. Like the rest of
 //! the glue layer, it is where the `unsafe` calls live.
 
+#[cfg(not(all(CONFIG_X86_64, not(CONFIG_KASAN), not(CONFIG_KCSAN))))]
+mod atomic;
 pub mod sync;
 pub mod vec;
 
