@@ -20,9 +20,9 @@ mod node;
 #[allow(unreachable_pub, dead_code, unused_imports)]
 mod perf;
 #[allow(unreachable_pub, dead_code, unused_imports)]
-mod six;
-#[allow(unreachable_pub, dead_code, unused_imports)]
 mod platform;
+#[allow(unreachable_pub, dead_code, unused_imports)]
+mod six;
 
 // Kernel-only layers.
 mod fs;
