@@ -66,10 +66,12 @@ impl SixLock {
         }
     }
 
-    /// The waiting flags of the state word: tests check none is left over.
-    #[cfg(any(test, CONFIG_KUNIT))]
-    pub(super) fn waiting_flags(&self) -> u64 {
-        self.state.load().0 & (READ_WAITING | INTENT_WAITING | WRITE_WAITING)
+    /// Whether threads are flagged as waiting for the lock (for listings of
+    /// who waits on what, and for tests that check no flag is left over).
+    pub fn has_waiters(&self) -> bool {
+        self.state
+            .load()
+            .has(READ_WAITING | INTENT_WAITING | WRITE_WAITING)
     }
 
     /// Tells lockdep about a new hold (nothing for write: only the intent
@@ -348,10 +350,7 @@ impl fmt::Debug for SixLock {
         f.debug_struct("SixLock")
             .field("seq", &state.seq())
             .field("counts", &self.counts())
-            .field(
-                "waiting",
-                &(state.0 & (READ_WAITING | INTENT_WAITING | WRITE_WAITING)),
-            )
+            .field("has_waiters", &self.has_waiters())
             .finish()
     }
 }

@@ -32,7 +32,7 @@ test_suite! {
         let lock = new_lock();
         check_eq!(lock.counts(), counts(0, 0, false));
         check_eq!(lock.seq(), 0);
-        check_eq!(lock.waiting_flags(), 0);
+        check!(!lock.has_waiters());
     }
 
     fn readers_share_with_readers_and_intent() {
@@ -290,7 +290,7 @@ test_suite! {
         check_eq!(calls, 1);
         // As before: intent held once, nothing flagged as waiting.
         check_eq!(lock.counts(), counts(0, 1, false));
-        check_eq!(lock.waiting_flags(), 0);
+        check!(!lock.has_waiters());
         check_eq!(lock.unlock(Intent), Ok(()));
         check!(lock.trylock(Intent));
         check_eq!(lock.unlock(Intent), Ok(()));
@@ -312,7 +312,7 @@ test_suite! {
         check_eq!(result, Ok(()));
         check_eq!(calls, 1);
         check_eq!(lock.counts(), counts(0, 1, false));
-        check_eq!(lock.waiting_flags(), 0);
+        check!(!lock.has_waiters());
         check_eq!(lock.unlock(Intent), Ok(()));
     }
 
@@ -328,7 +328,7 @@ test_suite! {
         check_eq!(unlocked, Ok(()));
         check_eq!(result, Err(SixError::Aborted("abort")));
         check_eq!(lock.counts(), counts(0, 0, false));
-        check_eq!(lock.waiting_flags(), 0);
+        check!(!lock.has_waiters());
     }
 
     fn read_wait_aborts_cleanly() {
@@ -337,7 +337,7 @@ test_suite! {
         check!(lock.trylock(Write));
         let result = lock.lock_with(Read, || Err(1));
         check_eq!(result, Err(SixError::Aborted(1)));
-        check_eq!(lock.waiting_flags(), 0);
+        check!(!lock.has_waiters());
         // Granted then abandoned: the read hold is dropped again.
         let mut unlocked = Err(SixError::Misuse);
         let result = lock.lock_with(Read, || {
@@ -347,7 +347,7 @@ test_suite! {
         check_eq!(unlocked, Ok(()));
         check_eq!(result, Err(SixError::Aborted(2)));
         check_eq!(lock.counts(), counts(0, 1, false));
-        check_eq!(lock.waiting_flags(), 0);
+        check!(!lock.has_waiters());
         check_eq!(lock.unlock(Intent), Ok(()));
     }
 
@@ -364,7 +364,7 @@ test_suite! {
         check_eq!(result, Err(SixError::Aborted(())));
         check!(reader_refused);
         // Readers are welcome again, and nothing was written.
-        check_eq!(lock.waiting_flags(), 0);
+        check!(!lock.has_waiters());
         check!(lock.trylock(Read));
         check_eq!(lock.counts(), counts(2, 1, false));
         check_eq!(lock.seq(), seq);
@@ -388,7 +388,7 @@ test_suite! {
         check_eq!(result, Ok(()));
         check_eq!(lock.counts(), counts(0, 1, true));
         check_eq!(lock.seq(), seq + 1);
-        check_eq!(lock.waiting_flags(), 0);
+        check!(!lock.has_waiters());
         check_eq!(lock.unlock(Write), Ok(()));
         check_eq!(lock.seq(), seq + 2);
         check_eq!(lock.unlock(Intent), Ok(()));
@@ -408,7 +408,7 @@ test_suite! {
         check_eq!(result, Err(SixError::Aborted(5)));
         check_eq!(lock.counts(), counts(0, 1, false));
         check_eq!(lock.seq(), seq);
-        check_eq!(lock.waiting_flags(), 0);
+        check!(!lock.has_waiters());
         // Nothing was written: a relock with the old seq still works.
         check!(lock.relock(Read, seq));
         check_eq!(lock.unlock(Read), Ok(()));

@@ -160,7 +160,7 @@ pub struct StateWord(AtomicU64);
 
 impl StateWord {
     /// An unlocked word: no holders, no waiters, sequence number 0.
-    pub const fn new() -> Self {
+    pub fn new() -> Self {
         Self(AtomicU64::new(0))
     }
 

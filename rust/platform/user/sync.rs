@@ -69,13 +69,15 @@ impl<T> SpinLock<T> {
 }
 
 /// A thread that may sleep in [`sleep_until`] and be woken by another.
+#[cfg(not(loom))]
 #[derive(Clone, Debug)]
-pub struct Task(base::thread::Thread);
+pub struct Task(std::thread::Thread);
 
+#[cfg(not(loom))]
 impl Task {
     /// The calling thread.
     pub fn current() -> Self {
-        Self(base::thread::current())
+        Self(std::thread::current())
     }
 
     /// Wakes the thread if it sleeps in [`sleep_until`]; if it is about to,
@@ -90,9 +92,63 @@ impl Task {
 /// `ready` is checked before each sleep; whoever makes it true must then
 /// call [`Task::wake`] on this thread, after publishing the change with
 /// release ordering (or stronger).
+#[cfg(not(loom))]
 pub fn sleep_until(mut ready: impl FnMut() -> bool) {
     while !ready() {
-        base::thread::park();
+        std::thread::park();
+    }
+}
+
+// Under loom, a thread sleeps on a condition variable of its own rather
+// than in `park`: loom 0.7's `unpark` also resumes a thread blocked on a
+// mutex or a join, which std's never does, so a late wakeup (harmless with
+// std and in the kernel) would break loom's model.
+
+/// A thread's wakeup flag and what it sleeps on.
+#[cfg(loom)]
+#[derive(Debug, Default)]
+struct Parker {
+    woken: loom::sync::Mutex<bool>,
+    wakeup: loom::sync::Condvar,
+}
+
+#[cfg(loom)]
+loom::thread_local! {
+    static PARKER: loom::sync::Arc<Parker> = loom::sync::Arc::new(Parker::default());
+}
+
+/// A thread that may sleep in [`sleep_until`] and be woken by another.
+#[cfg(loom)]
+#[derive(Clone, Debug)]
+pub struct Task(loom::sync::Arc<Parker>);
+
+#[cfg(loom)]
+impl Task {
+    /// The calling thread.
+    pub fn current() -> Self {
+        Self(PARKER.with(|parker| parker.clone()))
+    }
+
+    /// Wakes the thread if it sleeps in [`sleep_until`]; if it is about to,
+    /// it will not sleep (the wakeup is not lost).
+    pub fn wake(&self) {
+        let mut woken = self.0.woken.lock().unwrap_or_else(|p| p.into_inner());
+        *woken = true;
+        self.0.wakeup.notify_one();
+    }
+}
+
+/// Sleeps the calling thread until `ready` returns true (see the std
+/// version above).
+#[cfg(loom)]
+pub fn sleep_until(mut ready: impl FnMut() -> bool) {
+    let parker = PARKER.with(|parker| parker.clone());
+    while !ready() {
+        let mut woken = parker.woken.lock().unwrap_or_else(|p| p.into_inner());
+        while !*woken {
+            woken = parker.wakeup.wait(woken).unwrap_or_else(|p| p.into_inner());
+        }
+        *woken = false;
     }
 }
 

@@ -21,5 +21,7 @@ pub mod node;
 #[path = "../../../rust/format/mod.rs"]
 pub mod format;
 
+// Benchmarks run threads and read clocks, which loom does not model.
+#[cfg(not(loom))]
 #[path = "../../../rust/perf/mod.rs"]
 pub mod perf;
