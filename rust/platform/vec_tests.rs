@@ -35,6 +35,15 @@ test_suite! {
         check_eq!(empty.pop(), None);
     }
 
+    fn extend_appends_clones() {
+        let mut v = Vec::new();
+        check_eq!(v.try_extend_with(3, 7u8), Ok(()));
+        check_eq!(v.try_extend_from_slice(&[1, 2]), Ok(()));
+        check_eq!(&v[..], &[7, 7, 7, 1, 2][..]);
+        check_eq!(v.try_extend_with(0, 9), Ok(()));
+        check_eq!(v.len(), 5);
+    }
+
     fn capacity_is_reserved_up_front() {
         let v = Vec::<u64>::try_with_capacity(10);
         check!(v.is_ok());

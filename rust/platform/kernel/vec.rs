@@ -28,6 +28,26 @@ impl<T> Vec<T> {
         self.0.push(value, GFP_KERNEL).map_err(|_| AllocError)
     }
 
+    /// Appends `n` clones of `value`.
+    pub fn try_extend_with(&mut self, n: usize, value: T) -> Result<(), AllocError>
+    where
+        T: Clone,
+    {
+        self.0
+            .extend_with(n, value, GFP_KERNEL)
+            .map_err(|_| AllocError)
+    }
+
+    /// Appends clones of the elements of `other`.
+    pub fn try_extend_from_slice(&mut self, other: &[T]) -> Result<(), AllocError>
+    where
+        T: Clone,
+    {
+        self.0
+            .extend_from_slice(other, GFP_KERNEL)
+            .map_err(|_| AllocError)
+    }
+
     /// Removes and returns the last element.
     pub fn pop(&mut self) -> Option<T> {
         let last = self.0.len().checked_sub(1)?;

@@ -29,6 +29,26 @@ impl<T> Vec<T> {
         Ok(())
     }
 
+    /// Appends `n` clones of `value`.
+    pub fn try_extend_with(&mut self, n: usize, value: T) -> Result<(), AllocError>
+    where
+        T: Clone,
+    {
+        self.0.try_reserve(n).map_err(|_| AllocError)?;
+        self.0.resize(self.0.len() + n, value);
+        Ok(())
+    }
+
+    /// Appends clones of the elements of `other`.
+    pub fn try_extend_from_slice(&mut self, other: &[T]) -> Result<(), AllocError>
+    where
+        T: Clone,
+    {
+        self.0.try_reserve(other.len()).map_err(|_| AllocError)?;
+        self.0.extend_from_slice(other);
+        Ok(())
+    }
+
     /// Removes and returns the last element.
     pub fn pop(&mut self) -> Option<T> {
         self.0.pop()
