@@ -8,8 +8,12 @@
  *   echo "bch_six_mixed_one 1M 2" > /sys/kernel/debug/sixfs_anchor/perf_test
  *
  * Names are LOCK_WORKLOAD with LOCK bch_six or rwsem and WORKLOAD one of
- * read, intent, write, mixed_one, mixed_many. The report goes to the kernel
- * log, as bcachefs's perf_test does.
+ * read, intent, write, mixed_one, mixed_many; or maple_WORKLOAD for the
+ * kernel's maple tree (the in-memory B-tree anchor of sixfs's btree
+ * perf_test) with WORKLOAD one of rand_insert, rand_lookup, seq_insert,
+ * seq_lookup, seq_delete, reset. The maple tree persists between commands,
+ * as the btree does for bcachefs's and sixfs's perf_test. The report goes to
+ * the kernel log, as bcachefs's perf_test does.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -18,6 +22,7 @@
 #include <linux/debugfs.h>
 #include <linux/delay.h>
 #include <linux/kthread.h>
+#include <linux/maple_tree.h>
 #include <linux/module.h>
 #include <linux/rwsem.h>
 #include <linux/slab.h>
@@ -52,12 +57,62 @@ static u64 rng_below(struct rng *r, u64 bound)
 	return ((unsigned __int128)rng_next(r) * bound) >> 64;
 }
 
-enum lock_kind { BCH_SIX, RWSEM };
-enum workload { W_READ, W_INTENT, W_WRITE, W_MIXED_ONE, W_MIXED_MANY };
-
-static const char * const workload_names[] = {
-	"read", "intent", "write", "mixed_one", "mixed_many",
+enum lock_kind { BCH_SIX, RWSEM, MAPLE };
+enum workload {
+	W_READ, W_INTENT, W_WRITE, W_MIXED_ONE, W_MIXED_MANY,
+	W_RAND_INSERT, W_RAND_LOOKUP, W_SEQ_INSERT, W_SEQ_LOOKUP, W_SEQ_DELETE, W_RESET,
+	W_NR,
 };
+
+static const char * const workload_names[W_NR] = {
+	"read", "intent", "write", "mixed_one", "mixed_many",
+	"rand_insert", "rand_lookup", "seq_insert", "seq_lookup", "seq_delete", "reset",
+};
+
+/* The maple tree of the maple_* workloads: it persists between commands. */
+static DEFINE_MTREE(perf_mt);
+
+/* One thread's share of a maple tree workload; returns failures. */
+static u64 maple_work(enum workload workload, struct rng *rng, unsigned int thread, u64 n)
+{
+	u64 i, bad = 0, first = thread * n;
+
+	switch (workload) {
+	case W_RAND_INSERT:
+		for (i = 0; i < n; i++) {
+			unsigned long key = rng_next(rng) >> 1;
+
+			bad += mtree_store(&perf_mt, key, xa_mk_value(key & LONG_MAX), GFP_KERNEL) != 0;
+		}
+		break;
+	case W_RAND_LOOKUP:
+		for (i = 0; i < n; i++)
+			mtree_load(&perf_mt, rng_next(rng) >> 1);
+		break;
+	case W_SEQ_INSERT:
+		for (i = first; i < first + n; i++)
+			bad += mtree_store(&perf_mt, i, xa_mk_value(i), GFP_KERNEL) != 0;
+		break;
+	case W_SEQ_LOOKUP: {
+		unsigned long index = first;
+		void *entry;
+		u64 seen = 0;
+
+		rcu_read_lock();
+		mt_for_each(&perf_mt, entry, index, first + n - 1)
+			seen++;
+		rcu_read_unlock();
+		break;
+	}
+	case W_SEQ_DELETE:
+		for (i = first; i < first + n; i++)
+			mtree_erase(&perf_mt, i);
+		break;
+	default:
+		break;
+	}
+	return bad;
+}
 
 struct guarded {
 	union {
@@ -121,17 +176,10 @@ static u64 one_op(enum lock_kind kind, struct guarded *g, u64 op)
 	return bad;
 }
 
-static int thread_main(void *arg, unsigned int thread)
+/* One thread's share of a lock workload; returns violations. */
+static u64 lock_work(struct run *run, struct rng *rng, unsigned int thread)
 {
-	struct run *run = arg;
-	struct rng rng;
 	u64 i, bad = 0;
-
-	rng_init(&rng, thread + 1);
-	if (atomic_inc_return(&run->started) == READ_ONCE(run->threads))
-		run->start = ktime_get_ns();
-	while (atomic_read(&run->started) < READ_ONCE(run->threads))
-		cpu_relax();
 
 	for (i = 0; i < run->per_thread; i++) {
 		struct guarded *g;
@@ -143,15 +191,34 @@ static int thread_main(void *arg, unsigned int thread)
 		case W_WRITE:	g = &run->locks[thread]; op = 90; break;
 		case W_MIXED_ONE:
 			g = &run->locks[0];
-			op = rng_below(&rng, 100);
+			op = rng_below(rng, 100);
 			break;
 		default:
-			g = &run->locks[rng_below(&rng, MANY_LOCKS)];
-			op = rng_below(&rng, 100);
+			g = &run->locks[rng_below(rng, MANY_LOCKS)];
+			op = rng_below(rng, 100);
 			break;
 		}
 		bad += one_op(run->kind, g, op);
 	}
+	return bad;
+}
+
+static int thread_main(void *arg, unsigned int thread)
+{
+	struct run *run = arg;
+	struct rng rng;
+	u64 bad;
+
+	rng_init(&rng, thread + 1);
+	if (atomic_inc_return(&run->started) == READ_ONCE(run->threads))
+		run->start = ktime_get_ns();
+	while (atomic_read(&run->started) < READ_ONCE(run->threads))
+		cpu_relax();
+
+	if (run->kind == MAPLE)
+		bad = maple_work(run->workload, &rng, thread, run->per_thread);
+	else
+		bad = lock_work(run, &rng, thread);
 	atomic64_add(bad, &run->violations);
 
 	if (atomic_inc_return(&run->finished) == READ_ONCE(run->threads)) {
@@ -184,13 +251,20 @@ static int run_test(const char *name, enum lock_kind kind, enum workload workloa
 	unsigned int i;
 	int ret = 0;
 
+	if (kind == MAPLE) {
+		if (workload == W_RESET) {
+			mtree_destroy(&perf_mt);
+			return 0;
+		}
+		nr_locks = 1;	/* unused */
+	}
 	run.locks = kvcalloc(nr_locks, sizeof(*run.locks), GFP_KERNEL);
 	if (!run.locks)
 		return -ENOMEM;
 	for (i = 0; i < nr_locks; i++) {
 		if (kind == BCH_SIX)
 			six_lock_init(&run.locks[i].six, 0);
-		else
+		else if (kind == RWSEM)
 			init_rwsem(&run.locks[i].sem);
 	}
 	init_completion(&run.done);
@@ -214,7 +288,8 @@ static int run_test(const char *name, enum lock_kind kind, enum workload workloa
 		wait_for_completion(&run.done);
 
 	if (!ret && atomic64_read(&run.violations)) {
-		pr_err("perf_test: %s: ExclusionViolated\n", name);
+		pr_err("perf_test: %s: %s\n", name,
+		       kind == MAPLE ? "insert failed" : "ExclusionViolated");
 		ret = -EIO;
 	}
 	if (!ret) {
@@ -274,14 +349,18 @@ static ssize_t perf_test_write(struct file *file, const char __user *ubuf,
 	} else if (!strncmp(name, "rwsem_", 6)) {
 		kind = RWSEM;
 		w = name + 6;
+	} else if (!strncmp(name, "maple_", 6)) {
+		kind = MAPLE;
+		w = name + 6;
 	} else {
 		pr_err("perf_test: unknown test %s\n", name);
 		goto out;
 	}
-	for (i = 0; i < ARRAY_SIZE(workload_names); i++)
+	for (i = 0; i < W_NR; i++)
 		if (!strcmp(w, workload_names[i]))
 			break;
-	if (i == ARRAY_SIZE(workload_names)) {
+	/* Lock workloads for locks, tree workloads for the maple tree. */
+	if (i == W_NR || (kind == MAPLE) != (i >= W_RAND_INSERT)) {
 		pr_err("perf_test: unknown test %s\n", name);
 		goto out;
 	}
@@ -311,6 +390,7 @@ static int __init anchor_init(void)
 static void __exit anchor_exit(void)
 {
 	debugfs_remove(anchor_dir);
+	mtree_destroy(&perf_mt);
 }
 
 module_init(anchor_init);
