@@ -30,7 +30,7 @@ test_suite! {
         {
             let _a = lock.read();
             let _b = lock.try_read();
-            let _i = lock.intent();
+            let _i = lock.try_intent(); // no blocking on intent while holding read
             check_eq!(lock.counts(), counts(2, 1, false));
             check!(lock.try_intent().is_none());
         }

@@ -102,7 +102,7 @@ impl SixLock {
     /// Takes the lock as `ty`, sleeping until it is granted. See
     /// [`Self::lock_with`].
     pub fn lock(&self, ty: SixLockType) -> Result<(), SixError> {
-        self.lock_with(ty, || Ok(()))
+        self.lock_annotated(ty, &mut || Ok(()), false)
     }
 
     /// Takes the lock as `ty`, sleeping until it is granted, or until
@@ -117,16 +117,30 @@ impl SixLock {
     /// otherwise); while it waits for the readers to leave, new readers
     /// wait too. Waiting allocates a waiter record, which may fail
     /// ([`SixError::Alloc`]).
+    ///
+    /// Lockdep sees this as a trylock: the hook is the caller's deadlock
+    /// avoidance (the btree refuses waits that would deadlock, and
+    /// restarts), which lockdep cannot follow. [`Self::lock`] is checked.
     pub fn lock_with<E>(
         &self,
         ty: SixLockType,
         mut should_sleep: impl FnMut() -> Result<(), E>,
     ) -> Result<(), SixError<E>> {
+        self.lock_annotated(ty, &mut should_sleep, true)
+    }
+
+    /// [`Self::lock_with`], telling lockdep a trylock or a checked lock.
+    fn lock_annotated<E>(
+        &self,
+        ty: SixLockType,
+        should_sleep: &mut dyn FnMut() -> Result<(), E>,
+        lockdep_trylock: bool,
+    ) -> Result<(), SixError<E>> {
         might_sleep();
-        self.lockdep_acquire(ty, false);
+        self.lockdep_acquire(ty, lockdep_trylock);
         let result = match self.state.try_acquire(ty) {
             Ok(_) => Ok(()),
-            Err(Refusal::Busy) => self.lock_slow(ty, &mut should_sleep),
+            Err(Refusal::Busy) => self.lock_slow(ty, should_sleep),
             Err(Refusal::Overflow) => Err(SixError::Overflow),
             Err(Refusal::NotIntent) => Err(SixError::Misuse),
         };
@@ -268,7 +282,8 @@ impl SixLock {
             }
             SixLockType::Write => return Err(SixError::Misuse),
         }
-        self.lockdep_acquire(ty, false);
+        // A trylock to lockdep: taking a lock already held cannot block.
+        self.lockdep_acquire(ty, true);
         Ok(())
     }
 
@@ -295,7 +310,8 @@ impl SixLock {
                 s.add_reader().ok_or(SixError::Overflow)
             })
             .map_err(|(_, e)| e)?;
-        self.lockdep_acquire(SixLockType::Read, false);
+        // A trylock to lockdep: a downgrade never blocks.
+        self.lockdep_acquire(SixLockType::Read, true);
         self.lockdep_release(SixLockType::Intent);
         if new.has(INTENT_WAITING) {
             self.waiters.wake(&self.state, SixLockType::Intent);

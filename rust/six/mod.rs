@@ -7,11 +7,13 @@
 //! - `state.rs`: the state word, its layout and atomic transitions;
 //! - `wait.rs`: the waiter queue, sleeping and the granting wakeup;
 //! - `lock.rs`: [`SixLock`] and its raw operations by lock type;
-//! - `guard.rs`: guards, the typed API.
+//! - `guard.rs`: guards, the typed API;
+//! - `torture.rs`: a torture test, shared by KUnit and `cargo test`.
 
 mod guard;
 mod lock;
 mod state;
+pub mod torture;
 mod types;
 mod wait;
 
@@ -25,3 +27,5 @@ mod guard_tests;
 mod lock_tests;
 #[cfg(any(test, CONFIG_KUNIT))]
 mod state_tests;
+#[cfg(any(test, CONFIG_KUNIT))]
+mod torture_tests;
