@@ -18,6 +18,9 @@ pub mod bkey;
 #[path = "../../../rust/node/mod.rs"]
 pub mod node;
 
+#[path = "../../../rust/btree/mod.rs"]
+pub mod btree;
+
 #[path = "../../../rust/format/mod.rs"]
 pub mod format;
 

@@ -1,0 +1,226 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Nodes in memory: each with its six lock, found by the number in the
+//! parent's pointer; a root per btree id; allocation of new nodes.
+//!
+//! The six lock is the protocol lock: who may read, who may change, and the
+//! sequence number that tells a relock whether anything was written. The
+//! node's bytes sit behind a spinlock as well, taken only for the moment of
+//! one access, because safe Rust cannot hand out `&mut Node` from a six
+//! lock: the spinlock is never contended by correct users (readers of a
+//! node hold read, its writer holds write) and only makes that visible to
+//! the compiler.
+
+use super::error::{BtreeError, BtreeResult};
+use crate::bkey::{BtreePtr, Key, Pos, Value};
+use crate::node::{Node, NodeParams};
+use crate::platform::sync::{
+    Arc, AtomicU32, AtomicU64, LockClass, Ordering, SpinLock, SpinLockGuard,
+};
+use crate::platform::vec::Vec;
+use crate::six::SixLock;
+
+/// Btree ids a [`Btree`] has roots for.
+pub const BTREE_ID_NR: usize = 4;
+/// Deepest tree: levels `0..MAX_DEPTH`.
+pub const MAX_DEPTH: usize = 8;
+
+/// Which btree of the filesystem: all share the node cache.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct BtreeId(pub u8);
+
+impl BtreeId {
+    /// The id as an index, if in range.
+    pub fn index(self) -> Option<usize> {
+        let i = usize::from(self.0);
+        (i < BTREE_ID_NR).then_some(i)
+    }
+}
+
+/// Parameters of a set of btrees.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BtreeParams {
+    /// Bytes per node (bcachefs: 256 KiB); tests use tiny nodes.
+    pub node_size: usize,
+}
+
+impl Default for BtreeParams {
+    fn default() -> Self {
+        BtreeParams {
+            node_size: 256 << 10,
+        }
+    }
+}
+
+static NODE_LOCK_CLASS: LockClass = LockClass::new();
+
+/// A node in memory.
+pub struct BtreeNode {
+    /// The protocol lock: read, intent, write, sequence numbers.
+    pub lock: SixLock,
+    /// The cache key, which parents' pointers name.
+    pub id: u64,
+    /// The tree it belongs to.
+    pub btree: BtreeId,
+    /// Its level; fixed for its life.
+    pub level: u8,
+    /// First position it covers; fixed for its life.
+    pub min: Pos,
+    /// Last position it covers; fixed for its life.
+    pub max: Pos,
+    /// Set (under its write lock) once it left the tree.
+    dead: AtomicU32,
+    data: SpinLock<Node>,
+}
+
+impl BtreeNode {
+    /// The node's contents, for one short access under its six lock.
+    pub fn data(&self) -> SpinLockGuard<'_, Node> {
+        self.data.lock()
+    }
+
+    /// Whether the node was replaced (split, merged, rewritten).
+    pub fn is_dead(&self) -> bool {
+        self.dead.load(Ordering::Acquire) != 0
+    }
+
+    /// Marks the node replaced; the caller holds its write lock.
+    pub fn set_dead(&self) {
+        self.dead.store(1, Ordering::Release);
+    }
+
+    /// Whether `pos` is in the node's range.
+    pub fn covers(&self, pos: Pos) -> bool {
+        self.min <= pos && pos <= self.max
+    }
+
+    /// The pointer key a parent holds for this node.
+    pub fn ptr_key(&self) -> Key {
+        Key::new(
+            self.max,
+            Value::BtreePtr(BtreePtr {
+                node: self.id,
+                seq: 0,
+            }),
+        )
+    }
+}
+
+/// A set of btrees: the node cache and the roots.
+pub struct Btree {
+    /// Parameters.
+    pub params: BtreeParams,
+    nodes: SpinLock<Vec<(u64, Arc<BtreeNode>)>>,
+    roots: SpinLock<[Option<Arc<BtreeNode>>; BTREE_ID_NR]>,
+    next_id: AtomicU64,
+    /// Debug switch: relocks fail with this probability, in parts per
+    /// million (0: never), in every transaction.
+    pub inject_restarts: AtomicU32,
+}
+
+impl Btree {
+    /// A set of empty btrees: every root an empty leaf.
+    pub fn new(params: BtreeParams) -> BtreeResult<Btree> {
+        let tree = Btree {
+            params,
+            nodes: SpinLock::new(Vec::new()),
+            roots: SpinLock::new([None, None, None, None]),
+            next_id: AtomicU64::new(1),
+            inject_restarts: AtomicU32::new(0),
+        };
+        for i in 0..BTREE_ID_NR {
+            let id = BtreeId(u8::try_from(i).map_err(|_| BtreeError::TooBig)?);
+            let root = tree.alloc(NodeParams {
+                size: params.node_size,
+                level: 0,
+                min: Pos::MIN,
+                max: Pos::MAX,
+            })?;
+            let root = tree.add(id, root)?;
+            if let Some(slot) = tree.roots.lock().get_mut(i) {
+                *slot = Some(root);
+            }
+        }
+        Ok(tree)
+    }
+
+    /// A new empty node (not yet in the cache).
+    pub fn alloc(&self, params: NodeParams) -> BtreeResult<Node> {
+        Ok(Node::new(params)?)
+    }
+
+    /// Puts a node into the cache under a fresh id.
+    pub fn add(&self, btree: BtreeId, node: Node) -> BtreeResult<Arc<BtreeNode>> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let p = node.params();
+        let bn = Arc::try_new(BtreeNode {
+            lock: SixLock::new(c"sixfs_btree_node", &NODE_LOCK_CLASS),
+            id,
+            btree,
+            level: p.level,
+            min: p.min,
+            max: p.max,
+            dead: AtomicU32::new(0),
+            data: SpinLock::new(node),
+        })?;
+        let mut nodes = self.nodes.lock();
+        // Ids only grow, so pushing keeps the table sorted.
+        nodes.try_push((id, bn.clone()))?;
+        Ok(bn)
+    }
+
+    /// The node a pointer names.
+    pub fn find(&self, id: u64) -> Option<Arc<BtreeNode>> {
+        let nodes = self.nodes.lock();
+        let i = nodes.binary_search_by_key(&id, |(k, _)| *k).ok()?;
+        nodes.get(i).map(|(_, n)| n.clone())
+    }
+
+    /// Drops a replaced node from the cache (paths may still hold it).
+    pub fn remove(&self, id: u64) {
+        let mut nodes = self.nodes.lock();
+        if let Ok(i) = nodes.binary_search_by_key(&id, |(k, _)| *k) {
+            if let Some(tail) = nodes.get_mut(i..) {
+                tail.rotate_left(1);
+            }
+            nodes.pop();
+        }
+    }
+
+    /// Nodes in the cache.
+    pub fn nr_nodes(&self) -> usize {
+        self.nodes.lock().len()
+    }
+
+    /// The root of `btree`.
+    pub fn root(&self, btree: BtreeId) -> BtreeResult<Arc<BtreeNode>> {
+        let i = btree.index().ok_or(BtreeError::TooBig)?;
+        self.roots
+            .lock()
+            .get(i)
+            .and_then(|r| r.clone())
+            .ok_or(BtreeError::Corrupt("no root"))
+    }
+
+    /// Makes `node` the root of its btree; the caller holds the old root's
+    /// intent lock.
+    pub fn set_root(&self, node: Arc<BtreeNode>) -> BtreeResult<()> {
+        let i = node.btree.index().ok_or(BtreeError::TooBig)?;
+        if let Some(slot) = self.roots.lock().get_mut(i) {
+            *slot = Some(node);
+        }
+        Ok(())
+    }
+
+    /// Whether `node` is the root of its btree now.
+    pub fn is_root(&self, node: &Arc<BtreeNode>) -> bool {
+        let Some(i) = node.btree.index() else {
+            return false;
+        };
+        self.roots
+            .lock()
+            .get(i)
+            .and_then(|r| r.as_ref())
+            .is_some_and(|r| Arc::ptr_eq(r, node))
+    }
+}

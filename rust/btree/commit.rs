@@ -1,0 +1,257 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Commit: the queued updates go in atomically. Every update gets a path
+//! with an intent lock on its leaf; every path of the transaction must
+//! still relock (nothing it read changed); leaves without room are
+//! compacted or split (which restarts the transaction); then the leaves are
+//! write-locked in order, all updates applied, and the locks dropped.
+//! Sparse leaves are merged afterwards, as a best effort.
+//!
+//! Extents are planned before commit ([`Trans::insert_extent`]): the keys
+//! they trim, split or delete, in any leaf, become plain updates, and the
+//! leaves planned against stay intent-locked until the commit.
+
+use super::cache::{BtreeId, MAX_DEPTH};
+use super::error::{BtreeError, BtreeResult, RestartReason};
+use super::iter::{Iter, IterFlags};
+use super::path::Uptodate;
+use super::trans::{Trans, Update};
+use crate::bkey::extent::{cut_back, cut_front, overwrite, Overwrite, Span};
+use crate::bkey::{Key, Pos};
+use crate::node::split::merge_threshold;
+use crate::platform::vec::Vec;
+
+impl Trans<'_> {
+    /// Queues extent `key`, with the trimming, splitting and deleting of
+    /// the extents it overlaps (same inode and snapshot), across leaves.
+    pub fn insert_extent(&mut self, btree: BtreeId, key: Key) -> BtreeResult<()> {
+        let new = Span::of(&key);
+        let (inode, snapshot) = (key.pos.inode, key.pos.snapshot);
+        let mut iter = Iter::new(
+            self,
+            btree,
+            Pos::new(inode, new.start, 0),
+            IterFlags::EXTENTS.with(IterFlags::INTENT),
+        )?;
+        let mut last_leaf = None;
+        loop {
+            let Some(k) = iter.next(self)?.copied() else {
+                break;
+            };
+            if k.pos.inode != inode || k.pos.offset.saturating_sub(u64::from(u32::MAX)) >= new.end {
+                break;
+            }
+            // Keep the leaf planned against locked until commit.
+            let leaf = self.path(iter.path_idx())?.node().map(|n| n.id);
+            if leaf != last_leaf {
+                last_leaf = leaf;
+                let p = self.path_get(btree, k.pos, 0, 1)?;
+                self.traverse(p)?;
+            }
+            if k.pos.snapshot != snapshot || k.size == 0 || k.value.kind().is_deleted_or_whiteout()
+            {
+                continue;
+            }
+            let old = Span::of(&k);
+            if old.start >= new.end {
+                continue;
+            }
+            match overwrite(old, new) {
+                Overwrite::None => {}
+                Overwrite::All => self.delete(btree, k.pos)?,
+                Overwrite::Front => {
+                    let cut = cut_front(&k, new.end).ok_or(BtreeError::Corrupt("cut front"))?;
+                    self.update(btree, cut)?;
+                }
+                Overwrite::Back => {
+                    self.delete(btree, k.pos)?;
+                    let cut = cut_back(&k, new.start).ok_or(BtreeError::Corrupt("cut back"))?;
+                    self.update(btree, cut)?;
+                }
+                Overwrite::Middle => {
+                    let back = cut_back(&k, new.start).ok_or(BtreeError::Corrupt("cut back"))?;
+                    let front = cut_front(&k, new.end).ok_or(BtreeError::Corrupt("cut front"))?;
+                    self.update(btree, back)?;
+                    self.update(btree, front)?;
+                }
+            }
+        }
+        self.update(btree, key)
+    }
+
+    /// Sorts the updates by (btree, position), the last queued winning at
+    /// equal positions.
+    fn sort_updates(&mut self) -> BtreeResult<()> {
+        // Insertion sort: stable, allocation free, and updates are few.
+        let u = &mut self.updates[..];
+        for i in 1..u.len() {
+            let mut j = i;
+            while j > 0 {
+                let (Some(a), Some(b)) = (u.get(j - 1), u.get(j)) else {
+                    break;
+                };
+                if (a.btree, a.key.pos) <= (b.btree, b.key.pos) {
+                    break;
+                }
+                u.swap(j - 1, j);
+                j -= 1;
+            }
+        }
+        let mut out: Vec<Update> = Vec::try_with_capacity(self.updates.len())?;
+        for up in self.updates.iter() {
+            if let Some(last) = out.last_mut() {
+                if (last.btree, last.key.pos) == (up.btree, up.key.pos) {
+                    *last = *up;
+                    continue;
+                }
+            }
+            out.try_push(*up)?;
+        }
+        self.updates = out;
+        Ok(())
+    }
+
+    /// Commits the queued updates atomically; they are gone afterwards.
+    #[must_use = "a restart must be propagated"]
+    pub fn commit(&mut self) -> BtreeResult<()> {
+        if self.updates.is_empty() {
+            return Ok(());
+        }
+        self.sort_updates()?;
+        let first_path = self.paths.len();
+        let result = self.do_commit();
+        // The commit's own paths go; the callers' paths keep their
+        // positions and re-traverse on their next use.
+        while self.paths.len() > first_path {
+            self.paths.pop();
+        }
+        self.unlock();
+        if result.is_ok() {
+            self.updates.clear();
+        }
+        result
+    }
+
+    fn do_commit(&mut self) -> BtreeResult<()> {
+        let locks_want = if self.want_depth {
+            u8::try_from(MAX_DEPTH).unwrap_or(u8::MAX)
+        } else {
+            1
+        };
+        // A path per leaf, shared by the updates that fall into it.
+        let mut i = 0;
+        while let Some(up) = self.updates.get(i).copied() {
+            let shared = match i.checked_sub(1).and_then(|p| self.updates.get(p)) {
+                Some(prev) if prev.btree == up.btree => prev.path.filter(|&idx| {
+                    self.paths
+                        .get(idx)
+                        .and_then(|p| p.node())
+                        .is_some_and(|n| n.covers(up.key.pos))
+                }),
+                _ => None,
+            };
+            let idx = match shared {
+                Some(idx) => idx,
+                None => {
+                    let idx = self.path_get(up.btree, up.key.pos, 0, locks_want)?;
+                    self.traverse(idx)?;
+                    idx
+                }
+            };
+            if let Some(u) = self.updates.get_mut(i) {
+                u.path = Some(idx);
+            }
+            i += 1;
+        }
+        // Nothing read may have changed.
+        for idx in 0..self.paths.len() {
+            let p = self.path(idx)?;
+            if p.node().is_none() || p.uptodate == Uptodate::End {
+                continue;
+            }
+            if !self.relock_path(idx)? {
+                return Err(self.restart(RestartReason::Relock));
+            }
+        }
+        // Room in every leaf.
+        let mut i = 0;
+        while let Some(up) = self.updates.get(i).copied() {
+            let idx = up.path.ok_or(BtreeError::Corrupt("update without path"))?;
+            let mut needed = 0usize;
+            let mut j = i;
+            while let Some(u) = self.updates.get(j).filter(|u| u.path == Some(idx)) {
+                // A key may also leave a whiteout behind.
+                needed = needed.saturating_add(u.key.encoded_len().saturating_mul(2));
+                j += 1;
+            }
+            self.make_room(idx, needed)?;
+            i = j;
+        }
+        // Write-lock the leaves in order and apply.
+        let mut locked: Vec<usize> = Vec::new();
+        let mut result = Ok(());
+        for up in self.updates.iter() {
+            let Some(idx) = up.path else { continue };
+            if locked.last() != Some(&idx) {
+                locked.try_push(idx)?;
+            }
+        }
+        let mut taken = 0;
+        for &idx in locked.iter() {
+            let node = self
+                .path(idx)?
+                .node()
+                .cloned()
+                .ok_or(BtreeError::Corrupt("no leaf"))?;
+            if let Err(e) = self.lock_write(&node) {
+                result = Err(e);
+                break;
+            }
+            taken += 1;
+        }
+        if result.is_ok() {
+            for up in self.updates.iter() {
+                let node = up
+                    .path
+                    .and_then(|idx| self.paths.get(idx))
+                    .and_then(|p| p.node())
+                    .ok_or(BtreeError::Corrupt("no leaf"));
+                match node {
+                    Ok(node) => {
+                        if let Err(e) = node.data().insert(&up.key) {
+                            // Room was checked: this is a bug, and the
+                            // commit is no longer atomic.
+                            result = Err(BtreeError::Node(e));
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        result = Err(e);
+                        break;
+                    }
+                }
+            }
+        }
+        for &idx in locked.iter().take(taken) {
+            if let Some(node) = self.path(idx)?.node().cloned() {
+                self.unlock_write(&node);
+            }
+        }
+        result?;
+        // Merge sparse leaves, best effort.
+        for &idx in locked.iter() {
+            let sparse = self.path(idx)?.node().is_some_and(|n| {
+                n.data().live_bytes() < merge_threshold(self.btree.params.node_size)
+            });
+            if sparse {
+                match self.try_merge(idx, 0) {
+                    Ok(true) => break,
+                    Ok(false) => {}
+                    Err(BtreeError::Restart(_)) => break,
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Why a btree operation failed, and why a transaction must restart.
+
+use crate::bkey::KeyError;
+use crate::node::NodeError;
+use crate::platform::sync::AllocError;
+use crate::six::SixError;
+
+/// Why a transaction restarts: it dropped its locks and must run again
+/// from the top, with everything it read forgotten.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RestartReason {
+    /// Relocking a path failed (its node changed or the lock was busy).
+    Relock,
+    /// Blocking for the lock would break the lock order.
+    LockOrder,
+    /// A path needed stronger locks than it held (for a split or merge).
+    Upgrade,
+    /// The write lock on a node could not be had in time.
+    WriteLock,
+    /// The tree changed shape under the transaction (split, merge, root).
+    Split,
+    /// The debug switch made a relock fail.
+    Injected,
+}
+
+/// Why a btree operation failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[must_use]
+pub enum BtreeError {
+    /// The transaction must restart: propagate this to [`Trans::run`].
+    ///
+    /// [`Trans::run`]: super::Trans::run
+    Restart(RestartReason),
+    /// Memory could not be allocated.
+    Alloc,
+    /// A node operation failed in a way the tree cannot fix.
+    Node(NodeError),
+    /// A key cannot be encoded.
+    Key(KeyError),
+    /// A six lock was misused: a bug.
+    Lock,
+    /// Too many paths, or a tree deeper than `MAX_DEPTH`.
+    TooBig,
+    /// The tree's structure is wrong (found by a check).
+    Corrupt(&'static str),
+    /// The transaction gave up after too many restarts.
+    TooManyRestarts,
+}
+
+impl BtreeError {
+    /// Whether this is a restart.
+    pub fn is_restart(&self) -> bool {
+        matches!(self, BtreeError::Restart(_))
+    }
+}
+
+/// The result of a btree operation.
+pub type BtreeResult<T> = Result<T, BtreeError>;
+
+impl From<AllocError> for BtreeError {
+    fn from(_: AllocError) -> Self {
+        BtreeError::Alloc
+    }
+}
+
+impl From<NodeError> for BtreeError {
+    fn from(e: NodeError) -> Self {
+        match e {
+            NodeError::Alloc => BtreeError::Alloc,
+            e => BtreeError::Node(e),
+        }
+    }
+}
+
+impl From<KeyError> for BtreeError {
+    fn from(e: KeyError) -> Self {
+        BtreeError::Key(e)
+    }
+}
+
+impl<E> From<SixError<E>> for BtreeError {
+    fn from(e: SixError<E>) -> Self {
+        match e {
+            SixError::Alloc => BtreeError::Alloc,
+            _ => BtreeError::Lock,
+        }
+    }
+}

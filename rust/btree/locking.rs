@@ -1,0 +1,245 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Lock ordering with restarts instead of deadlocks.
+//!
+//! Locks are ordered by (btree id, path position, level from the root
+//! down). A transaction may sleep on a lock only if every lock it holds
+//! comes before it, and never sleeps on intent while it holds a read lock
+//! (the intent holder may be waiting for that reader to leave before it can
+//! write). When it may not sleep it tries once, and on failure restarts,
+//! naming the lock so that [`Trans::run`] can wait for it holding nothing.
+//!
+//! Two paths of one transaction may lock the same node: the second takes
+//! an extra hold ([`SixLock::increment`]) rather than waiting for itself.
+//!
+//! [`SixLock::increment`]: crate::six::SixLock::increment
+
+use super::cache::{BtreeId, BtreeNode};
+use super::error::{BtreeError, BtreeResult, RestartReason};
+use super::trans::Trans;
+use crate::bkey::Pos;
+use crate::platform::sync::{yield_now, Arc};
+use crate::platform::vec::Vec;
+use crate::six::SixLockType;
+use core::cmp::Reverse;
+
+/// Whether a lock is held or waited for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LockState {
+    /// Held.
+    Held,
+    /// Being waited for.
+    Waiting,
+}
+
+/// One lock of a transaction, for introspection (debugfs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LockInfo {
+    /// Which tree.
+    pub btree: BtreeId,
+    /// The node's level.
+    pub level: u8,
+    /// The position of the path that holds it.
+    pub pos: Pos,
+    /// The node's cache id.
+    pub node: u64,
+    /// How.
+    pub ty: SixLockType,
+    /// Held or awaited.
+    pub state: LockState,
+}
+
+/// Where a lock sorts in the lock order.
+type Order = (BtreeId, Pos, Reverse<usize>);
+
+/// Spins on a contended write lock before restarting.
+const WRITE_SPINS: u32 = 1000;
+
+impl Trans<'_> {
+    /// The locks the transaction holds and the one it waits for.
+    pub fn locks(&self) -> BtreeResult<Vec<LockInfo>> {
+        let mut out = Vec::new();
+        for p in self.paths.iter() {
+            for (level, l) in p.l.iter().enumerate() {
+                if let (Some(ty), Some(node)) = (l.held, l.node.as_ref()) {
+                    out.try_push(LockInfo {
+                        btree: p.btree,
+                        level: u8::try_from(level).unwrap_or(u8::MAX),
+                        pos: p.pos,
+                        node: node.id,
+                        ty,
+                        state: LockState::Held,
+                    })?;
+                }
+            }
+        }
+        if let Some(w) = self.waiting {
+            out.try_push(w)?;
+        }
+        Ok(out)
+    }
+
+    /// Another path of ours holding `node` in a way that lets us take an
+    /// extra hold of type `ty`.
+    fn shared_hold(&self, node: &Arc<BtreeNode>, ty: SixLockType) -> bool {
+        self.paths.iter().any(|p| {
+            p.l.iter().any(|l| {
+                l.node.as_ref().is_some_and(|n| Arc::ptr_eq(n, node))
+                    && matches!(
+                        (l.held, ty),
+                        (Some(SixLockType::Intent), _)
+                            | (Some(SixLockType::Read), SixLockType::Read)
+                    )
+            })
+        })
+    }
+
+    /// Whether sleeping on a lock at `order` of type `ty` keeps the order.
+    fn may_block(&self, order: Order, ty: SixLockType) -> bool {
+        for p in self.paths.iter() {
+            for (level, l) in p.l.iter().enumerate() {
+                let Some(held) = l.held else {
+                    continue;
+                };
+                if ty == SixLockType::Intent && held == SixLockType::Read {
+                    return false;
+                }
+                if (p.btree, p.pos, Reverse(level)) > order {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    /// Locks `node` as level `level` of path `idx` wants, sleeping only if
+    /// that keeps the lock order. On success the level records the node,
+    /// its sequence number and the hold.
+    pub(crate) fn lock_node(
+        &mut self,
+        idx: usize,
+        level: usize,
+        node: &Arc<BtreeNode>,
+    ) -> BtreeResult<()> {
+        let (btree, pos, ty) = {
+            let p = self.path(idx)?;
+            (p.btree, p.pos, p.want(level))
+        };
+        if self.shared_hold(node, ty) {
+            node.lock.increment(ty)?;
+        } else if !node.lock.trylock(ty) {
+            if !self.may_block((btree, pos, Reverse(level)), ty) {
+                self.wait_hint = Some((node.clone(), ty));
+                return Err(self.restart(RestartReason::LockOrder));
+            }
+            self.waiting = Some(LockInfo {
+                btree,
+                level: u8::try_from(level).unwrap_or(u8::MAX),
+                pos,
+                node: node.id,
+                ty,
+                state: LockState::Waiting,
+            });
+            let locked = node.lock.lock(ty);
+            self.waiting = None;
+            locked?;
+        }
+        let seq = node.lock.seq();
+        let p = self.path_mut(idx)?;
+        let l = p.l.get_mut(level).ok_or(BtreeError::TooBig)?;
+        if let (Some(old_ty), Some(old)) = (l.held.take(), l.node.as_ref()) {
+            let _ = old.lock.unlock(old_ty);
+        }
+        l.node = Some(node.clone());
+        l.seq = seq;
+        l.held = Some(ty);
+        l.iter = None;
+        Ok(())
+    }
+
+    /// Relocks level `level` of path `idx` by its sequence number, without
+    /// sleeping; true if it is now held as the path wants.
+    pub(crate) fn relock_level(&mut self, idx: usize, level: usize) -> BtreeResult<bool> {
+        let (node, seq, held, ty) = {
+            let p = self.path(idx)?;
+            let Some(l) = p.l.get(level) else {
+                return Ok(false);
+            };
+            let Some(node) = l.node.clone() else {
+                return Ok(false);
+            };
+            (node, l.seq, l.held, p.want(level))
+        };
+        if held == Some(ty) || held == Some(SixLockType::Intent) {
+            return Ok(true);
+        }
+        if self.inject() {
+            return Ok(false);
+        }
+        let ok = if held == Some(SixLockType::Read) {
+            // Upgrade in place; fails if someone (maybe we) holds intent.
+            node.lock.seq() == seq && node.lock.trylock_convert(SixLockType::Read, ty)
+        } else if self.shared_hold(&node, ty) && node.lock.seq() == seq {
+            node.lock.increment(ty).is_ok()
+        } else {
+            node.lock.relock(ty, seq)
+        };
+        if ok {
+            if let Some(l) = self.path_mut(idx)?.l.get_mut(level) {
+                l.held = Some(ty);
+            }
+            if node.is_dead() {
+                self.path_mut(idx)?.unlock_level(level);
+                return Ok(false);
+            }
+        }
+        Ok(ok)
+    }
+
+    /// Our own read holds on `node`, which its write lock must not wait
+    /// for.
+    fn own_reads(&self, node: &Arc<BtreeNode>) -> i32 {
+        let mut n = 0i32;
+        for p in self.paths.iter() {
+            for l in p.l.iter() {
+                if l.held == Some(SixLockType::Read)
+                    && l.node.as_ref().is_some_and(|x| Arc::ptr_eq(x, node))
+                {
+                    n = n.saturating_add(1);
+                }
+            }
+        }
+        n
+    }
+
+    /// Takes the write lock of `node`, whose intent lock we hold. Never
+    /// sleeps: a reader we wait for may wait for a lock we hold, so after a
+    /// while we restart instead.
+    pub(crate) fn lock_write(&mut self, node: &Arc<BtreeNode>) -> BtreeResult<()> {
+        let own = self.own_reads(node);
+        if own > 0 {
+            node.lock.readers_add(-own)?;
+        }
+        let mut taken = false;
+        for _ in 0..WRITE_SPINS {
+            if node.lock.trylock(SixLockType::Write) {
+                taken = true;
+                break;
+            }
+            yield_now();
+        }
+        if own > 0 {
+            node.lock.readers_add(own)?;
+        }
+        if taken {
+            Ok(())
+        } else {
+            Err(self.restart(RestartReason::WriteLock))
+        }
+    }
+
+    /// Drops a write lock taken with [`Self::lock_write`].
+    pub(crate) fn unlock_write(&mut self, node: &Arc<BtreeNode>) {
+        let _ = node.lock.unlock(SixLockType::Write);
+    }
+}

@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The btree proper: nodes in memory with their six locks (`cache`), paths
+//! from the root to a position with lock coupling (`path`, `locking`,
+//! `traverse`), iterators (`iter`), and transactions whose updates commit
+//! atomically under write locks, splitting and merging nodes (`trans`,
+//! `commit`, `interior`). See Documentation/btree.rst.
+
+pub mod cache;
+pub mod check;
+pub mod commit;
+pub mod error;
+pub mod interior;
+pub mod iter;
+pub mod locking;
+pub mod path;
+pub mod trans;
+pub mod traverse;
+
+#[cfg(not(loom))]
+pub mod stress;
+
+pub use cache::{Btree, BtreeId, BtreeNode, BtreeParams, BTREE_ID_NR, MAX_DEPTH};
+pub use check::TreeStats;
+pub use error::{BtreeError, BtreeResult, RestartReason};
+pub use iter::{Iter, IterFlags};
+pub use locking::{LockInfo, LockState};
+pub use path::{Path, Uptodate};
+pub use trans::Trans;
+
+#[cfg(any(test, CONFIG_KUNIT))]
+mod iter_tests;
+#[cfg(any(test, CONFIG_KUNIT))]
+mod test_util;
+#[cfg(any(test, CONFIG_KUNIT))]
+mod trans_tests;

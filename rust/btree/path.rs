@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A btree path: the nodes from a level up to the root that lead to one
+//! position, the locks held on them and the sequence numbers seen.
+
+use super::cache::{BtreeId, BtreeNode, MAX_DEPTH};
+use crate::bkey::Pos;
+use crate::node::NodeIter;
+use crate::platform::sync::Arc;
+use crate::six::SixLockType;
+
+/// How much of a path can be trusted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Uptodate {
+    /// Locked and positioned.
+    Uptodate,
+    /// Locked, but the key at the position must be looked up again.
+    NeedPeek,
+    /// Its locks were dropped; relocking by sequence number may restore it.
+    NeedRelock,
+    /// It must walk up and down again.
+    NeedTraverse,
+    /// Past the end (a node walk beyond the root).
+    End,
+}
+
+/// One level of a path.
+#[derive(Default)]
+pub struct Level {
+    /// The node, kept after unlocking so it can be relocked.
+    pub node: Option<Arc<BtreeNode>>,
+    /// Its lock sequence number when last locked.
+    pub seq: u32,
+    /// How it is locked now, if at all.
+    pub held: Option<SixLockType>,
+    /// A cursor in the node at the path's position.
+    pub iter: Option<NodeIter>,
+}
+
+/// A path from the root down to `level` for position `pos`.
+pub struct Path {
+    /// Which tree.
+    pub btree: BtreeId,
+    /// Where it points.
+    pub pos: Pos,
+    /// The level it walks down to (0: leaves).
+    pub level: u8,
+    /// Levels below this take intent locks (and keep them).
+    pub locks_want: u8,
+    /// Levels, leaf first.
+    pub l: [Level; MAX_DEPTH],
+    /// See [`Uptodate`].
+    pub uptodate: Uptodate,
+}
+
+impl Path {
+    /// A path not yet traversed.
+    pub fn new(btree: BtreeId, pos: Pos, level: u8, locks_want: u8) -> Path {
+        Path {
+            btree,
+            pos,
+            level,
+            locks_want,
+            l: core::array::from_fn(|_| Level::default()),
+            uptodate: Uptodate::NeedTraverse,
+        }
+    }
+
+    /// The lock type level `level` wants.
+    pub fn want(&self, level: usize) -> SixLockType {
+        if level < usize::from(self.locks_want) {
+            SixLockType::Intent
+        } else {
+            SixLockType::Read
+        }
+    }
+
+    /// Bitmap of locked levels.
+    pub fn nodes_locked(&self) -> u32 {
+        self.bitmap(|h| h.is_some())
+    }
+
+    /// Bitmap of levels locked for intent.
+    pub fn nodes_intent_locked(&self) -> u32 {
+        self.bitmap(|h| h == Some(SixLockType::Intent))
+    }
+
+    fn bitmap(&self, f: impl Fn(Option<SixLockType>) -> bool) -> u32 {
+        let mut bits = 0u32;
+        for (i, l) in self.l.iter().enumerate() {
+            if f(l.held) {
+                bits |= 1u32
+                    .checked_shl(u32::try_from(i).unwrap_or(31))
+                    .unwrap_or(0);
+            }
+        }
+        bits
+    }
+
+    /// The node at the path's own level.
+    pub fn node(&self) -> Option<&Arc<BtreeNode>> {
+        self.l
+            .get(usize::from(self.level))
+            .and_then(|l| l.node.as_ref())
+    }
+
+    /// Whether the node at the path's level is locked and covers `pos`.
+    pub fn leaf_locked(&self) -> bool {
+        self.l.get(usize::from(self.level)).is_some_and(|l| {
+            l.held.is_some() && l.node.as_ref().is_some_and(|n| n.covers(self.pos))
+        })
+    }
+
+    /// Drops every lock, keeping nodes and sequence numbers for relock.
+    pub fn unlock(&mut self) {
+        for l in self.l.iter_mut() {
+            if let (Some(ty), Some(node)) = (l.held.take(), l.node.as_ref()) {
+                // A failure would be a bug in our bookkeeping; nothing
+                // better to do than carry on unlocked.
+                let _ = node.lock.unlock(ty);
+            }
+        }
+        if self.uptodate == Uptodate::Uptodate || self.uptodate == Uptodate::NeedPeek {
+            self.uptodate = Uptodate::NeedRelock;
+        }
+    }
+
+    /// Unlocks level `level`, keeping the node for relock.
+    pub fn unlock_level(&mut self, level: usize) {
+        if let Some(l) = self.l.get_mut(level) {
+            if let (Some(ty), Some(node)) = (l.held.take(), l.node.as_ref()) {
+                let _ = node.lock.unlock(ty);
+            }
+        }
+    }
+
+    /// Moves the path; it keeps its locks if its node still covers `pos`.
+    pub fn set_pos(&mut self, pos: Pos) {
+        self.pos = pos;
+        let covered = self.node().is_some_and(|n| n.covers(pos));
+        if !covered {
+            self.uptodate = Uptodate::NeedTraverse;
+        } else if self.uptodate == Uptodate::Uptodate {
+            self.uptodate = Uptodate::NeedPeek;
+        }
+    }
+}
+
+impl Drop for Path {
+    fn drop(&mut self) {
+        self.unlock();
+    }
+}

@@ -1,0 +1,215 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Transactions: many paths (iterators) and queued updates, a restart
+//! error that unwinds to [`Trans::run`], which unlocks everything, waits for
+//! the lock that caused the restart if there was one, and runs again.
+
+use super::cache::{Btree, BtreeId, BtreeNode};
+use super::error::{BtreeError, BtreeResult, RestartReason};
+use super::locking::LockInfo;
+use super::path::Path;
+use crate::bkey::{Key, Pos};
+use crate::platform::sync::{yield_now, Arc, Ordering};
+use crate::platform::vec::Vec;
+use crate::six::SixLockType;
+
+/// Most paths in one transaction.
+pub const MAX_PATHS: usize = 64;
+/// Restarts after which [`Trans::run`] gives up.
+pub const MAX_RESTARTS: u64 = 1 << 20;
+
+/// One queued update.
+#[derive(Clone, Copy, Debug)]
+pub struct Update {
+    /// Which tree.
+    pub btree: BtreeId,
+    /// The key; a deleted key deletes.
+    pub key: Key,
+    /// The path that leads to its leaf, once commit made it.
+    pub path: Option<usize>,
+}
+
+/// A transaction on a [`Btree`].
+pub struct Trans<'b> {
+    /// The trees.
+    pub btree: &'b Btree,
+    pub(crate) paths: Vec<Path>,
+    pub(crate) updates: Vec<Update>,
+    /// Restarts so far, over the transaction's life.
+    pub restarts: u64,
+    /// The reason of the last restart.
+    pub last_restart: Option<RestartReason>,
+    /// The lock to wait for before running again after a restart.
+    pub(crate) wait_hint: Option<(Arc<BtreeNode>, SixLockType)>,
+    /// The lock being waited for right now (for introspection).
+    pub(crate) waiting: Option<LockInfo>,
+    /// Relocks fail with this probability (parts per million), on top of
+    /// the tree's switch.
+    pub inject_restarts: u32,
+    /// Splits need intent to the root: remembered across restarts.
+    pub(crate) want_depth: bool,
+    rng: u64,
+}
+
+impl<'b> Trans<'b> {
+    /// A transaction holding nothing.
+    pub fn new(btree: &'b Btree) -> Trans<'b> {
+        static SEED: crate::platform::sync::AtomicU64 = crate::platform::sync::AtomicU64::new(1);
+        Trans {
+            btree,
+            paths: Vec::new(),
+            updates: Vec::new(),
+            restarts: 0,
+            last_restart: None,
+            wait_hint: None,
+            waiting: None,
+            inject_restarts: 0,
+            want_depth: false,
+            rng: SEED
+                .fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed)
+                .wrapping_mul(0x2545_f491_4f6c_dd1d)
+                | 1,
+        }
+    }
+
+    /// Forgets all paths and updates (after a restart or a commit).
+    pub fn begin(&mut self) {
+        while self.paths.pop().is_some() {}
+        self.updates.clear();
+    }
+
+    /// Drops every lock; paths keep their nodes for relock.
+    pub fn unlock(&mut self) {
+        for p in self.paths.iter_mut() {
+            p.unlock();
+        }
+    }
+
+    /// Runs `f` until it returns something other than a restart: each run
+    /// starts with no paths, no updates and no locks.
+    pub fn run<T>(
+        &mut self,
+        mut f: impl FnMut(&mut Trans<'b>) -> BtreeResult<T>,
+    ) -> BtreeResult<T> {
+        let mut restarts = 0u64;
+        loop {
+            self.begin();
+            match f(self) {
+                Err(BtreeError::Restart(reason)) => {
+                    self.restart_wait(reason);
+                    restarts = restarts.saturating_add(1);
+                    if restarts > MAX_RESTARTS {
+                        self.begin();
+                        return Err(BtreeError::TooManyRestarts);
+                    }
+                }
+                other => {
+                    self.begin();
+                    self.want_depth = false;
+                    return other;
+                }
+            }
+        }
+    }
+
+    /// Bookkeeping of a restart: unlock, then wait (holding nothing, which
+    /// cannot deadlock) for the lock whose wait would have broken the lock
+    /// order, so the next run is likely to get it.
+    pub fn restart_wait(&mut self, reason: RestartReason) {
+        self.restarts = self.restarts.saturating_add(1);
+        self.last_restart = Some(reason);
+        if reason == RestartReason::Upgrade || reason == RestartReason::Split {
+            self.want_depth = true;
+        }
+        self.begin();
+        if let Some((node, ty)) = self.wait_hint.take() {
+            if ty != SixLockType::Write && node.lock.lock(ty).is_ok() {
+                let _ = node.lock.unlock(ty);
+            }
+        } else if reason == RestartReason::WriteLock {
+            yield_now();
+        }
+    }
+
+    /// A restart error, counted.
+    pub(crate) fn restart(&mut self, reason: RestartReason) -> BtreeError {
+        BtreeError::Restart(reason)
+    }
+
+    /// A new path; returns its index.
+    pub fn path_get(
+        &mut self,
+        btree: BtreeId,
+        pos: Pos,
+        level: u8,
+        locks_want: u8,
+    ) -> BtreeResult<usize> {
+        if self.paths.len() >= MAX_PATHS || btree.index().is_none() {
+            return Err(BtreeError::TooBig);
+        }
+        self.paths
+            .try_push(Path::new(btree, pos, level, locks_want))?;
+        Ok(self.paths.len().saturating_sub(1))
+    }
+
+    /// A path by index.
+    pub fn path(&self, idx: usize) -> BtreeResult<&Path> {
+        self.paths
+            .get(idx)
+            .ok_or(BtreeError::Corrupt("no such path"))
+    }
+
+    /// A path by index.
+    pub fn path_mut(&mut self, idx: usize) -> BtreeResult<&mut Path> {
+        self.paths
+            .get_mut(idx)
+            .ok_or(BtreeError::Corrupt("no such path"))
+    }
+
+    /// Paths in the transaction.
+    pub fn nr_paths(&self) -> usize {
+        self.paths.len()
+    }
+
+    /// Queues `key` for `btree`: a deleted key deletes. It takes effect at
+    /// [`Self::commit`].
+    pub fn update(&mut self, btree: BtreeId, key: Key) -> BtreeResult<()> {
+        if btree.index().is_none() {
+            return Err(BtreeError::TooBig);
+        }
+        self.updates.try_push(Update {
+            btree,
+            key,
+            path: None,
+        })?;
+        Ok(())
+    }
+
+    /// Queues the deletion of the key at `pos`.
+    pub fn delete(&mut self, btree: BtreeId, pos: Pos) -> BtreeResult<()> {
+        self.update(btree, Key::deleted(pos))
+    }
+
+    /// Whether a relock should fail now (the debug switch).
+    pub(crate) fn inject(&mut self) -> bool {
+        let ppm = self
+            .inject_restarts
+            .max(self.btree.inject_restarts.load(Ordering::Relaxed));
+        if ppm == 0 {
+            return false;
+        }
+        // xorshift64: cheap, and any quality will do.
+        let mut x = self.rng;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng = x;
+        (x % 1_000_000) < u64::from(ppm)
+    }
+}
+
+impl Drop for Trans<'_> {
+    fn drop(&mut self) {
+        self.begin();
+    }
+}

@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Traversal: relock a path by sequence numbers if nothing changed;
+//! otherwise walk up to the lowest node that relocks and still covers the
+//! position (or the root), and down again with lock coupling: a child is
+//! locked before its parent is let go, so the pointer followed stays valid.
+
+use super::error::{BtreeError, BtreeResult};
+use super::path::Uptodate;
+use super::trans::Trans;
+use crate::bkey::Value;
+use crate::node::{Filter, NodeIter};
+
+impl Trans<'_> {
+    /// Relocks every level path `idx` wants locked; true if all did and
+    /// the node at its level still covers its position.
+    pub fn relock_path(&mut self, idx: usize) -> BtreeResult<bool> {
+        let (level, want, covers) = {
+            let p = self.path(idx)?;
+            (
+                usize::from(p.level),
+                usize::from(p.locks_want),
+                p.node().is_some_and(|n| n.covers(p.pos) && !n.is_dead()),
+            )
+        };
+        if !covers {
+            return Ok(false);
+        }
+        let top = want.max(level.saturating_add(1));
+        for l in level..top {
+            let has_node = self.path(idx)?.l.get(l).is_some_and(|x| x.node.is_some());
+            if !has_node {
+                // Above the root: nothing to lock.
+                break;
+            }
+            if !self.relock_level(idx, l)? {
+                return Ok(false);
+            }
+        }
+        let p = self.path_mut(idx)?;
+        if p.uptodate == Uptodate::NeedRelock {
+            p.uptodate = Uptodate::NeedPeek;
+        }
+        Ok(true)
+    }
+
+    /// Makes path `idx` locked and positioned at its `pos`.
+    #[must_use = "a restart must be propagated"]
+    pub fn traverse(&mut self, idx: usize) -> BtreeResult<()> {
+        let up = self.path(idx)?.uptodate;
+        if matches!(up, Uptodate::Uptodate | Uptodate::NeedPeek) && self.path(idx)?.leaf_locked() {
+            return Ok(());
+        }
+        if up != Uptodate::NeedTraverse && self.relock_path(idx)? {
+            self.path_mut(idx)?.uptodate = Uptodate::Uptodate;
+            return self.init_iter(idx);
+        }
+        // Walk up: the lowest level that relocks and covers the position,
+        // and above which every level the path wants locked relocks too.
+        self.path_mut(idx)?.unlock();
+        let (level, want, pos) = {
+            let p = self.path(idx)?;
+            (usize::from(p.level), usize::from(p.locks_want), p.pos)
+        };
+        let mut start = None;
+        let from = level.max(want.saturating_sub(1));
+        for l in from..super::cache::MAX_DEPTH {
+            let usable = self
+                .path(idx)?
+                .l
+                .get(l)
+                .and_then(|x| x.node.as_ref())
+                .is_some_and(|n| n.covers(pos) && !n.is_dead());
+            if !usable {
+                continue;
+            }
+            if self.relock_level(idx, l)? {
+                start = Some(l);
+                break;
+            }
+            break;
+        }
+        let mut l = match start {
+            Some(l) => l,
+            None => {
+                self.path_mut(idx)?.unlock();
+                self.lock_root(idx)?
+            }
+        };
+        // Down, coupling.
+        while l > level {
+            let parent = self
+                .path(idx)?
+                .l
+                .get(l)
+                .and_then(|x| x.node.clone())
+                .ok_or(BtreeError::Corrupt("no parent"))?;
+            let child_id = {
+                let data = parent.data();
+                let key = data
+                    .first_from(pos)
+                    .ok_or(BtreeError::Corrupt("no child pointer"))?;
+                match key.value()? {
+                    Value::BtreePtr(p) => p.node,
+                    _ => return Err(BtreeError::Corrupt("not a pointer")),
+                }
+            };
+            let child = self
+                .btree
+                .find(child_id)
+                .ok_or(BtreeError::Corrupt("pointer to no node"))?;
+            let child_level = l.saturating_sub(1);
+            if usize::from(child.level) != child_level || !child.covers(pos) {
+                return Err(BtreeError::Corrupt("child does not fit"));
+            }
+            self.lock_node(idx, child_level, &child)?;
+            if l >= want {
+                self.path_mut(idx)?.unlock_level(l);
+            }
+            l = child_level;
+        }
+        // Levels below the path's are not part of it.
+        let p = self.path_mut(idx)?;
+        for below in p.l.iter_mut().take(level) {
+            if let (Some(ty), Some(n)) = (below.held.take(), below.node.as_ref()) {
+                let _ = n.lock.unlock(ty);
+            }
+            below.node = None;
+        }
+        p.uptodate = Uptodate::Uptodate;
+        self.init_iter(idx)
+    }
+
+    /// Locks the root of the path's tree at its level; returns the level.
+    fn lock_root(&mut self, idx: usize) -> BtreeResult<usize> {
+        let btree = self.path(idx)?.btree;
+        loop {
+            let root = self.btree.root(btree)?;
+            let level = usize::from(root.level);
+            if level < usize::from(self.path(idx)?.level) {
+                self.path_mut(idx)?.uptodate = Uptodate::End;
+                return Err(BtreeError::Corrupt("path below the root"));
+            }
+            self.lock_node(idx, level, &root)?;
+            if self.btree.is_root(&root) && !root.is_dead() {
+                let p = self.path_mut(idx)?;
+                // Levels above the root are stale.
+                for above in p.l.iter_mut().skip(level.saturating_add(1)) {
+                    if let (Some(ty), Some(n)) = (above.held.take(), above.node.as_ref()) {
+                        let _ = n.lock.unlock(ty);
+                    }
+                    above.node = None;
+                }
+                return Ok(level);
+            }
+            self.path_mut(idx)?.unlock_level(level);
+        }
+    }
+
+    /// Positions the node cursor at the path's level.
+    fn init_iter(&mut self, idx: usize) -> BtreeResult<()> {
+        let p = self.path_mut(idx)?;
+        let pos = p.pos;
+        let level = usize::from(p.level);
+        let l = p.l.get_mut(level).ok_or(BtreeError::TooBig)?;
+        if let Some(node) = l.node.clone() {
+            let data = node.data();
+            match l.iter.as_mut() {
+                Some(it) => it.seek(&data, pos),
+                None => l.iter = Some(NodeIter::new(&data, pos, Filter::Live)),
+            }
+        }
+        Ok(())
+    }
+}
