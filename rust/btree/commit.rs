@@ -180,8 +180,9 @@ impl Trans<'_> {
             let mut needed = 0usize;
             let mut j = i;
             while let Some(u) = self.updates.get(j).filter(|u| u.path == Some(idx)) {
-                // A key may also leave a whiteout behind.
-                needed = needed.saturating_add(u.key.encoded_len().saturating_mul(2));
+                // At most the key itself: what it replaces stays until
+                // compaction.
+                needed = needed.saturating_add(u.key.encoded_len());
                 j += 1;
             }
             self.make_room(idx, needed)?;
@@ -238,18 +239,45 @@ impl Trans<'_> {
             }
         }
         result?;
-        // Merge sparse leaves, best effort.
+        // Merge sparse nodes, best effort: a restart here would undo
+        // nothing, the updates are in.
+        let mut spots: Vec<(BtreeId, Pos)> = Vec::new();
         for &idx in locked.iter() {
-            let sparse = self.path(idx)?.node().is_some_and(|n| {
+            let p = self.path(idx)?;
+            let sparse = p.node().is_some_and(|n| {
                 n.data().live_bytes() < merge_threshold(self.btree.params.node_size)
             });
             if sparse {
-                match self.try_merge(idx, 0) {
-                    Ok(true) => break,
-                    Ok(false) => {}
-                    Err(BtreeError::Restart(_)) => break,
-                    Err(e) => return Err(e),
-                }
+                spots.try_push((p.btree, p.pos))?;
+            }
+        }
+        for &(btree, pos) in spots.iter() {
+            match self.merge_up(btree, pos) {
+                Ok(()) | Err(BtreeError::Restart(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Trans<'_> {
+    /// Merges the sparse nodes on the way from the leaf at `pos` up.
+    fn merge_up(&mut self, btree: BtreeId, pos: Pos) -> BtreeResult<()> {
+        for level in 0..MAX_DEPTH.saturating_sub(1) {
+            let level8 = u8::try_from(level).map_err(|_| BtreeError::TooBig)?;
+            if self.btree.root(btree)?.level <= level8 {
+                break;
+            }
+            let idx = self.path_get(btree, pos, level8, level8.saturating_add(1))?;
+            self.traverse(idx)?;
+            let sparse = self.path(idx)?.node().is_some_and(|n| {
+                n.data().live_bytes() < merge_threshold(self.btree.params.node_size)
+            });
+            let merged = sparse && self.try_merge(idx, level)?;
+            self.paths.pop();
+            if !merged && !sparse {
+                break;
             }
         }
         Ok(())

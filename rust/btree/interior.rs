@@ -51,6 +51,14 @@ impl Trans<'_> {
         if leaf.data().free_bytes() >= needed {
             return Ok(());
         }
+        let (size, live) = {
+            let d = leaf.data();
+            (d.size(), d.live_bytes())
+        };
+        if needed > size / 2 && live < size / 4 {
+            // Splitting cannot help: the transaction is too big for a leaf.
+            return Err(BtreeError::TooBig);
+        }
         self.split_node(idx, 0)
     }
 
@@ -211,28 +219,36 @@ impl Trans<'_> {
         node: &Arc<BtreeNode>,
         parent: &Arc<BtreeNode>,
     ) -> BtreeResult<bool> {
-        let sib_id = {
+        // The next sibling, then the previous one.
+        let sibs = {
             let data = parent.data();
-            let next = node
-                .max
-                .successor()
-                .and_then(|s| data.first_from(s))
-                .map(|k| k.value());
-            let ptr = match next {
-                Some(v) => Some(v?),
-                None => {
-                    let mut it = NodeIter::new(&data, node.min, Filter::Live);
-                    match it.prev(&data) {
-                        Some(k) => Some(k.value()?),
-                        None => None,
-                    }
-                }
+            let next = match node.max.successor().and_then(|s| data.first_from(s)) {
+                Some(k) => Some(k.value()?),
+                None => None,
             };
-            match ptr {
-                Some(Value::BtreePtr(p)) => p.node,
-                _ => return Ok(false),
-            }
+            let mut it = NodeIter::new(&data, node.min, Filter::Live);
+            let prev = match it.prev(&data) {
+                Some(k) => Some(k.value()?),
+                None => None,
+            };
+            [next, prev]
         };
+        for v in sibs.into_iter().flatten() {
+            if let Value::BtreePtr(p) = v {
+                if self.merge_with(node, parent, p.node)? {
+                    return Ok(true);
+                }
+            }
+        }
+        Ok(false)
+    }
+
+    fn merge_with(
+        &mut self,
+        node: &Arc<BtreeNode>,
+        parent: &Arc<BtreeNode>,
+        sib_id: u64,
+    ) -> BtreeResult<bool> {
         let Some(sib) = self.btree.find(sib_id) else {
             return Ok(false);
         };

@@ -37,6 +37,8 @@ pub struct Trans<'b> {
     pub(crate) updates: Vec<Update>,
     /// Restarts so far, over the transaction's life.
     pub restarts: u64,
+    /// Relock failures injected by the debug switch.
+    pub injected: u64,
     /// The reason of the last restart.
     pub last_restart: Option<RestartReason>,
     /// The lock to wait for before running again after a restart.
@@ -60,6 +62,7 @@ impl<'b> Trans<'b> {
             paths: Vec::new(),
             updates: Vec::new(),
             restarts: 0,
+            injected: 0,
             last_restart: None,
             wait_hint: None,
             waiting: None,
@@ -204,7 +207,11 @@ impl<'b> Trans<'b> {
         x ^= x >> 7;
         x ^= x << 17;
         self.rng = x;
-        (x % 1_000_000) < u64::from(ppm)
+        let hit = (x % 1_000_000) < u64::from(ppm);
+        if hit {
+            self.injected = self.injected.saturating_add(1);
+        }
+        hit
     }
 }
 
