@@ -185,7 +185,13 @@ impl Trans<'_> {
                 needed = needed.saturating_add(u.key.encoded_len());
                 j += 1;
             }
-            self.make_room(idx, needed)?;
+            // The last update of the first half: a cut there leaves
+            // updates on both sides.
+            let half = i.saturating_add(j.saturating_sub(i) / 2).saturating_sub(1);
+            let mid = (j.saturating_sub(i) >= 2)
+                .then(|| self.updates.get(half.max(i)).map(|u| u.key.pos))
+                .flatten();
+            self.make_room(idx, needed, mid)?;
             i = j;
         }
         // Write-lock the leaves in order and apply.

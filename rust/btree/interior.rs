@@ -15,7 +15,7 @@ use super::error::{BtreeError, BtreeResult, RestartReason};
 use super::trans::Trans;
 use crate::bkey::{Pos, Value, BTREE_PTR_BYTES, HEADER_BYTES};
 use crate::node::split::{merge_hysteresis, merge_threshold};
-use crate::node::{merge, Filter, NodeIter, NodeParams};
+use crate::node::{merge, Filter, Node, NodeIter, NodeParams};
 use crate::platform::sync::Arc;
 use crate::six::SixLockType;
 
@@ -37,7 +37,16 @@ impl Trans<'_> {
 
     /// Makes `needed` bytes free in the leaf of path `idx`: compacts it,
     /// or splits it and restarts.
-    pub(crate) fn make_room(&mut self, idx: usize, needed: usize) -> BtreeResult<()> {
+    ///
+    /// `mid`, if given, is a position among the updates where the leaf may
+    /// be cut when it holds too little to split by size: a batch too big
+    /// for one leaf is spread over two, then more.
+    pub(crate) fn make_room(
+        &mut self,
+        idx: usize,
+        needed: usize,
+        mid: Option<Pos>,
+    ) -> BtreeResult<()> {
         let leaf = self
             .intent_node(idx, 0)?
             .ok_or(BtreeError::Corrupt("leaf not intent locked"))?;
@@ -55,9 +64,12 @@ impl Trans<'_> {
             let d = leaf.data();
             (d.size(), d.live_bytes())
         };
-        if needed > size / 2 && live < size / 4 {
-            // Splitting cannot help: the transaction is too big for a leaf.
-            return Err(BtreeError::TooBig);
+        if live < size / 4 && needed > size / 4 {
+            // Splitting by size cannot help: cut between the updates.
+            return match mid.filter(|&m| leaf.covers(m) && m < leaf.max) {
+                Some(m) => self.split_node_at(idx, 0, Some(m)),
+                None => Err(BtreeError::TooBig),
+            };
         }
         self.split_node(idx, 0)
     }
@@ -65,6 +77,17 @@ impl Trans<'_> {
     /// Splits the node at `level` of path `idx` in two (a new root above
     /// it if it was the root), then restarts: [`RestartReason::Split`].
     pub(crate) fn split_node(&mut self, idx: usize, level: usize) -> BtreeResult<()> {
+        self.split_node_at(idx, level, None)
+    }
+
+    /// Splits the node at `level` of path `idx` after position `at`, or in
+    /// halves by size; restarts.
+    pub(crate) fn split_node_at(
+        &mut self,
+        idx: usize,
+        level: usize,
+        at: Option<Pos>,
+    ) -> BtreeResult<()> {
         let Some(node) = self.intent_node(idx, level)? else {
             self.want_depth = true;
             return Err(self.restart(RestartReason::Upgrade));
@@ -94,7 +117,30 @@ impl Trans<'_> {
         if is_root && level.saturating_add(1) >= MAX_DEPTH {
             return Err(BtreeError::TooBig);
         }
-        let (left, right) = node.data().split()?;
+        let (left, right) = {
+            let data = node.data();
+            match at {
+                None => data.split()?,
+                Some(at) => {
+                    let right_min = at.successor().ok_or(BtreeError::TooBig)?;
+                    let left = Node::from_sorted(
+                        NodeParams {
+                            max: at,
+                            ..data.params()
+                        },
+                        data.keys(Filter::NoDeleted).take_while(|k| k.pos() <= at),
+                    )?;
+                    let right = Node::from_sorted(
+                        NodeParams {
+                            min: right_min,
+                            ..data.params()
+                        },
+                        data.keys_from(right_min, Filter::NoDeleted),
+                    )?;
+                    (left, right)
+                }
+            }
+        };
         let btree_id = node.btree;
         let lb = self.btree.add(btree_id, left)?;
         let rb = match self.btree.add(btree_id, right) {
