@@ -11,7 +11,9 @@
 //! Both implementations offer the same API:
 //!
 //! - `sync`: `Ordering`, `AtomicU64`, `AtomicU32` (kernel atomics in the
-//!   module), `SpinLock<T>` (never held across a sleep), `Task` (a handle
+//!   module), `SpinLock<T>` (a raw spinlock in the kernel: nothing that may
+//!   sleep while it is held — no allocation, no blocking lock; userspace
+//!   cannot catch this, the debug kernel does), `Task` (a handle
 //!   that can wake a sleeping thread) and `sleep_until`, `Arc<T>` with
 //!   fallible `try_new`, `AllocError`, `cpu_relax`, `might_sleep`, and
 //!   `LockClass`/`LockdepMap` for lockdep (no-ops in userspace),

@@ -48,6 +48,10 @@ test_suite! {
         let v = Vec::<u64>::try_with_capacity(10);
         check!(v.is_ok());
         check_eq!(v.map(|v| v.len()).ok(), Some(0));
+        let mut w = Vec::new();
+        check_eq!(w.try_reserve(3), Ok(()));
+        check_eq!(w.try_push(1u8), Ok(()));
+        check_eq!(w.len(), 1);
     }
 
     fn every_element_is_dropped_once() {

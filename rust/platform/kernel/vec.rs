@@ -23,6 +23,14 @@ impl<T> Vec<T> {
             .map_err(|_| AllocError)
     }
 
+    /// Makes room for `additional` more elements, so that pushing them
+    /// cannot fail (nor allocate: do this before taking a spinlock).
+    pub fn try_reserve(&mut self, additional: usize) -> Result<(), AllocError> {
+        self.0
+            .reserve(additional, GFP_KERNEL)
+            .map_err(|_| AllocError)
+    }
+
     /// Appends `value`, growing the array if needed.
     pub fn try_push(&mut self, value: T) -> Result<(), AllocError> {
         self.0.push(value, GFP_KERNEL).map_err(|_| AllocError)

@@ -22,6 +22,12 @@ impl<T> Vec<T> {
         Ok(Self(v))
     }
 
+    /// Makes room for `additional` more elements, so that pushing them
+    /// cannot fail (nor allocate: do this before taking a spinlock).
+    pub fn try_reserve(&mut self, additional: usize) -> Result<(), AllocError> {
+        self.0.try_reserve(additional).map_err(|_| AllocError)
+    }
+
     /// Appends `value`, growing the array if needed.
     pub fn try_push(&mut self, value: T) -> Result<(), AllocError> {
         self.0.try_reserve(1).map_err(|_| AllocError)?;
