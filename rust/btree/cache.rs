@@ -5,11 +5,11 @@
 //!
 //! The six lock is the protocol lock: who may read, who may change, and the
 //! sequence number that tells a relock whether anything was written. The
-//! node's bytes sit behind a spinlock as well, taken only for the moment of
-//! one access, because safe Rust cannot hand out `&mut Node` from a six
-//! lock: the spinlock is never contended by correct users (readers of a
-//! node hold read, its writer holds write) and only makes that visible to
-//! the compiler.
+//! node's bytes sit behind a spinlock as well, because safe Rust cannot hand
+//! out `&mut Node` from a six lock. Readers take it for one short access;
+//! the write-lock holder takes the node out of it (no reader can be inside
+//! while write is held), changes it without the spinlock, so it may
+//! allocate, and puts it back.
 
 use super::error::{BtreeError, BtreeResult};
 use crate::bkey::{BtreePtr, Key, Pos, Value};
@@ -70,13 +70,35 @@ pub struct BtreeNode {
     pub max: Pos,
     /// Set (under its write lock) once it left the tree.
     dead: AtomicU32,
-    data: SpinLock<Node>,
+    /// `None` only while a write-lock holder has the node out.
+    data: SpinLock<Option<Node>>,
 }
 
+/// The error for a node whose data is out with its writer: a reader that
+/// sees it broke the locking protocol.
+pub const TAKEN: BtreeError = BtreeError::Corrupt("node data out with its writer");
+
 impl BtreeNode {
-    /// The node's contents, for one short access under its six lock.
-    pub fn data(&self) -> SpinLockGuard<'_, Node> {
+    /// The node's contents, for one short access under its six lock
+    /// (read, intent or write): no sleeping, no allocating while the guard
+    /// lives.
+    pub fn data(&self) -> SpinLockGuard<'_, Option<Node>> {
         self.data.lock()
+    }
+
+    /// Runs `f` on the node under its spinlock (see [`Self::data`]).
+    pub fn read<R>(&self, f: impl FnOnce(&Node) -> R) -> BtreeResult<R> {
+        self.data.lock().as_ref().map(f).ok_or(TAKEN)
+    }
+
+    /// Runs `f` on the node with the spinlock *not* held, so `f` may
+    /// allocate (compaction, splits). The caller holds the six write lock:
+    /// no reader can look while the node is out.
+    pub fn write<R>(&self, f: impl FnOnce(&mut Node) -> R) -> BtreeResult<R> {
+        let mut node = self.data.lock().take().ok_or(TAKEN)?;
+        let r = f(&mut node);
+        *self.data.lock() = Some(node);
+        Ok(r)
     }
 
     /// Whether the node was replaced (split, merged, rewritten).
@@ -161,7 +183,7 @@ impl Btree {
             min: p.min,
             max: p.max,
             dead: AtomicU32::new(0),
-            data: SpinLock::new(node),
+            data: SpinLock::new(Some(node)),
         })?;
         let mut nodes = self.nodes.lock();
         // Ids only grow, so pushing keeps the table sorted.

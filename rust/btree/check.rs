@@ -9,7 +9,6 @@ use super::error::{BtreeError, BtreeResult};
 use crate::bkey::{Pos, Value};
 use crate::node::Filter;
 use crate::platform::sync::Arc;
-use crate::platform::vec::Vec;
 use crate::six::SixLockType;
 
 /// What a check found.
@@ -63,40 +62,47 @@ impl Btree {
         if node.is_dead() {
             return Err(BtreeError::Corrupt("dead node in the tree"));
         }
-        let mut children: Vec<(u64, Pos)> = Vec::new();
-        {
-            let data = node.data();
+        let keys = node.read(|data| -> BtreeResult<usize> {
             data.check().map_err(BtreeError::Corrupt)?;
             if data.min() != min || data.max() != max || data.level() != node.level {
                 return Err(BtreeError::Corrupt("node header differs from the cache's"));
             }
             let mut prev: Option<Pos> = None;
+            let mut n = 0usize;
             for k in data.keys(Filter::Live) {
                 let pos = k.pos();
                 if prev.is_some_and(|p| p >= pos) || pos < min || pos > max {
                     return Err(BtreeError::Corrupt("key out of order or range"));
                 }
                 prev = Some(pos);
-                if node.level == 0 {
-                    stats.keys = stats.keys.saturating_add(1);
-                } else {
-                    match k.value()? {
-                        Value::BtreePtr(p) => children.try_push((p.node, pos))?,
-                        _ => return Err(BtreeError::Corrupt("data in an interior node")),
-                    }
+                n = n.saturating_add(1);
+                if node.level > 0 && !matches!(k.value()?, Value::BtreePtr(_)) {
+                    return Err(BtreeError::Corrupt("data in an interior node"));
                 }
             }
-        }
+            if node.level > 0 && prev != Some(max) {
+                return Err(BtreeError::Corrupt(
+                    "last child does not end at the node's max",
+                ));
+            }
+            Ok(n)
+        })??;
         if node.level == 0 {
+            stats.keys = stats.keys.saturating_add(keys);
             return Ok(());
         }
-        if children.last().map(|c| c.1) != Some(max) {
-            return Err(BtreeError::Corrupt(
-                "last child does not end at the node's max",
-            ));
-        }
+        // One child at a time: nothing is allocated under the spinlock.
         let mut child_min = min;
-        for &(id, child_max) in children.iter() {
+        loop {
+            let (id, child_max) = node.read(|data| -> BtreeResult<(u64, Pos)> {
+                let k = data
+                    .first_from(child_min)
+                    .ok_or(BtreeError::Corrupt("no pointer for a range"))?;
+                match k.value()? {
+                    Value::BtreePtr(p) => Ok((p.node, k.pos())),
+                    _ => Err(BtreeError::Corrupt("data in an interior node")),
+                }
+            })??;
             let child = self
                 .find(id)
                 .ok_or(BtreeError::Corrupt("pointer to a node not in the cache"))?;
@@ -108,8 +114,8 @@ impl Btree {
             let _ = child.lock.unlock(SixLockType::Read);
             r?;
             match child_max.successor() {
-                Some(next) => child_min = next,
-                None => break,
+                Some(next) if child_max < max => child_min = next,
+                _ => break,
             }
         }
         Ok(())

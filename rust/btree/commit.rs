@@ -225,10 +225,11 @@ impl Trans<'_> {
                     .ok_or(BtreeError::Corrupt("no leaf"));
                 match node {
                     Ok(node) => {
-                        if let Err(e) = node.data().insert(&up.key) {
+                        let inserted = node.write(|n| n.insert(&up.key));
+                        if let Err(e) = inserted.and_then(|r| Ok(r?)) {
                             // Room was checked: this is a bug, and the
                             // commit is no longer atomic.
-                            result = Err(BtreeError::Node(e));
+                            result = Err(e);
                             break;
                         }
                     }
@@ -251,7 +252,8 @@ impl Trans<'_> {
         for &idx in locked.iter() {
             let p = self.path(idx)?;
             let sparse = p.node().is_some_and(|n| {
-                n.data().live_bytes() < merge_threshold(self.btree.params.node_size)
+                n.read(|d| d.live_bytes())
+                    .is_ok_and(|live| live < merge_threshold(self.btree.params.node_size))
             });
             if sparse {
                 spots.try_push((p.btree, p.pos))?;
@@ -278,7 +280,8 @@ impl Trans<'_> {
             let idx = self.path_get(btree, pos, level8, level8.saturating_add(1))?;
             self.traverse(idx)?;
             let sparse = self.path(idx)?.node().is_some_and(|n| {
-                n.data().live_bytes() < merge_threshold(self.btree.params.node_size)
+                n.read(|d| d.live_bytes())
+                    .is_ok_and(|live| live < merge_threshold(self.btree.params.node_size))
             });
             let merged = sparse && self.try_merge(idx, level)?;
             self.paths.pop();

@@ -50,20 +50,17 @@ impl Trans<'_> {
         let leaf = self
             .intent_node(idx, 0)?
             .ok_or(BtreeError::Corrupt("leaf not intent locked"))?;
-        if leaf.data().free_bytes() >= needed {
+        if leaf.read(|d| d.free_bytes())? >= needed {
             return Ok(());
         }
         self.lock_write(&leaf)?;
-        let compacted = leaf.data().compact();
+        let compacted = leaf.write(|d| d.compact());
         self.unlock_write(&leaf);
-        compacted?;
-        if leaf.data().free_bytes() >= needed {
+        compacted??;
+        let (size, live, free) = leaf.read(|d| (d.size(), d.live_bytes(), d.free_bytes()))?;
+        if free >= needed {
             return Ok(());
         }
-        let (size, live) = {
-            let d = leaf.data();
-            (d.size(), d.live_bytes())
-        };
         if live < size / 4 && needed > size / 4 {
             // Splitting by size cannot help: cut between the updates.
             return match mid.filter(|&m| leaf.covers(m) && m < leaf.max) {
@@ -100,15 +97,12 @@ impl Trans<'_> {
                 self.want_depth = true;
                 return Err(self.restart(RestartReason::Upgrade));
             };
-            if parent.data().free_bytes() < SPLIT_ROOM {
-                let compact = {
-                    self.lock_write(&parent)?;
-                    let r = parent.data().compact();
-                    self.unlock_write(&parent);
-                    r
-                };
-                compact?;
-                if parent.data().free_bytes() < SPLIT_ROOM {
+            if parent.read(|d| d.free_bytes())? < SPLIT_ROOM {
+                self.lock_write(&parent)?;
+                let compact = parent.write(|d| d.compact());
+                self.unlock_write(&parent);
+                compact??;
+                if parent.read(|d| d.free_bytes())? < SPLIT_ROOM {
                     return self.split_node(idx, level.saturating_add(1));
                 }
             }
@@ -117,30 +111,35 @@ impl Trans<'_> {
         if is_root && level.saturating_add(1) >= MAX_DEPTH {
             return Err(BtreeError::TooBig);
         }
-        let (left, right) = {
-            let data = node.data();
-            match at {
-                None => data.split()?,
-                Some(at) => {
-                    let right_min = at.successor().ok_or(BtreeError::TooBig)?;
-                    let left = Node::from_sorted(
-                        NodeParams {
-                            max: at,
-                            ..data.params()
-                        },
-                        data.keys(Filter::NoDeleted).take_while(|k| k.pos() <= at),
-                    )?;
-                    let right = Node::from_sorted(
-                        NodeParams {
-                            min: right_min,
-                            ..data.params()
-                        },
-                        data.keys_from(right_min, Filter::NoDeleted),
-                    )?;
-                    (left, right)
-                }
+        // Write locks before reading the node for the split: the halves
+        // are built with the node out of its spinlock (they allocate).
+        if let Some(parent) = parent.as_ref() {
+            self.lock_write(parent)?;
+        }
+        if let Err(e) = self.lock_write(&node) {
+            if let Some(parent) = parent.as_ref() {
+                self.unlock_write(parent);
             }
-        };
+            return Err(e);
+        }
+        let result = self.split_locked(&node, parent.as_ref(), at);
+        self.unlock_write(&node);
+        if let Some(parent) = parent.as_ref() {
+            self.unlock_write(parent);
+        }
+        result?;
+        self.btree.remove(node.id);
+        Err(self.restart(RestartReason::Split))
+    }
+
+    /// The split proper, with `node` (and `parent`) write-locked.
+    fn split_locked(
+        &mut self,
+        node: &Arc<BtreeNode>,
+        parent: Option<&Arc<BtreeNode>>,
+        at: Option<Pos>,
+    ) -> BtreeResult<()> {
+        let (left, right) = node.write(|data| halves(data, at))??;
         let btree_id = node.btree;
         let lb = self.btree.add(btree_id, left)?;
         let rb = match self.btree.add(btree_id, right) {
@@ -151,47 +150,30 @@ impl Trans<'_> {
             }
         };
         let result = match parent {
-            Some(parent) => self.link_split(&parent, &node, &lb, &rb),
-            None => self.new_root(&node, &lb, &rb),
-        };
-        if let Err(e) = result {
-            self.btree.remove(lb.id);
-            self.btree.remove(rb.id);
-            return Err(e);
-        }
-        self.btree.remove(node.id);
-        Err(self.restart(RestartReason::Split))
-    }
-
-    /// Points `parent` at the halves of `node` instead of at `node`.
-    fn link_split(
-        &mut self,
-        parent: &Arc<BtreeNode>,
-        node: &Arc<BtreeNode>,
-        lb: &Arc<BtreeNode>,
-        rb: &Arc<BtreeNode>,
-    ) -> BtreeResult<()> {
-        self.lock_write(parent)?;
-        if let Err(e) = self.lock_write(node) {
-            self.unlock_write(parent);
-            return Err(e);
-        }
-        let linked = {
-            let mut p = parent.data();
             // The right half ends where the node did: its pointer
             // replaces the node's.
-            p.insert(&lb.ptr_key())
-                .and_then(|_| p.insert(&rb.ptr_key()))
+            Some(parent) => parent
+                .write(|p| {
+                    p.insert(&lb.ptr_key())
+                        .and_then(|_| p.insert(&rb.ptr_key()))
+                })
+                .and_then(|r| Ok(r?)),
+            None => self.new_root(node, &lb, &rb),
         };
-        if linked.is_ok() {
-            node.set_dead();
+        match result {
+            Ok(()) => {
+                node.set_dead();
+                Ok(())
+            }
+            Err(e) => {
+                self.btree.remove(lb.id);
+                self.btree.remove(rb.id);
+                Err(e)
+            }
         }
-        self.unlock_write(node);
-        self.unlock_write(parent);
-        Ok(linked?)
     }
 
-    /// A new root above the halves of the old root `node`.
+    /// A new root above the halves of the old root `node` (write-locked).
     fn new_root(
         &mut self,
         node: &Arc<BtreeNode>,
@@ -207,17 +189,10 @@ impl Trans<'_> {
         root.insert(&lb.ptr_key())?;
         root.insert(&rb.ptr_key())?;
         let rootb = self.btree.add(node.btree, root)?;
-        if let Err(e) = self.lock_write(node) {
-            self.btree.remove(rootb.id);
-            return Err(e);
-        }
         let set = self.btree.set_root(rootb.clone());
-        if set.is_ok() {
-            node.set_dead();
-        } else {
+        if set.is_err() {
             self.btree.remove(rootb.id);
         }
-        self.unlock_write(node);
         set
     }
 
@@ -266,19 +241,18 @@ impl Trans<'_> {
         parent: &Arc<BtreeNode>,
     ) -> BtreeResult<bool> {
         // The next sibling, then the previous one.
-        let sibs = {
-            let data = parent.data();
+        let sibs = parent.read(|data| -> BtreeResult<[Option<Value>; 2]> {
             let next = match node.max.successor().and_then(|s| data.first_from(s)) {
                 Some(k) => Some(k.value()?),
                 None => None,
             };
-            let mut it = NodeIter::new(&data, node.min, Filter::Live);
-            let prev = match it.prev(&data) {
+            let mut it = NodeIter::new(data, node.min, Filter::Live);
+            let prev = match it.prev(data) {
                 Some(k) => Some(k.value()?),
                 None => None,
             };
-            [next, prev]
-        };
+            Ok([next, prev])
+        })??;
         for v in sibs.into_iter().flatten() {
             if let Value::BtreePtr(p) = v {
                 if self.merge_with(node, parent, p.node)? {
@@ -316,8 +290,8 @@ impl Trans<'_> {
             return Ok(false);
         }
         let size = self.btree.params.node_size;
-        let live = node.data().live_bytes();
-        let sib_live = sib.data().live_bytes();
+        let live = node.read(|d| d.live_bytes())?;
+        let sib_live = sib.read(|d| d.live_bytes())?;
         if live >= merge_threshold(size) || live.saturating_add(sib_live) > merge_hysteresis(size) {
             return Ok(false);
         }
@@ -326,52 +300,27 @@ impl Trans<'_> {
         } else {
             (sib, node)
         };
-        // One node's data at a time: copy the left one out.
-        let left_copy = left.data().rewrite()?;
-        let merged = {
-            let r = right.data();
-            merge(&left_copy, &r)?
-        };
-        let mb = self.btree.add(node.btree, merged)?;
-        let locked = self.lock_write(parent).and_then(|_| {
-            self.lock_write(left)
-                .inspect_err(|_| self.unlock_write(parent))
-        });
-        if let Err(e) = locked.and_then(|_| {
-            self.lock_write(right).inspect_err(|_| {
-                self.unlock_write(left);
-                self.unlock_write(parent);
-            })
-        }) {
-            self.btree.remove(mb.id);
+        // Write locks first: the merged node is built with both nodes out
+        // of their spinlocks (it allocates).
+        self.lock_write(parent)?;
+        if let Err(e) = self.lock_write(left) {
+            self.unlock_write(parent);
             return Err(e);
         }
-        let linked = {
-            let mut p = parent.data();
-            p.delete(left.max).and_then(|_| p.insert(&mb.ptr_key()))
-        };
-        if linked.is_ok() {
-            left.set_dead();
-            right.set_dead();
+        if let Err(e) = self.lock_write(right) {
+            self.unlock_write(left);
+            self.unlock_write(parent);
+            return Err(e);
         }
+        let result = self.merge_write_locked(left, right, parent);
         self.unlock_write(right);
         self.unlock_write(left);
-        let mut collapsed = false;
-        if linked.is_ok() && self.btree.is_root(parent) && parent.level > 0 {
-            let children = parent.data().keys(Filter::Live).take(2).count();
-            if children == 1 {
-                // A root with one child: the child becomes the root.
-                if self.btree.set_root(mb.clone()).is_ok() {
-                    parent.set_dead();
-                    collapsed = true;
-                }
-            }
-        }
+        let collapsed = match result {
+            Ok(ref mb) => self.collapse_root(parent, mb),
+            Err(_) => false,
+        };
         self.unlock_write(parent);
-        if let Err(e) = linked {
-            self.btree.remove(mb.id);
-            return Err(e.into());
-        }
+        result?;
         self.btree.remove(left.id);
         self.btree.remove(right.id);
         if collapsed {
@@ -379,4 +328,68 @@ impl Trans<'_> {
         }
         Ok(true)
     }
+
+    /// Replaces `left` and `right` (write-locked, as is `parent`) with
+    /// their merge; returns it.
+    fn merge_write_locked(
+        &mut self,
+        left: &Arc<BtreeNode>,
+        right: &Arc<BtreeNode>,
+        parent: &Arc<BtreeNode>,
+    ) -> BtreeResult<Arc<BtreeNode>> {
+        let merged = left.write(|l| right.write(|r| merge(l, r)))???;
+        let mb = self.btree.add(left.btree, merged)?;
+        let linked = parent
+            .write(|p| p.delete(left.max).and_then(|_| p.insert(&mb.ptr_key())))
+            .and_then(|r| Ok(r?));
+        match linked {
+            Ok(()) => {
+                left.set_dead();
+                right.set_dead();
+                Ok(mb)
+            }
+            Err(e) => {
+                self.btree.remove(mb.id);
+                Err(e)
+            }
+        }
+    }
+
+    /// If `parent` is a root left with one child `mb`, makes `mb` the root.
+    fn collapse_root(&mut self, parent: &Arc<BtreeNode>, mb: &Arc<BtreeNode>) -> bool {
+        if !self.btree.is_root(parent) || parent.level == 0 {
+            return false;
+        }
+        let one = parent
+            .read(|d| d.keys(Filter::Live).take(2).count() == 1)
+            .unwrap_or(false);
+        if one && self.btree.set_root(mb.clone()).is_ok() {
+            parent.set_dead();
+            return true;
+        }
+        false
+    }
+}
+
+/// The two halves of `data`: by size, or cut after `at`.
+fn halves(data: &Node, at: Option<Pos>) -> BtreeResult<(Node, Node)> {
+    let Some(at) = at else {
+        return Ok(data.split()?);
+    };
+    let right_min = at.successor().ok_or(BtreeError::TooBig)?;
+    let left = Node::from_sorted(
+        NodeParams {
+            max: at,
+            ..data.params()
+        },
+        data.keys(Filter::NoDeleted).take_while(|k| k.pos() <= at),
+    )?;
+    let right = Node::from_sorted(
+        NodeParams {
+            min: right_min,
+            ..data.params()
+        },
+        data.keys_from(right_min, Filter::NoDeleted),
+    )?;
+    Ok((left, right))
 }

@@ -135,9 +135,10 @@ impl Iter {
         loop {
             let leaf = self.leaf(trans, search)?;
             let found = {
-                let data = leaf.data();
-                let mut it = NodeIter::new(&data, search, Filter::Live);
-                match it.peek(&data) {
+                let guard = leaf.data();
+                let data = guard.as_ref().ok_or(super::cache::TAKEN)?;
+                let mut it = NodeIter::new(data, search, Filter::Live);
+                match it.peek(data) {
                     Some(k) => Some(k.to_key()?),
                     None => None,
                 }
@@ -219,9 +220,10 @@ impl Iter {
             };
             let leaf = self.leaf(trans, at)?;
             let found = {
-                let data = leaf.data();
-                let mut it = NodeIter::new(&data, before, Filter::Live);
-                match it.prev(&data) {
+                let guard = leaf.data();
+                let data = guard.as_ref().ok_or(super::cache::TAKEN)?;
+                let mut it = NodeIter::new(data, before, Filter::Live);
+                match it.prev(data) {
                     Some(k) => Some(k.to_key()?),
                     None => None,
                 }
@@ -263,7 +265,8 @@ impl Iter {
         }
         let leaf = self.leaf(trans, pos)?;
         let found = {
-            let data = leaf.data();
+            let guard = leaf.data();
+            let data = guard.as_ref().ok_or(super::cache::TAKEN)?;
             match data.get(pos) {
                 Some(k) if !k.is_deleted_or_whiteout() => Some(k.to_key()?),
                 _ => None,

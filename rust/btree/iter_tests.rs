@@ -37,7 +37,7 @@ fn test_delete_written() {
     ok!(insert(&b, tkey(5, 1)));
     // Pretend the leaf went to disk: the delete must leave a whiteout.
     let root = ok!(b.root(T));
-    root.data().mark_written();
+    ok!(root.write(|n| n.mark_written()));
     ok!(Trans::new(&b).run(|t| {
         t.delete(T, p(5))?;
         t.commit()

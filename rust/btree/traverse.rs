@@ -96,7 +96,8 @@ impl Trans<'_> {
                 .and_then(|x| x.node.clone())
                 .ok_or(BtreeError::Corrupt("no parent"))?;
             let child_id = {
-                let data = parent.data();
+                let guard = parent.data();
+                let data = guard.as_ref().ok_or(super::cache::TAKEN)?;
                 let key = data
                     .first_from(pos)
                     .ok_or(BtreeError::Corrupt("no child pointer"))?;
@@ -164,10 +165,11 @@ impl Trans<'_> {
         let level = usize::from(p.level);
         let l = p.l.get_mut(level).ok_or(BtreeError::TooBig)?;
         if let Some(node) = l.node.clone() {
-            let data = node.data();
+            let guard = node.data();
+            let data = guard.as_ref().ok_or(super::cache::TAKEN)?;
             match l.iter.as_mut() {
-                Some(it) => it.seek(&data, pos),
-                None => l.iter = Some(NodeIter::new(&data, pos, Filter::Live)),
+                Some(it) => it.seek(data, pos),
+                None => l.iter = Some(NodeIter::new(data, pos, Filter::Live)),
             }
         }
         Ok(())
