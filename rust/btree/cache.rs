@@ -52,7 +52,18 @@ impl Default for BtreeParams {
     }
 }
 
-static NODE_LOCK_CLASS: LockClass = LockClass::new();
+/// Lockdep classes by level: a parent and its child are different classes,
+/// so coupling down is not reported as recursive locking.
+static NODE_LOCK_CLASSES: [LockClass; MAX_DEPTH] = [
+    LockClass::new(),
+    LockClass::new(),
+    LockClass::new(),
+    LockClass::new(),
+    LockClass::new(),
+    LockClass::new(),
+    LockClass::new(),
+    LockClass::new(),
+];
 
 /// A node in memory.
 pub struct BtreeNode {
@@ -128,11 +139,18 @@ impl BtreeNode {
     }
 }
 
+/// The cache's table: (id, node) sorted by id, and the room allocated for
+/// it, so that adding under the spinlock never allocates.
+pub struct NodeTable {
+    entries: Vec<(u64, Arc<BtreeNode>)>,
+    cap: usize,
+}
+
 /// A set of btrees: the node cache and the roots.
 pub struct Btree {
     /// Parameters.
     pub params: BtreeParams,
-    nodes: SpinLock<Vec<(u64, Arc<BtreeNode>)>>,
+    nodes: SpinLock<NodeTable>,
     roots: SpinLock<[Option<Arc<BtreeNode>>; BTREE_ID_NR]>,
     next_id: AtomicU64,
     /// Debug switch: relocks fail with this probability, in parts per
@@ -145,7 +163,10 @@ impl Btree {
     pub fn new(params: BtreeParams) -> BtreeResult<Btree> {
         let tree = Btree {
             params,
-            nodes: SpinLock::new(Vec::new()),
+            nodes: SpinLock::new(NodeTable {
+                entries: Vec::new(),
+                cap: 0,
+            }),
             roots: SpinLock::new([None, None, None, None]),
             next_id: AtomicU64::new(1),
             inject_restarts: AtomicU32::new(0),
@@ -176,7 +197,12 @@ impl Btree {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let p = node.params();
         let bn = Arc::try_new(BtreeNode {
-            lock: SixLock::new(c"sixfs_btree_node", &NODE_LOCK_CLASS),
+            lock: SixLock::new(
+                c"sixfs_btree_node",
+                NODE_LOCK_CLASSES
+                    .get(usize::from(p.level))
+                    .ok_or(BtreeError::TooBig)?,
+            ),
             id,
             btree,
             level: p.level,
@@ -185,33 +211,74 @@ impl Btree {
             dead: AtomicU32::new(0),
             data: SpinLock::new(Some(node)),
         })?;
-        let mut nodes = self.nodes.lock();
-        // Ids only grow, so pushing keeps the table sorted.
-        nodes.try_push((id, bn.clone()))?;
+        self.insert_entry(id, bn.clone())?;
         Ok(bn)
+    }
+
+    /// Adds an entry; ids only grow, so pushing keeps the table sorted. A
+    /// full table is grown into a new array allocated with the spinlock
+    /// released (allocation may sleep), whose elements are moved over under
+    /// the lock.
+    fn insert_entry(&self, id: u64, node: Arc<BtreeNode>) -> BtreeResult<()> {
+        loop {
+            let len = {
+                let mut t = self.nodes.lock();
+                if t.entries.len() < t.cap {
+                    // Within the capacity: no allocation.
+                    return Ok(t.entries.try_push((id, node))?);
+                }
+                t.entries.len()
+            };
+            let cap = len.saturating_mul(2).max(16);
+            let mut new = Vec::try_with_capacity(cap)?;
+            let old = {
+                let mut t = self.nodes.lock();
+                if t.entries.len() < t.cap || t.entries.len() >= cap {
+                    // Someone else grew it meanwhile: try again.
+                    continue;
+                }
+                while let Some(e) = t.entries.pop() {
+                    new.try_push(e)?;
+                }
+                new.reverse();
+                new.try_push((id, node))?;
+                t.cap = cap;
+                core::mem::replace(&mut t.entries, new)
+            };
+            // The old, empty array is freed outside the lock.
+            drop(old);
+            return Ok(());
+        }
     }
 
     /// The node a pointer names.
     pub fn find(&self, id: u64) -> Option<Arc<BtreeNode>> {
-        let nodes = self.nodes.lock();
-        let i = nodes.binary_search_by_key(&id, |(k, _)| *k).ok()?;
-        nodes.get(i).map(|(_, n)| n.clone())
+        let t = self.nodes.lock();
+        let i = t.entries.binary_search_by_key(&id, |(k, _)| *k).ok()?;
+        t.entries.get(i).map(|(_, n)| n.clone())
     }
 
     /// Drops a replaced node from the cache (paths may still hold it).
     pub fn remove(&self, id: u64) {
-        let mut nodes = self.nodes.lock();
-        if let Ok(i) = nodes.binary_search_by_key(&id, |(k, _)| *k) {
-            if let Some(tail) = nodes.get_mut(i..) {
-                tail.rotate_left(1);
+        let gone = {
+            let mut t = self.nodes.lock();
+            match t.entries.binary_search_by_key(&id, |(k, _)| *k) {
+                Ok(i) => {
+                    if let Some(tail) = t.entries.get_mut(i..) {
+                        tail.rotate_left(1);
+                    }
+                    t.entries.pop()
+                }
+                Err(_) => None,
             }
-            nodes.pop();
-        }
+        };
+        // The last reference to a node may go here: free it unlocked.
+        drop(gone);
     }
 
     /// Nodes in the cache.
     pub fn nr_nodes(&self) -> usize {
-        self.nodes.lock().len()
+        self.nodes.lock().entries.len()
     }
 
     /// The root of `btree`.
@@ -228,9 +295,13 @@ impl Btree {
     /// intent lock.
     pub fn set_root(&self, node: Arc<BtreeNode>) -> BtreeResult<()> {
         let i = node.btree.index().ok_or(BtreeError::TooBig)?;
-        if let Some(slot) = self.roots.lock().get_mut(i) {
-            *slot = Some(node);
-        }
+        let old = self
+            .roots
+            .lock()
+            .get_mut(i)
+            .map(|slot| core::mem::replace(slot, Some(node)));
+        // Dropped outside the spinlock.
+        drop(old);
         Ok(())
     }
 
