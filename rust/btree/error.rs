@@ -25,6 +25,11 @@ pub enum RestartReason {
     Injected,
 }
 
+impl RestartReason {
+    /// Number of reasons.
+    pub const NR: usize = 6;
+}
+
 /// Why a btree operation failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[must_use]

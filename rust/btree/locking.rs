@@ -4,10 +4,16 @@
 //!
 //! Locks are ordered by (btree id, path position, level from the root
 //! down). A transaction may sleep on a lock only if every lock it holds
-//! comes before it, and never sleeps on intent while it holds a read lock
-//! (the intent holder may be waiting for that reader to leave before it can
-//! write). When it may not sleep it tries once, and on failure restarts,
-//! naming the lock so that [`Trans::run`] can wait for it holding nothing.
+//! comes before it and none is at a lower level of the same btree (an
+//! interior node covers many positions, so "ancestors first" must hold
+//! whatever the positions). When it may not sleep it tries once, and on
+//! failure restarts, naming the lock so that [`Trans::run`] can wait for it
+//! holding nothing.
+//!
+//! Waiting for intent while holding read is allowed (bcachefs forbids it):
+//! the intent holder may want to write-lock a node we hold for read, but
+//! write locks are never waited for, only tried for a bounded time before
+//! a restart, so that wait cannot close a cycle.
 //!
 //! Two paths of one transaction may lock the same node: the second takes
 //! an extra hold ([`SixLock::increment`]) rather than waiting for itself.
@@ -95,16 +101,19 @@ impl Trans<'_> {
     }
 
     /// Whether sleeping on a lock at `order` of type `ty` keeps the order.
-    fn may_block(&self, order: Order, ty: SixLockType) -> bool {
+    fn may_block(&self, order: Order) -> bool {
         for p in self.paths.iter() {
             for (level, l) in p.l.iter().enumerate() {
-                let Some(held) = l.held else {
+                if l.held.is_none() {
                     continue;
-                };
-                if ty == SixLockType::Intent && held == SixLockType::Read {
-                    return false;
                 }
-                if (p.btree, p.pos, Reverse(level)) > order {
+                // A node at one level covers many positions, so position
+                // order alone is not enough: never wait for an ancestor
+                // level while holding a lower one.
+                let Reverse(want_level) = order.2;
+                if (p.btree == order.0 && level < want_level)
+                    || (p.btree, p.pos, Reverse(level)) > order
+                {
                     return false;
                 }
             }
@@ -128,7 +137,7 @@ impl Trans<'_> {
         if self.shared_hold(node, ty) {
             node.lock.increment(ty)?;
         } else if !node.lock.trylock(ty) {
-            if !self.may_block((btree, pos, Reverse(level)), ty) {
+            if !self.may_block((btree, pos, Reverse(level))) {
                 self.wait_hint = Some((node.clone(), ty));
                 return Err(self.restart(RestartReason::LockOrder));
             }

@@ -49,6 +49,8 @@ pub struct StressCounts {
     pub injected: u64,
     /// Live keys at the end.
     pub keys: u64,
+    /// Restarts by reason (`RestartReason as usize`).
+    pub by_reason: [u64; crate::btree::RestartReason::NR],
 }
 
 /// The tree the stress test uses.
@@ -68,6 +70,7 @@ fn next(x: &mut u64) -> u64 {
 struct Shared {
     error: SpinLock<Option<BtreeError>>,
     counts: [AtomicU64; 7],
+    by_reason: [AtomicU64; crate::btree::RestartReason::NR],
 }
 
 impl Shared {
@@ -83,6 +86,7 @@ pub fn stress(b: &Btree, params: StressParams) -> BtreeResult<StressCounts> {
     let shared = Shared {
         error: SpinLock::new(None),
         counts: core::array::from_fn(|_| AtomicU64::new(0)),
+        by_reason: core::array::from_fn(|_| AtomicU64::new(0)),
     };
     let start = now_ns();
     let work = |t: usize| {
@@ -113,6 +117,12 @@ pub fn stress(b: &Btree, params: StressParams) -> BtreeResult<StressCounts> {
         restarts: c(4),
         injected: c(5),
         keys: c(6),
+        by_reason: core::array::from_fn(|i| {
+            shared
+                .by_reason
+                .get(i)
+                .map_or(0, |c| c.load(Ordering::Relaxed))
+        }),
     };
     if u64::try_from(stats.keys).ok() != Some(counts.keys) {
         return Err(BtreeError::Corrupt(
@@ -193,6 +203,9 @@ fn worker(
     }
     shared.add(4, trans.restarts);
     shared.add(5, trans.injected);
+    for (c, n) in shared.by_reason.iter().zip(trans.restarts_by_reason.iter()) {
+        c.fetch_add(*n, Ordering::Relaxed);
+    }
     let live = model.iter().filter(|&&v| v != 0).count();
     shared.add(6, u64::try_from(live).unwrap_or(u64::MAX));
     Ok(())

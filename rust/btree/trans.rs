@@ -37,6 +37,8 @@ pub struct Trans<'b> {
     pub(crate) updates: Vec<Update>,
     /// Restarts so far, over the transaction's life.
     pub restarts: u64,
+    /// Restarts by reason (`RestartReason as usize`).
+    pub restarts_by_reason: [u64; RestartReason::NR],
     /// Relock failures injected by the debug switch.
     pub injected: u64,
     /// The reason of the last restart.
@@ -62,6 +64,7 @@ impl<'b> Trans<'b> {
             paths: Vec::new(),
             updates: Vec::new(),
             restarts: 0,
+            restarts_by_reason: [0; RestartReason::NR],
             injected: 0,
             last_restart: None,
             wait_hint: None,
@@ -120,6 +123,9 @@ impl<'b> Trans<'b> {
     /// order, so the next run is likely to get it.
     pub fn restart_wait(&mut self, reason: RestartReason) {
         self.restarts = self.restarts.saturating_add(1);
+        if let Some(n) = self.restarts_by_reason.get_mut(reason as usize) {
+            *n = n.saturating_add(1);
+        }
         self.last_restart = Some(reason);
         if reason == RestartReason::Upgrade || reason == RestartReason::Split {
             self.want_depth = true;

@@ -59,13 +59,15 @@ fn test_write_lock_restart() {
 fn test_lock_order_restart() {
     let b = ok!(tree(1024));
     ok!(insert(&b, tkey(1, 1)));
+    ok!(insert(&b, tkey(2, 2)));
     // Another transaction holds intent on the only leaf.
     let mut other = Trans::new(&b);
     let mut oit = ok!(Iter::new(&mut other, T, p(1), IterFlags::INTENT));
     check!(ok!(oit.peek(&mut other)).is_some());
-    // We hold a read lock, then want intent: no sleeping, a restart.
+    // We hold a read lock for a later position, then want intent for an
+    // earlier one: waiting would break the order, so a restart.
     let mut t = Trans::new(&b);
-    let mut r = ok!(Iter::new(&mut t, T, p(1), IterFlags::NONE));
+    let mut r = ok!(Iter::new(&mut t, T, p(2), IterFlags::NONE));
     check!(ok!(r.peek(&mut t)).is_some());
     let mut w = ok!(Iter::new(&mut t, T, p(1), IterFlags::INTENT));
     check_eq!(w.peek(&mut t).err(), Some(BtreeError::Restart(RestartReason::LockOrder)));
