@@ -50,7 +50,7 @@ pub struct StressCounts {
     /// Live keys at the end.
     pub keys: u64,
     /// Restarts by reason (`RestartReason as usize`).
-    pub by_reason: [u64; crate::btree::RestartReason::NR],
+    pub by_reason: [u64; super::error::RestartReason::NR],
 }
 
 /// The tree the stress test uses.
@@ -70,7 +70,7 @@ fn next(x: &mut u64) -> u64 {
 struct Shared {
     error: SpinLock<Option<BtreeError>>,
     counts: [AtomicU64; 7],
-    by_reason: [AtomicU64; crate::btree::RestartReason::NR],
+    by_reason: [AtomicU64; super::error::RestartReason::NR],
 }
 
 impl Shared {
