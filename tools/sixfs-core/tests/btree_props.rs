@@ -6,6 +6,9 @@
 //! and new roots happen all the time. After every step the whole tree is
 //! checked (order, node ranges tiling their parents', no key lost).
 
+// The btree is not built under loom (see src/lib.rs).
+#![cfg(not(loom))]
+
 use proptest::prelude::*;
 use sixfs_core::bkey::{Key, Pos, TestVal, Value};
 use sixfs_core::btree::{Btree, BtreeId, BtreeParams, Iter, IterFlags, Trans};

@@ -2,6 +2,9 @@
 
 //! The btree stress test on threads, with and without injected restarts.
 
+// The btree is not built under loom (see src/lib.rs).
+#![cfg(not(loom))]
+
 use sixfs_core::btree::stress::{stress, StressParams};
 use sixfs_core::btree::{Btree, BtreeParams};
 
