@@ -4,8 +4,10 @@
 //! threads insert, overwrite, delete, look up and scan, each owning the
 //! keys `thread + threads * i` and keeping a model of them, so every read
 //! of its own keys can be checked exactly while the others change the tree
-//! around them (splits, merges, new roots). Optionally, relocks fail at
-//! random.
+//! around them (splits, merges, new roots). Each thread also writes
+//! extents into its own inode of a second tree, overwriting its earlier
+//! ones across leaves the others split, and checks them sector by sector.
+//! Optionally, relocks fail at random.
 
 use super::cache::{Btree, BtreeId};
 use super::error::{BtreeError, BtreeResult};
@@ -43,6 +45,8 @@ pub struct StressCounts {
     pub lookups: u64,
     /// Keys seen by scans.
     pub scanned: u64,
+    /// Extents inserted (and checked after).
+    pub extents: u64,
     /// Transaction restarts.
     pub restarts: u64,
     /// Of which injected.
@@ -55,6 +59,10 @@ pub struct StressCounts {
 
 /// The tree the stress test uses.
 pub const STRESS_BTREE: BtreeId = BtreeId(0);
+/// The extent tree: each thread writes extents of its own inode there.
+pub const STRESS_EXTENTS: BtreeId = BtreeId(1);
+/// Sectors of each thread's inode.
+const SECTORS: u64 = 256;
 
 fn pos(k: u64) -> Pos {
     Pos::new(0, k, 0)
@@ -69,7 +77,7 @@ fn next(x: &mut u64) -> u64 {
 
 struct Shared {
     error: SpinLock<Option<BtreeError>>,
-    counts: [AtomicU64; 7],
+    counts: [AtomicU64; 8],
     by_reason: [AtomicU64; super::error::RestartReason::NR],
 }
 
@@ -103,6 +111,7 @@ pub fn stress(b: &Btree, params: StressParams) -> BtreeResult<StressCounts> {
         return Err(e);
     }
     let stats = b.check(STRESS_BTREE)?;
+    b.check(STRESS_EXTENTS)?;
     let c = |i: usize| {
         shared
             .counts
@@ -117,6 +126,7 @@ pub fn stress(b: &Btree, params: StressParams) -> BtreeResult<StressCounts> {
         restarts: c(4),
         injected: c(5),
         keys: c(6),
+        extents: c(7),
         by_reason: core::array::from_fn(|i| {
             shared
                 .by_reason
@@ -142,6 +152,8 @@ fn worker(
     let threads = u64::try_from(params.threads.max(1)).map_err(|_| BtreeError::TooBig)?;
     let me = u64::try_from(t).map_err(|_| BtreeError::TooBig)?;
     let nkeys = params.keys_per_thread.max(1);
+    let mut sectors: Vec<u64> = Vec::new();
+    sectors.try_extend_with(usize::try_from(SECTORS).map_err(|_| BtreeError::TooBig)?, 0)?;
     let mut model: Vec<u64> = Vec::new();
     model.try_extend_with(usize::try_from(nkeys).map_err(|_| BtreeError::TooBig)?, 0)?;
     let mut rng = params
@@ -158,7 +170,7 @@ fn worker(
         let i = next(&mut rng) % nkeys;
         let k = key_of(i);
         let slot = usize::try_from(i).map_err(|_| BtreeError::TooBig)?;
-        match next(&mut rng) % 20 {
+        match next(&mut rng) % 21 {
             0..=7 => {
                 let v = op.wrapping_add(1);
                 let key = Key::new(pos(k), Value::Test(TestVal::from_u64(v)));
@@ -195,9 +207,27 @@ fn worker(
                 }
                 shared.add(2, 1);
             }
-            _ => {
+            17 | 18 => {
                 let seen = trans.run(|tr| scan(tr, k, threads, me, &model, &key_of))?;
                 shared.add(3, seen);
+            }
+            _ => {
+                let start = next(&mut rng) % SECTORS;
+                let len = (next(&mut rng) % 32).saturating_add(1).min(SECTORS - start);
+                let v = op.wrapping_add(1);
+                let key = Key::extent(me, start, start + len, 0, Value::Test(TestVal::from_u64(v)))
+                    .ok_or(BtreeError::Corrupt("bad extent"))?;
+                trans.run(|tr| {
+                    tr.insert_extent(STRESS_EXTENTS, key)?;
+                    tr.commit()
+                })?;
+                for s in start..start + len {
+                    if let Some(m) = usize::try_from(s).ok().and_then(|s| sectors.get_mut(s)) {
+                        *m = v;
+                    }
+                }
+                trans.run(|tr| check_extents(tr, me, &sectors))?;
+                shared.add(7, 1);
             }
         }
     }
@@ -262,4 +292,45 @@ fn scan(
         expect = i + 1;
     }
     Ok(seen)
+}
+
+/// Checks this thread's inode in the extent tree against its model: no
+/// overlaps, every sector's value as written.
+fn check_extents(tr: &mut Trans<'_>, inode: u64, sectors: &Vec<u64>) -> BtreeResult<()> {
+    let mut it = Iter::new(
+        tr,
+        STRESS_EXTENTS,
+        Pos::new(inode, 0, 0),
+        IterFlags::EXTENTS,
+    )?;
+    let mut covered = 0u64;
+    let mut last_end = 0u64;
+    while let Some(k) = it.next(tr)? {
+        if k.pos.inode != inode {
+            break;
+        }
+        if k.start() < last_end {
+            return Err(BtreeError::Corrupt("extents overlap"));
+        }
+        last_end = k.pos.offset;
+        let v = match k.value {
+            Value::Test(v) => v.as_u64(),
+            _ => None,
+        };
+        for s in k.start()..k.pos.offset {
+            let want = usize::try_from(s)
+                .ok()
+                .and_then(|s| sectors.get(s))
+                .copied();
+            if want != v {
+                return Err(BtreeError::Corrupt("extent differs from the model"));
+            }
+            covered = covered.saturating_add(1);
+        }
+    }
+    let written = sectors.iter().filter(|&&v| v != 0).count();
+    if u64::try_from(written).ok() != Some(covered) {
+        return Err(BtreeError::Corrupt("extents lost"));
+    }
+    Ok(())
 }

@@ -21,6 +21,7 @@ fn run(node_size: usize, inject_ppm: u32, threads: usize) {
     let counts = stress(&b, params).expect("stress");
     eprintln!("node {node_size} inject {inject_ppm}: {counts:?}");
     assert!(counts.inserts > 0 && counts.deletes > 0 && counts.lookups > 0 && counts.scanned > 0);
+    assert!(counts.extents > 0);
     if inject_ppm > 0 {
         assert!(counts.injected > 0);
     }
