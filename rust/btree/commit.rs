@@ -261,7 +261,8 @@ impl Trans<'_> {
         }
         for &(btree, pos) in spots.iter() {
             match self.merge_up(btree, pos) {
-                Ok(()) | Err(BtreeError::Restart(_)) => {}
+                // A merge that fails changes nothing: the commit stands.
+                Ok(()) | Err(BtreeError::Restart(_)) | Err(BtreeError::Node(_)) => {}
                 Err(e) => return Err(e),
             }
         }

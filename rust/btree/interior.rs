@@ -15,7 +15,7 @@ use super::error::{BtreeError, BtreeResult, RestartReason};
 use super::trans::Trans;
 use crate::bkey::{Pos, Value, BTREE_PTR_BYTES, HEADER_BYTES};
 use crate::node::split::{merge_hysteresis, merge_threshold};
-use crate::node::{merge, Filter, Node, NodeIter, NodeParams};
+use crate::node::{merge, Filter, Node, NodeError, NodeIter, NodeParams};
 use crate::platform::sync::Arc;
 use crate::six::SixLockType;
 
@@ -154,8 +154,14 @@ impl Trans<'_> {
             // replaces the node's.
             Some(parent) => parent
                 .write(|p| {
-                    p.insert(&lb.ptr_key())
-                        .and_then(|_| p.insert(&rb.ptr_key()))
+                    // Both pointers or neither: a parent left pointing at
+                    // a half that is then dropped would lose its keys.
+                    let need = lb.ptr_key().encoded_len().saturating_mul(2);
+                    if p.free_bytes() < need {
+                        return Err(NodeError::Full);
+                    }
+                    p.insert(&lb.ptr_key())?;
+                    p.insert(&rb.ptr_key())
                 })
                 .and_then(|r| Ok(r?)),
             None => self.new_root(node, &lb, &rb),
@@ -340,7 +346,15 @@ impl Trans<'_> {
         let merged = left.write(|l| right.write(|r| merge(l, r)))???;
         let mb = self.btree.add(left.btree, merged)?;
         let linked = parent
-            .write(|p| p.delete(left.max).and_then(|_| p.insert(&mb.ptr_key())))
+            .write(|p| {
+                // Room for a whiteout and the pointer, or no change at all.
+                let need = mb.ptr_key().encoded_len().saturating_mul(2);
+                if p.free_bytes() < need {
+                    return Err(NodeError::Full);
+                }
+                p.delete(left.max)?;
+                p.insert(&mb.ptr_key())
+            })
             .and_then(|r| Ok(r?));
         match linked {
             Ok(()) => {

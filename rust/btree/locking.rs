@@ -10,10 +10,12 @@
 //! failure restarts, naming the lock so that [`Trans::run`] can wait for it
 //! holding nothing.
 //!
-//! Waiting for intent while holding read is allowed (bcachefs forbids it):
-//! the intent holder may want to write-lock a node we hold for read, but
-//! write locks are never waited for, only tried for a bounded time before
-//! a restart, so that wait cannot close a cycle.
+//! A transaction never waits for intent while another of its paths holds a
+//! read lock: the intent holder may be about to write-lock that node, and
+//! would spin on it until it restarts, again and again (write locks are
+//! never waited for, so this is a livelock, not a deadlock). A path's own
+//! ancestors it simply unlocks before waiting, then checks that the node
+//! it got is still alive and still covers its position.
 //!
 //! Two paths of one transaction may lock the same node: the second takes
 //! an extra hold ([`SixLock::increment`]) rather than waiting for itself.
@@ -100,7 +102,14 @@ impl Trans<'_> {
         })
     }
 
-    /// Whether sleeping on a lock at `order` of type `ty` keeps the order.
+    /// Whether a path other than `except` holds a read lock.
+    fn holds_read(&self, except: Option<usize>) -> bool {
+        self.paths.iter().enumerate().any(|(i, p)| {
+            Some(i) != except && p.l.iter().any(|l| l.held == Some(SixLockType::Read))
+        })
+    }
+
+    /// Whether sleeping on a lock at `order` keeps the order.
     fn may_block(&self, order: Order) -> bool {
         for p in self.paths.iter() {
             for (level, l) in p.l.iter().enumerate() {
@@ -137,9 +146,24 @@ impl Trans<'_> {
         if self.shared_hold(node, ty) {
             node.lock.increment(ty)?;
         } else if !node.lock.trylock(ty) {
-            if !self.may_block((btree, pos, Reverse(level))) {
+            let reads_elsewhere = ty == SixLockType::Intent && self.holds_read(Some(idx));
+            if reads_elsewhere || !self.may_block((btree, pos, Reverse(level))) {
                 self.wait_hint = Some((node.clone(), ty));
                 return Err(self.restart(RestartReason::LockOrder));
+            }
+            if ty == SixLockType::Intent {
+                // Our own ancestors' read locks go before we wait: the
+                // intent holder may be splitting and need them gone. The
+                // node is checked once we have it.
+                let p = self.path_mut(idx)?;
+                for i in 0..p.l.len() {
+                    if p.l
+                        .get(i)
+                        .is_some_and(|l| l.held == Some(SixLockType::Read))
+                    {
+                        p.unlock_level(i);
+                    }
+                }
             }
             self.waiting = Some(LockInfo {
                 btree,
@@ -152,6 +176,11 @@ impl Trans<'_> {
             let locked = node.lock.lock(ty);
             self.waiting = None;
             locked?;
+            if node.is_dead() || !node.covers(pos) {
+                // Replaced while we waited without the parent locked.
+                let _ = node.lock.unlock(ty);
+                return Err(self.restart(RestartReason::Relock));
+            }
         }
         let seq = node.lock.seq();
         let p = self.path_mut(idx)?;
