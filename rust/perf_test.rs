@@ -2,8 +2,9 @@
 
 //! `/sys/kernel/debug/sixfs/perf_test`: writing "NAME COUNT THREADS" runs a
 //! benchmark in the kernel and prints its report to the kernel log, as
-//! bcachefs's perf_test does. NAME is LOCK_WORKLOAD, e.g. `six_read` or
-//! `rwsem_mixed_one` (see `perf::locks::Workload`).
+//! bcachefs's perf_test does. NAME is a btree workload with bcachefs's name
+//! (`rand_insert`, ..., see `perf::btree::Workload`) or LOCK_WORKLOAD, e.g.
+//! `six_read` or `rwsem_mixed_one` (see `perf::locks::Workload`).
 
 use crate::glue::{debugfs, rwsem::RwSemaphore};
 use crate::perf::{self, locks, locks::BenchLock, locks::Workload};
@@ -66,19 +67,49 @@ fn run(text: &str) -> Result {
         pr_err!("perf_test: {text:?}: {e:?}; expected NAME COUNT THREADS\n");
         EINVAL
     })?;
-    let (lock, workload) = command
-        .name
+    let measured = match perf::btree::Workload::from_name(command.name) {
+        Some(workload) => run_btree(workload, command.count, command.threads)?,
+        None => run_lock(command.name, command.count, command.threads)?,
+    };
+    pr_info!(
+        "{}\n",
+        perf::Report {
+            name: command.name,
+            measurement: measured
+        }
+    );
+    Ok(())
+}
+
+/// A btree workload on 256 KiB nodes, bcachefs's default.
+fn run_btree(
+    workload: perf::btree::Workload,
+    count: u64,
+    threads: u32,
+) -> Result<perf::Measurement> {
+    perf::btree::run(workload, count, threads, 256 << 10).map_err(|e| {
+        pr_err!("perf_test: {workload:?}: {e:?}\n");
+        match e {
+            perf::btree::BtreeRunError::Spawn => EAGAIN,
+            perf::btree::BtreeRunError::Btree(_) => EIO,
+        }
+    })
+}
+
+/// A lock workload: NAME is LOCK_WORKLOAD.
+fn run_lock(name: &str, count: u64, threads: u32) -> Result<perf::Measurement> {
+    let (lock, workload) = name
         .split_once('_')
         .and_then(|(lock, workload)| Some((lock, Workload::from_name(workload)?)))
         .ok_or_else(|| {
-            pr_err!("perf_test: unknown test {}\n", command.name);
+            pr_err!("perf_test: unknown test {name}\n");
             EINVAL
         })?;
     let measured = match lock {
-        "rwsem" => locks::run(workload, command.count, command.threads, || {
+        "rwsem" => locks::run(workload, count, threads, || {
             RwSemaphore::new().map_err(|_| AllocError)
         }),
-        "six" => locks::run(workload, command.count, command.threads, || {
+        "six" => locks::run(workload, count, threads, || {
             Ok(SixLock::new(c"bench_six", &BENCH_SIX_CLASS))
         }),
         _ => {
@@ -86,20 +117,12 @@ fn run(text: &str) -> Result {
             return Err(EINVAL);
         }
     };
-    let measurement = measured.map_err(|e| {
-        pr_err!("perf_test: {}: {e:?}\n", command.name);
+    measured.map_err(|e| {
+        pr_err!("perf_test: {name}: {e:?}\n");
         match e {
             locks::RunError::Alloc => ENOMEM,
             locks::RunError::Spawn => EAGAIN,
             locks::RunError::ExclusionViolated => EIO,
         }
-    })?;
-    pr_info!(
-        "{}\n",
-        perf::Report {
-            name: command.name,
-            measurement
-        }
-    );
-    Ok(())
+    })
 }

@@ -14,6 +14,8 @@ use kernel::prelude::*;
 #[allow(unreachable_pub, dead_code, unused_imports)]
 mod bkey;
 #[allow(unreachable_pub, dead_code, unused_imports)]
+mod btree;
+#[allow(unreachable_pub, dead_code, unused_imports)]
 mod format;
 #[allow(unreachable_pub, dead_code, unused_imports)]
 mod node;

@@ -50,6 +50,7 @@ SIXFS_ATOMIC_PROTOS(atomic, int, atomic_t)
 void sixfs_set_current_state_uninterruptible(void);
 void sixfs_set_current_state_running(void);
 void sixfs_might_sleep(void);
+void sixfs_cond_resched(void);
 
 /*
  * Starts a kernel thread named "@name/@index" running @fn(@data); returns
@@ -76,6 +77,7 @@ void sixfs_raw_spin_unlock(struct raw_spinlock *lock);
 /* Lockdep annotations for locks implemented in Rust (no-ops without lockdep). */
 void sixfs_lockdep_init_map(struct lockdep_map *map, const char *name,
 			    struct lock_class_key *key);
+void sixfs_lockdep_init_map_untracked(struct lockdep_map *map, const char *name);
 void sixfs_lock_acquire(struct lockdep_map *map, bool trylock, bool read);
 void sixfs_lock_release(struct lockdep_map *map);
 

@@ -14,9 +14,7 @@
 use super::error::{BtreeError, BtreeResult};
 use crate::bkey::{BtreePtr, Key, Pos, Value};
 use crate::node::{Node, NodeParams};
-use crate::platform::sync::{
-    Arc, AtomicU32, AtomicU64, LockClass, Ordering, SpinLock, SpinLockGuard,
-};
+use crate::platform::sync::{Arc, AtomicU32, AtomicU64, Ordering, SpinLock, SpinLockGuard};
 use crate::platform::vec::Vec;
 use crate::six::SixLock;
 
@@ -51,19 +49,6 @@ impl Default for BtreeParams {
         }
     }
 }
-
-/// Lockdep classes by level: a parent and its child are different classes,
-/// so coupling down is not reported as recursive locking.
-static NODE_LOCK_CLASSES: [LockClass; MAX_DEPTH] = [
-    LockClass::new(),
-    LockClass::new(),
-    LockClass::new(),
-    LockClass::new(),
-    LockClass::new(),
-    LockClass::new(),
-    LockClass::new(),
-    LockClass::new(),
-];
 
 /// A node in memory.
 pub struct BtreeNode {
@@ -197,12 +182,10 @@ impl Btree {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let p = node.params();
         let bn = Arc::try_new(BtreeNode {
-            lock: SixLock::new(
-                c"sixfs_btree_node",
-                NODE_LOCK_CLASSES
-                    .get(usize::from(p.level))
-                    .ok_or(BtreeError::TooBig)?,
-            ),
+            // Untracked by lockdep, as bcachefs's node locks: the btree
+            // holds many at once (a commit may lock more than lockdep's 48)
+            // and avoids deadlocks by its own order and restarts.
+            lock: SixLock::new_untracked(c"sixfs_btree_node"),
             id,
             btree,
             level: p.level,

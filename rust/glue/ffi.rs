@@ -61,6 +61,7 @@ extern "C" {
     pub(crate) fn sixfs_set_current_state_running();
     #[cfg(CONFIG_DEBUG_ATOMIC_SLEEP)]
     pub(crate) fn sixfs_might_sleep();
+    pub(crate) fn sixfs_cond_resched();
     pub(crate) fn sixfs_kthread_run(
         thread_fn: Option<unsafe extern "C" fn(data: *mut core::ffi::c_void) -> kernel::ffi::c_int>,
         data: *mut core::ffi::c_void,
@@ -87,6 +88,10 @@ extern "C" {
         map: *mut bindings::lockdep_map,
         name: *const kernel::ffi::c_char,
         key: *mut bindings::lock_class_key,
+    );
+    pub(crate) fn sixfs_lockdep_init_map_untracked(
+        map: *mut bindings::lockdep_map,
+        name: *const kernel::ffi::c_char,
     );
     #[cfg(CONFIG_LOCKDEP)]
     pub(crate) fn sixfs_lock_acquire(map: *mut bindings::lockdep_map, trylock: bool, read: bool);

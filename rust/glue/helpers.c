@@ -64,6 +64,11 @@ void sixfs_might_sleep(void)
 	might_sleep();
 }
 
+void sixfs_cond_resched(void)
+{
+	cond_resched();
+}
+
 struct task_struct *sixfs_kthread_run(int (*fn)(void *data), void *data,
 				      const char *name, unsigned int index)
 {
@@ -111,6 +116,14 @@ void sixfs_lockdep_init_map(struct lockdep_map *map, const char *name,
 			    struct lock_class_key *key)
 {
 	lockdep_init_map(map, name, key, 0);
+}
+
+/* A lock lockdep does not track at all (bcachefs's btree node locks). */
+void sixfs_lockdep_init_map_untracked(struct lockdep_map *map, const char *name)
+{
+#ifdef CONFIG_LOCKDEP
+	lockdep_init_map(map, name, &__lockdep_no_track__, 0);
+#endif
 }
 
 /* _RET_IP_ names the Rust caller in lockdep's reports. */

@@ -8,6 +8,7 @@
 //! The same code runs in the kernel (kernel threads, reached through a
 //! debugfs file) and in userspace (std threads).
 
+pub mod btree;
 mod command;
 pub mod locks;
 mod rng;

@@ -3,6 +3,7 @@
 //! Tests of the perf test plumbing, run by `cargo test` and as the KUnit
 //! suite `sixfs_perf`.
 
+use super::btree::{self, Workload};
 use super::{measure, parse_command, parse_count, Command, CommandError, Measurement, Rng};
 use crate::platform::sync::{AtomicU64, Ordering};
 use crate::platform::{check, check_eq, test_suite};
@@ -58,5 +59,13 @@ test_suite! {
         check_eq!(m.per_sec(), 2_000_000);
         let huge = Measurement { count: u64::MAX / 2, threads: 1, nanos: 4_000_000_000 };
         check_eq!(huge.per_sec(), u64::MAX / 2 / 4);
+    }
+
+    fn every_btree_workload_runs() {
+        for (_, workload) in Workload::ALL {
+            // Small nodes, so that even a few hundred keys split them.
+            let m = btree::run(workload, 160, 2, 1024);
+            check_eq!(m.map(|m| m.count), Ok(160));
+        }
     }
 }

@@ -7,7 +7,7 @@
 
 use super::state::{Refusal, StateWord, INTENT_WAITING, READ_WAITING, WRITE_WAITING};
 use super::types::{SixError, SixLockCounts, SixLockType};
-use super::wait::{WaitOutcome, WaitQueue};
+use super::wait::{spin_acquire, WaitOutcome, WaitQueue};
 use crate::platform::sync::{might_sleep, AtomicU32, LockClass, LockdepMap, Ordering};
 use core::ffi::CStr;
 use core::fmt;
@@ -42,6 +42,17 @@ impl SixLock {
             intent_recurse: AtomicU32::new(0),
             waiters: WaitQueue::new(),
             dep_map: LockdepMap::new(name, class),
+        }
+    }
+
+    /// An unlocked lock that lockdep does not track: for users with their own
+    /// deadlock avoidance that hold many at once (btree nodes).
+    pub fn new_untracked(name: &'static CStr) -> Self {
+        Self {
+            state: StateWord::new(),
+            intent_recurse: AtomicU32::new(0),
+            waiters: WaitQueue::new(),
+            dep_map: LockdepMap::untracked(name),
         }
     }
 
@@ -140,6 +151,7 @@ impl SixLock {
         self.lockdep_acquire(ty, lockdep_trylock);
         let result = match self.state.try_acquire(ty) {
             Ok(_) => Ok(()),
+            Err(Refusal::Busy) if spin_acquire(&self.state, ty) => Ok(()),
             Err(Refusal::Busy) => self.lock_slow(ty, should_sleep),
             Err(Refusal::Overflow) => Err(SixError::Overflow),
             Err(Refusal::NotIntent) => Err(SixError::Misuse),
@@ -239,12 +251,13 @@ impl SixLock {
     /// that way (or for intent, while write is held).
     pub fn unlock(&self, ty: SixLockType) -> Result<(), SixError> {
         if ty == SixLockType::Intent {
-            let state = self.state.load();
-            if !state.intent() || state.write() {
-                return Err(SixError::Misuse);
-            }
             let recurse = self.intent_recurse.load(Ordering::Relaxed);
             if let Some(fewer) = recurse.checked_sub(1) {
+                // Only the intent holder may drop an increment.
+                let state = self.state.load();
+                if !state.intent() || state.write() {
+                    return Err(SixError::Misuse);
+                }
                 self.intent_recurse.store(fewer, Ordering::Relaxed);
                 self.lockdep_release(ty);
                 return Ok(());

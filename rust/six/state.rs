@@ -202,9 +202,27 @@ impl StateWord {
     /// Drops one hold of type `ty`; the new value, or `None` if it was not
     /// held. Release: our critical section happens before the next holder.
     pub fn release(&self, ty: SixLockType) -> Option<State> {
-        self.update(Ordering::Release, |s| s.release(ty).ok_or(()))
-            .map(|(_, new)| new)
-            .ok()
+        let old = match ty {
+            // Readers come and go concurrently: only a compare-exchange can
+            // refuse to take away a reader that is not there.
+            SixLockType::Read => {
+                return self
+                    .update(Ordering::Release, |s| s.release(ty).ok_or(()))
+                    .map(|(_, new)| new)
+                    .ok();
+            }
+            // The intent and write bits change only in their holder's
+            // hands: a plain check, then one atomic operation, suffice.
+            SixLockType::Intent => {
+                self.load().release(ty)?;
+                self.0.fetch_and(!INTENT, Ordering::Release)
+            }
+            SixLockType::Write => {
+                self.load().release(ty)?;
+                self.0.fetch_add(SEQ_ONE, Ordering::Release)
+            }
+        };
+        State(old).release(ty)
     }
 
     /// Sets `bits`. Relaxed: the flags are only read by atomic operations on

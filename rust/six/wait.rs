@@ -15,7 +15,7 @@
 
 use super::state::{waiting_bit, Refusal, StateWord, READ_WAITING};
 use super::types::{SixError, SixLockType};
-use crate::platform::sync::{sleep_until, Arc, AtomicU32, Ordering};
+use crate::platform::sync::{cpu_relax, sleep_until, Arc, AtomicU32, Ordering};
 use crate::platform::sync::{SpinLock, SpinLockGuard, Task};
 use crate::platform::vec::Vec;
 
@@ -90,6 +90,40 @@ const WAKE_BATCH: usize = 8;
 
 /// Room the queue gets the first time it needs any.
 const FIRST_ROOM: usize = 4;
+
+/// How many times a thread checks the lock before it queues up, and a
+/// queued waiter its grant before it sleeps.
+const SPIN_LIMIT: u32 = 128;
+
+/// Spins for a while, taking the lock for `ty` as soon as it is free;
+/// whether it was taken. Gives up at once while others of `ty` are queued:
+/// they are first in line.
+pub fn spin_acquire(state: &StateWord, ty: SixLockType) -> bool {
+    for _ in 0..SPIN_LIMIT {
+        let now = state.load();
+        if now.has(waiting_bit(ty)) {
+            return false;
+        }
+        // Read first, so that spinning does not take the cache line from
+        // the holder.
+        if now.acquire(ty).is_ok() && state.try_acquire(ty).is_ok() {
+            return true;
+        }
+        cpu_relax();
+    }
+    false
+}
+
+/// Spins for a while until the lock is granted to `waiter`; whether it was.
+fn spin_until_granted(waiter: &Waiter) -> bool {
+    for _ in 0..SPIN_LIMIT {
+        if waiter.granted.load(Ordering::Acquire) != 0 {
+            return true;
+        }
+        cpu_relax();
+    }
+    false
+}
 
 /// What became of a wait.
 #[derive(Debug)]
@@ -197,7 +231,15 @@ impl WaitQueue {
             }
             return WaitOutcome::Failed(SixError::Alloc);
         }
+        let first = list.len == 1;
         drop(list);
+
+        // The first in line spins a little before it sleeps: locks are
+        // mostly held briefly, and a sleep costs two trips through the
+        // scheduler.
+        if first && spin_until_granted(&waiter) {
+            return WaitOutcome::Acquired;
+        }
 
         let mut aborted = None;
         sleep_until(|| {

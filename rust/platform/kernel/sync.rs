@@ -216,6 +216,14 @@ pub fn yield_now() {
     unsafe { bindings::schedule() };
 }
 
+/// Lets the scheduler run something else if it wants to: for long loops
+/// in kernels that do not preempt kernel code.
+#[inline]
+pub fn cond_resched() {
+    // SAFETY: process context; it only reschedules when needed.
+    unsafe { ffi::sixfs_cond_resched() };
+}
+
 /// Marks a point that may sleep: DEBUG_ATOMIC_SLEEP complains when it is
 /// reached in atomic context.
 /// Without DEBUG_ATOMIC_SLEEP it does nothing (and costs no call).
@@ -270,6 +278,17 @@ impl LockdepMap {
         // SAFETY: `map` is valid for writes; `name` and `class` are static,
         // as lockdep requires.
         unsafe { ffi::sixfs_lockdep_init_map(map.get(), name.as_ptr().cast(), class.0.get()) };
+        Self(map)
+    }
+
+    /// A map for a lock lockdep does not track at all: for locks whose users
+    /// avoid deadlocks by other means (the btree's node locks, taken in its
+    /// own order with restarts, many at a time, as bcachefs's are).
+    pub fn untracked(name: &'static CStr) -> Self {
+        // SAFETY: all-zero is a valid, not yet initialised `lockdep_map`.
+        let map = Opaque::new(unsafe { core::mem::zeroed() });
+        // SAFETY: `map` is valid for writes; `name` is static.
+        unsafe { ffi::sixfs_lockdep_init_map_untracked(map.get(), name.as_ptr().cast()) };
         Self(map)
     }
 

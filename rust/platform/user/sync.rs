@@ -166,6 +166,11 @@ pub fn yield_now() {
     base::thread::yield_now();
 }
 
+/// Lets the scheduler run something else: nothing to do in userspace,
+/// where threads are preempted.
+#[inline]
+pub fn cond_resched() {}
+
 /// Marks a point that may sleep: checked by the kernel's
 /// DEBUG_ATOMIC_SLEEP, nothing here.
 #[inline]
@@ -195,6 +200,11 @@ pub struct LockdepMap;
 impl LockdepMap {
     /// A map for a lock named `name` in class `class`.
     pub fn new(_name: &'static core::ffi::CStr, _class: &'static LockClass) -> Self {
+        Self
+    }
+
+    /// A map for a lock lockdep does not track at all.
+    pub fn untracked(_name: &'static core::ffi::CStr) -> Self {
         Self
     }
 

@@ -1,0 +1,287 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Btree workloads with bcachefs's perf_test names: rand_insert,
+//! rand_insert_multi, rand_lookup, rand_mixed, rand_delete, seq_insert,
+//! seq_lookup, seq_overwrite, seq_delete.
+//!
+//! Each run builds a fresh in-memory btree. Workloads that need keys to find
+//! (lookups, overwrites, deletes) first insert COUNT keys, untimed, the same
+//! keys the matching insert workload would; then the clock runs. The maple
+//! tree anchor (bench/anchor) does the same.
+
+use super::{measure, Measurement, Rng};
+use crate::bkey::{Key, Pos, TestVal, Value};
+use crate::btree::{Btree, BtreeError, BtreeId, BtreeParams, Iter, IterFlags, Trans};
+use crate::platform::sync::{cond_resched, AtomicU64, Ordering, SpawnError};
+
+/// The btree every workload uses.
+const PERF_BTREE: BtreeId = BtreeId(0);
+
+/// Keys per transaction in rand_insert_multi.
+const MULTI: u64 = 8;
+
+/// The workloads, by name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Workload {
+    /// One random key per transaction.
+    RandInsert,
+    /// Random keys, [`MULTI`] per transaction.
+    RandInsertMulti,
+    /// Peek at random positions.
+    RandLookup,
+    /// Peek at random positions, updating every fourth key found.
+    RandMixed,
+    /// Delete random keys.
+    RandDelete,
+    /// Consecutive keys, one per transaction.
+    SeqInsert,
+    /// Iterate over every key.
+    SeqLookup,
+    /// Iterate over every key, overwriting it.
+    SeqOverwrite,
+    /// Delete consecutive keys.
+    SeqDelete,
+}
+
+impl Workload {
+    /// Every workload with its name.
+    pub const ALL: [(&'static str, Workload); 9] = [
+        ("rand_insert", Workload::RandInsert),
+        ("rand_insert_multi", Workload::RandInsertMulti),
+        ("rand_lookup", Workload::RandLookup),
+        ("rand_mixed", Workload::RandMixed),
+        ("rand_delete", Workload::RandDelete),
+        ("seq_insert", Workload::SeqInsert),
+        ("seq_lookup", Workload::SeqLookup),
+        ("seq_overwrite", Workload::SeqOverwrite),
+        ("seq_delete", Workload::SeqDelete),
+    ];
+
+    /// The workload named `name`.
+    pub fn from_name(name: &str) -> Option<Workload> {
+        Self::ALL.iter().find(|(n, _)| *n == name).map(|&(_, w)| w)
+    }
+
+    /// Whether the tree must hold the keys before the clock starts.
+    fn needs_keys(self) -> bool {
+        !matches!(
+            self,
+            Workload::RandInsert | Workload::RandInsertMulti | Workload::SeqInsert
+        )
+    }
+
+    /// Whether the keys are random (else consecutive).
+    fn random(self) -> bool {
+        matches!(
+            self,
+            Workload::RandInsert
+                | Workload::RandInsertMulti
+                | Workload::RandLookup
+                | Workload::RandMixed
+                | Workload::RandDelete
+        )
+    }
+}
+
+/// Why a btree workload did not run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BtreeRunError {
+    /// Threads could not be started.
+    Spawn,
+    /// The btree failed (allocation, too many restarts, corruption).
+    Btree(BtreeError),
+}
+
+impl From<SpawnError> for BtreeRunError {
+    fn from(_: SpawnError) -> Self {
+        BtreeRunError::Spawn
+    }
+}
+
+impl From<BtreeError> for BtreeRunError {
+    fn from(e: BtreeError) -> Self {
+        BtreeRunError::Btree(e)
+    }
+}
+
+/// The position of key `n`, as bcachefs's tests place theirs.
+fn pos(offset: u64) -> Pos {
+    Pos::new(0, offset, u32::MAX)
+}
+
+fn key(offset: u64) -> Key {
+    Key::new(pos(offset), Value::Test(TestVal::from_u64(offset)))
+}
+
+/// The random keys of thread `thread`: the same sequence for the insert
+/// and for the later lookups or deletes.
+fn rng_of(thread: usize) -> Rng {
+    Rng::new(0xb7ee ^ thread as u64)
+}
+
+/// Runs one operation's transaction, then gives the scheduler a chance: the
+/// perf kernel does not preempt kernel threads.
+fn run_op<'b, T>(
+    trans: &mut Trans<'b>,
+    f: impl FnMut(&mut Trans<'b>) -> Result<T, BtreeError>,
+) -> Result<T, BtreeError> {
+    let result = trans.run(f);
+    cond_resched();
+    result
+}
+
+fn insert(trans: &mut Trans<'_>, offsets: &[u64]) -> Result<(), BtreeError> {
+    run_op(trans, |tr| {
+        for &o in offsets {
+            tr.update(PERF_BTREE, key(o))?;
+        }
+        tr.commit()
+    })
+}
+
+/// Runs `workload` on a fresh btree of `node_size`-byte nodes.
+pub fn run(
+    workload: Workload,
+    count: u64,
+    threads: u32,
+    node_size: usize,
+) -> Result<Measurement, BtreeRunError> {
+    let btree = Btree::new(BtreeParams { node_size })?;
+    let threads = threads.max(1);
+    let per_thread = count / u64::from(threads);
+    let failures = AtomicU64::new(0);
+    let first_error = crate::platform::sync::SpinLock::new(None::<BtreeError>);
+    let fail = |e: BtreeError| {
+        failures.fetch_add(1, Ordering::Relaxed);
+        first_error.lock().get_or_insert(e);
+    };
+
+    if workload.needs_keys() {
+        let prefill = if workload.random() {
+            Workload::RandInsert
+        } else {
+            Workload::SeqInsert
+        };
+        measure(
+            c"sixfs_perf",
+            per_thread * u64::from(threads),
+            threads,
+            &|thread, n| {
+                if let Err(e) = one_thread(&btree, prefill, thread, n) {
+                    fail(e);
+                }
+            },
+        )?;
+    }
+    let m = measure(c"sixfs_perf", count, threads, &|thread, n| {
+        if let Err(e) = one_thread(&btree, workload, thread, n) {
+            fail(e);
+        }
+    })?;
+    if let Some(e) = *first_error.lock() {
+        return Err(BtreeRunError::Btree(e));
+    }
+    Ok(m)
+}
+
+/// One thread's share: `n` operations.
+fn one_thread(btree: &Btree, workload: Workload, thread: usize, n: u64) -> Result<(), BtreeError> {
+    let trans = &mut Trans::new(btree);
+    let mut rng = rng_of(thread);
+    let first = (thread as u64).saturating_mul(n);
+    match workload {
+        Workload::RandInsert => {
+            for _ in 0..n {
+                insert(trans, &[rng.next_u64()])?;
+            }
+        }
+        Workload::RandInsertMulti => {
+            let mut done = 0;
+            while done < n {
+                let batch = MULTI.min(n - done);
+                let mut offsets = [0u64; MULTI as usize];
+                for o in offsets.iter_mut() {
+                    *o = rng.next_u64();
+                }
+                insert(trans, offsets.get(..batch as usize).unwrap_or(&[]))?;
+                done += batch;
+            }
+        }
+        Workload::RandLookup | Workload::RandMixed => {
+            let mut lookup = Rng::new(0x100c ^ thread as u64);
+            for i in 0..n {
+                let at = pos(lookup.next_u64());
+                let update = workload == Workload::RandMixed && i % 4 == 0;
+                run_op(trans, |tr| {
+                    let flags = if update {
+                        IterFlags::INTENT
+                    } else {
+                        IterFlags::NONE
+                    };
+                    let mut it = Iter::new(tr, PERF_BTREE, at, flags)?;
+                    let found = it.peek(tr)?.map(|k| k.pos);
+                    if let (true, Some(p)) = (update, found) {
+                        it.update(tr, key(p.offset))?;
+                        tr.commit()?;
+                    }
+                    Ok(())
+                })?;
+            }
+        }
+        Workload::RandDelete => {
+            for _ in 0..n {
+                let at = pos(rng.next_u64());
+                run_op(trans, |tr| {
+                    tr.delete(PERF_BTREE, at)?;
+                    tr.commit()
+                })?;
+            }
+        }
+        Workload::SeqInsert => {
+            for o in first..first.saturating_add(n) {
+                insert(trans, &[o])?;
+            }
+        }
+        Workload::SeqLookup => {
+            // One transaction walking the keys; a restart resumes after the
+            // last key seen.
+            let end = first.saturating_add(n);
+            let mut at = first;
+            run_op(trans, |tr| {
+                let mut it = Iter::new(tr, PERF_BTREE, pos(at), IterFlags::NONE)?;
+                let mut found = it.peek(tr)?.map(|k| k.pos.offset);
+                while let Some(o) = found.filter(|&o| o < end) {
+                    at = o.saturating_add(1);
+                    found = it.next(tr)?.map(|k| k.pos.offset);
+                }
+                Ok(())
+            })?;
+        }
+        Workload::SeqOverwrite => {
+            // A commit per key, as bcachefs's for_each_btree_key_commit.
+            let end = first.saturating_add(n);
+            let mut at = first;
+            while at < end {
+                at = run_op(trans, |tr| {
+                    let mut it = Iter::new(tr, PERF_BTREE, pos(at), IterFlags::INTENT)?;
+                    let next = match it.peek(tr)?.map(|k| k.pos.offset) {
+                        Some(o) if o < end => o,
+                        _ => return Ok(end),
+                    };
+                    it.update(tr, key(next))?;
+                    tr.commit()?;
+                    Ok(next.saturating_add(1))
+                })?;
+            }
+        }
+        Workload::SeqDelete => {
+            for o in first..first.saturating_add(n) {
+                run_op(trans, |tr| {
+                    tr.delete(PERF_BTREE, pos(o))?;
+                    tr.commit()
+                })?;
+            }
+        }
+    }
+    Ok(())
+}
