@@ -30,6 +30,8 @@ pub use trans::Trans;
 
 #[cfg(any(test, CONFIG_KUNIT))]
 mod iter_tests;
+#[cfg(all(any(test, CONFIG_KUNIT), not(loom)))]
+mod stress_tests;
 #[cfg(any(test, CONFIG_KUNIT))]
 mod test_util;
 #[cfg(any(test, CONFIG_KUNIT))]
