@@ -38,6 +38,10 @@ const INTENT: usize = 1 << 16;
 const WRITER: usize = 1 << 24;
 /// The number of writes done, from this bit up.
 const WRITES_SHIFT: u32 = 32;
+/// The number of intent sections done, from this bit up.
+const INTENTS_SHIFT: u32 = 48;
+/// The bits of who is inside now.
+const HOLDERS: usize = (1 << WRITES_SHIFT) - 1;
 
 /// A lock and what it guards.
 struct Shared {
@@ -46,6 +50,9 @@ struct Shared {
     inside: AtomicUsize,
     /// The data: the writes done, written under write (relaxed).
     version: AtomicUsize,
+    /// Data of the intent holders: the intent sections done, written under
+    /// intent (relaxed).
+    intent_data: AtomicUsize,
 }
 
 impl Shared {
@@ -54,6 +61,7 @@ impl Shared {
             lock: SixLock::new(c"six_loom", &CLASS),
             inside: AtomicUsize::new(0),
             version: AtomicUsize::new(0),
+            intent_data: AtomicUsize::new(0),
         })
     }
 
@@ -62,7 +70,7 @@ impl Shared {
     /// read-modify-write that let us in (which sees the latest value), and
     /// so does the sequence number.
     fn check_current(&self, inside_before: usize) {
-        let writes = inside_before >> WRITES_SHIFT;
+        let writes = (inside_before >> WRITES_SHIFT) & 0xffff;
         assert_eq!(self.version.load(Ordering::Relaxed), writes, "stale data");
         assert_eq!(self.lock.seq() as usize, 2 * writes, "seq disagrees");
     }
@@ -81,10 +89,20 @@ impl Shared {
         let before = self.inside.fetch_add(INTENT, Ordering::Relaxed);
         assert_eq!(before & (INTENT | WRITER), 0, "two intent holders");
         self.check_current(before);
+        // What the previous intent holders wrote is visible to us.
+        let sections = before >> INTENTS_SHIFT;
+        assert_eq!(
+            self.intent_data.load(Ordering::Relaxed),
+            sections,
+            "stale intent data"
+        );
     }
 
     fn leave_intent(&self) {
-        self.inside.fetch_sub(INTENT, Ordering::Relaxed);
+        let v = self.intent_data.load(Ordering::Relaxed);
+        self.intent_data.store(v + 1, Ordering::Relaxed);
+        let done = (1 << INTENTS_SHIFT) - INTENT;
+        self.inside.fetch_add(done, Ordering::Relaxed);
     }
 
     /// Under write: no reader, and we are the intent holder.
@@ -93,7 +111,11 @@ impl Shared {
         assert_eq!(before & (READERS | WRITER), 0, "writer next to a reader");
         assert_ne!(before & INTENT, 0, "writer without intent");
         let v = self.version.load(Ordering::Relaxed);
-        assert_eq!(v, before >> WRITES_SHIFT, "stale data under write");
+        assert_eq!(
+            v,
+            (before >> WRITES_SHIFT) & 0xffff,
+            "stale data under write"
+        );
         self.version.store(v + 1, Ordering::Relaxed);
         let done = (1 << WRITES_SHIFT) - WRITER;
         self.inside.fetch_add(done, Ordering::Relaxed);
@@ -105,7 +127,13 @@ impl Shared {
         assert!(!self.lock.has_waiters(), "waiting flag left over");
         assert_eq!(self.lock.seq() as usize, 2 * writes);
         assert_eq!(self.version.load(Ordering::Relaxed), writes);
-        assert_eq!(self.inside.load(Ordering::Relaxed), writes << WRITES_SHIFT);
+        let inside = self.inside.load(Ordering::Relaxed);
+        assert_eq!(inside & HOLDERS, 0, "someone still inside");
+        assert_eq!((inside >> WRITES_SHIFT) & 0xffff, writes);
+        assert_eq!(
+            inside >> INTENTS_SHIFT,
+            self.intent_data.load(Ordering::Relaxed)
+        );
     }
 }
 

@@ -1,0 +1,29 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Userspace benchmarks of the sixfs shared core.
+//!
+//! `cargo run --release -p sixfs-bench -- six [--count N] [--tries N]`
+//! prints one table comparing sixfs's six lock with std's and
+//! parking_lot's reader-writer locks.
+
+mod locks;
+mod six;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: sixfs-bench six [--count N] [--tries N]";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("six") => six::main(&args[1..]),
+        _ => Err(USAGE.into()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sixfs-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
