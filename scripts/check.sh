@@ -30,6 +30,12 @@ echo "== userspace: cargo test"
 (cd "$SIXFS_ROOT/tools" && cargo test --workspace 2>&1) | tee "$results/cargo.log"
 cargo_rc=${PIPESTATUS[0]}
 
+echo "== userspace: loom model checking"
+# A separate target directory: --cfg loom rebuilds everything.
+(cd "$SIXFS_ROOT/tools" && RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
+	cargo test --release -p sixfs-core --test six_loom 2>&1) | tee "$results/loom.log"
+loom_rc=${PIPESTATUS[0]}
+
 echo "== guest: KUnit and kselftests on the debug kernel"
 # A disk with a foreign filesystem for the refused-mount tests.
 foreign=$results/ext4.img
@@ -40,5 +46,5 @@ guest_rc=$?
 cp "$results/guest/output.log" "$results/guest.log" 2>/dev/null || : >"$results/guest.log"
 
 python3 "$SIXFS_ROOT/scripts/results.py" --lint "$results/lint.log" \
-	--cargo "$results/cargo.log" --cargo-rc "$cargo_rc" \
+	--cargo "$results/cargo.log:$cargo_rc" --cargo "$results/loom.log:$loom_rc" \
 	--guest "$results/guest.log" --guest-rc "$guest_rc"

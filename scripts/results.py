@@ -4,7 +4,8 @@
 
 Reads the logs that scripts/check.sh collected:
   --lint FILE    lines "ok NAME" / "not ok NAME" from the static checks
-  --cargo FILE   the output of `cargo test` (libtest format), and its exit code
+  --cargo FILE:RC  the output of a `cargo test` run (libtest format) and its
+                 exit code; may be repeated
   --guest FILE   the guest's output: SIXFS_SECTION blocks of KTAP/TAP, and
                  the exit code of scripts/run-guest.sh (non-zero also when the
                  kernel log showed a splat)
@@ -47,13 +48,14 @@ def read_lint(tally, path):
 
 
 def read_cargo(tally, path, rc):
+    failed_before = len(tally.failures_of("cargo"))
     for line in open(path, errors="replace"):
         m = re.match(r"^test (\S+) \.\.\. (ok|FAILED|ignored)", line)
         if m:
             status = {"ok": "passed", "FAILED": "failed", "ignored": "skipped"}[m.group(2)]
             tally.add("cargo", m.group(1), status)
-    if rc != 0 and not tally.failures_of("cargo"):
-        tally.add("cargo", f"cargo test exited {rc} (build failure?)", "failed")
+    if rc != 0 and len(tally.failures_of("cargo")) == failed_before:
+        tally.add("cargo", f"{path}: cargo exited {rc} (build failure?)", "failed")
 
 
 def read_guest(tally, path, rc):
@@ -105,8 +107,7 @@ def read_guest(tally, path, rc):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--lint")
-    ap.add_argument("--cargo")
-    ap.add_argument("--cargo-rc", type=int, default=0)
+    ap.add_argument("--cargo", action="append", default=[])
     ap.add_argument("--guest")
     ap.add_argument("--guest-rc", type=int, default=0)
     args = ap.parse_args()
@@ -114,8 +115,9 @@ def main():
     tally = Tally()
     if args.lint:
         read_lint(tally, args.lint)
-    if args.cargo:
-        read_cargo(tally, args.cargo, args.cargo_rc)
+    for run in args.cargo:
+        path, _, rc = run.rpartition(":")
+        read_cargo(tally, path, int(rc))
     if args.guest:
         read_guest(tally, args.guest, args.guest_rc)
 
