@@ -102,7 +102,8 @@ impl<'a> IntentGuard<'a> {
     /// Takes write, sleeping until the readers have left (new ones wait
     /// meanwhile).
     pub fn write(&mut self) -> Result<WriteGuard<'_>, SixError> {
-        self.write_with(|| Ok(()))
+        self.lock.lock(SixLockType::Write)?;
+        Ok(WriteGuard::new(self.lock))
     }
 
     /// As [`Self::write`], giving up when `should_sleep` fails (see
@@ -173,7 +174,9 @@ impl Drop for WriteGuard<'_> {
 impl SixLock {
     /// Takes a read hold, sleeping as long as it takes.
     pub fn read(&self) -> Result<ReadGuard<'_>, SixError> {
-        self.read_with(|| Ok(()))
+        // Not `read_with`: a wait without a hook is one lockdep checks.
+        self.lock(SixLockType::Read)?;
+        Ok(ReadGuard::new(self))
     }
 
     /// Takes a read hold, or gives up when `should_sleep` fails (see
@@ -201,7 +204,8 @@ impl SixLock {
 
     /// Takes an intent hold, sleeping as long as it takes.
     pub fn intent(&self) -> Result<IntentGuard<'_>, SixError> {
-        self.intent_with(|| Ok(()))
+        self.lock(SixLockType::Intent)?;
+        Ok(IntentGuard::new(self))
     }
 
     /// Takes an intent hold, or gives up when `should_sleep` fails (see
