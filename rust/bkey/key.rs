@@ -269,7 +269,7 @@ impl<'a> KeyRef<'a> {
     }
 
     /// An owned copy.
-    pub fn to_key(&self) -> Result<Key, KeyError> {
+    pub fn to_key(self) -> Result<Key, KeyError> {
         Ok(Key {
             pos: self.pos(),
             size: self.size(),

@@ -36,7 +36,7 @@ impl Btree {
                     ..TreeStats::default()
                 };
                 self.check_node(&root, Pos::MIN, Pos::MAX, &mut stats)
-                    .map(|_| stats)
+                    .map(|()| stats)
             } else {
                 Ok(TreeStats::default())
             };

@@ -10,6 +10,8 @@ use crate::platform::sync::Arc;
 use crate::six::SixLockType;
 
 /// How much of a path can be trusted.
+// The state names are the seed's (UPTODATE, NEED_PEEK, ...).
+#[allow(clippy::enum_variant_names)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Uptodate {
     /// Locked and positioned.

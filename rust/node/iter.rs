@@ -116,7 +116,7 @@ impl NodeIter {
                 continue;
             };
             // `<=`: a later (newer) bset wins a tie.
-            if best.is_none_or(|(_, k)| key.pos() <= k.pos()) {
+            if !matches!(best, Some((_, k)) if key.pos() > k.pos()) {
                 best = Some((i, key));
             }
         }
@@ -186,7 +186,7 @@ impl NodeIter {
                 if let Some(slot) = prevs.get_mut(i) {
                     *slot = Some((p, key.pos()));
                 }
-                if best.is_none_or(|(bp, _)| key.pos() >= bp) {
+                if !matches!(best, Some((bp, _)) if key.pos() < bp) {
                     best = Some((key.pos(), key));
                 }
             }
