@@ -64,12 +64,13 @@ pub(crate) fn run_parallel(
     for (index, start) in (0..count).zip(starts.iter()) {
         shared.running.fetch_add(1, Ordering::Relaxed);
         let data = (start as *const Start<'_>).cast_mut().cast::<c_void>();
-        // SAFETY: `thread_main` gets a `Start` that outlives the thread: this
+        // `thread_main` gets a `Start` that outlives the thread: this
         // function does not return before every started thread has called
-        // `finish`, after which the thread no longer touches it. `name` is a
-        // static NUL-terminated string.
-        let task =
-            unsafe { ffi::sixfs_kthread_run(Some(thread_main), data, name.as_ptr().cast(), index) };
+        // `finish`, after which the thread no longer touches it.
+        let name = name.as_ptr().cast();
+        // SAFETY: `data` is valid until the thread's `finish` (above); `name`
+        // is a static NUL-terminated string.
+        let task = unsafe { ffi::sixfs_kthread_run(Some(thread_main), data, name, index) };
         if let Err(e) = from_err_ptr(task) {
             shared.running.fetch_sub(1, Ordering::Relaxed);
             result = Err(e);
