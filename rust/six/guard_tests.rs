@@ -3,8 +3,9 @@
 //! Tests of the six lock's guards, run by `cargo test` and as the KUnit
 //! suite `sixfs_six_guard`.
 
+use super::test_util::counts;
 use super::types::SixLockType::{Intent, Read};
-use super::{SixError, SixLock, SixLockCounts};
+use super::{SixError, SixLock};
 use crate::platform::sync::LockClass;
 use crate::platform::{check, check_eq, test_suite};
 
@@ -12,14 +13,6 @@ static CLASS: LockClass = LockClass::new();
 
 fn new_lock() -> SixLock {
     SixLock::new(c"sixfs_six_guard_test", &CLASS)
-}
-
-fn counts(read: u32, intent: u32, write: bool) -> SixLockCounts {
-    SixLockCounts {
-        read,
-        intent,
-        write,
-    }
 }
 
 test_suite! {

@@ -6,8 +6,9 @@
 //! (No `check!` inside a hook: in KUnit it returns from the enclosing
 //! function, which there is the hook.)
 
+use super::test_util::counts;
 use super::types::SixLockType::{Intent, Read, Write};
-use super::{SixError, SixLock, SixLockCounts};
+use super::{SixError, SixLock};
 use crate::platform::sync::LockClass;
 use crate::platform::{check, check_eq, test_suite};
 
@@ -15,14 +16,6 @@ static CLASS: LockClass = LockClass::new();
 
 fn new_lock() -> SixLock {
     SixLock::new(c"sixfs_six_test", &CLASS)
-}
-
-fn counts(read: u32, intent: u32, write: bool) -> SixLockCounts {
-    SixLockCounts {
-        read,
-        intent,
-        write,
-    }
 }
 
 test_suite! {

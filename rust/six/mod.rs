@@ -30,4 +30,6 @@ mod lock_tests;
 #[cfg(any(test, CONFIG_KUNIT))]
 mod state_tests;
 #[cfg(any(test, CONFIG_KUNIT))]
+mod test_util;
+#[cfg(any(test, CONFIG_KUNIT))]
 mod torture_tests;
