@@ -27,7 +27,7 @@ lint "cargo clippy" bash -c "cd '$SIXFS_ROOT/tools' && cargo clippy --quiet --al
 lint "module build (clippy, no warnings)" env CLIPPY=1 "$SIXFS_ROOT/scripts/build-module.sh" debug
 
 echo "== userspace: cargo test"
-(cd "$SIXFS_ROOT/tools" && cargo test --workspace 2>&1) | tee "$results/cargo.log"
+(cd "$SIXFS_ROOT/tools" && cargo test --workspace --no-fail-fast 2>&1) | tee "$results/cargo.log"
 cargo_rc=${PIPESTATUS[0]}
 
 echo "== userspace: loom model checking"
