@@ -14,7 +14,9 @@
 use super::error::{BtreeError, BtreeResult};
 use crate::bkey::{BtreePtr, Key, Pos, Value};
 use crate::node::{Node, NodeParams};
-use crate::platform::sync::{Arc, AtomicU32, AtomicU64, Ordering, SpinLock, SpinLockGuard};
+use crate::platform::sync::{
+    AllocError, Arc, AtomicU32, AtomicU64, Ordering, SpinLock, SpinLockGuard,
+};
 use crate::platform::vec::Vec;
 use crate::six::SixLock;
 
@@ -131,6 +133,21 @@ pub struct NodeTable {
     cap: usize,
 }
 
+/// Puts `(id, node)` into `entries`, sorted by id, keeping the order; no
+/// allocation while there is capacity.
+fn insert_sorted(
+    entries: &mut Vec<(u64, Arc<BtreeNode>)>,
+    id: u64,
+    node: Arc<BtreeNode>,
+) -> Result<(), AllocError> {
+    let at = entries.partition_point(|(k, _)| *k < id);
+    entries.try_push((id, node))?;
+    if let Some(tail) = entries.get_mut(at..) {
+        tail.rotate_right(1);
+    }
+    Ok(())
+}
+
 /// A set of btrees: the node cache and the roots.
 pub struct Btree {
     /// Parameters.
@@ -198,17 +215,18 @@ impl Btree {
         Ok(bn)
     }
 
-    /// Adds an entry; ids only grow, so pushing keeps the table sorted. A
-    /// full table is grown into a new array allocated with the spinlock
-    /// released (allocation may sleep), whose elements are moved over under
-    /// the lock.
-    fn insert_entry(&self, id: u64, node: Arc<BtreeNode>) -> BtreeResult<()> {
+    /// Adds an entry in id order. Ids are handed out in order but threads
+    /// add their nodes in any order, so the entry goes where it sorts, not
+    /// at the end. A full table is grown into a new array allocated with
+    /// the spinlock released (allocation may sleep), whose elements are
+    /// moved over under the lock.
+    pub(super) fn insert_entry(&self, id: u64, node: Arc<BtreeNode>) -> BtreeResult<()> {
         loop {
             let len = {
                 let mut t = self.nodes.lock();
                 if t.entries.len() < t.cap {
                     // Within the capacity: no allocation.
-                    return Ok(t.entries.try_push((id, node))?);
+                    return Ok(insert_sorted(&mut t.entries, id, node)?);
                 }
                 t.entries.len()
             };
@@ -224,7 +242,7 @@ impl Btree {
                     new.try_push(e)?;
                 }
                 new.reverse();
-                new.try_push((id, node))?;
+                insert_sorted(&mut new, id, node)?;
                 t.cap = cap;
                 core::mem::replace(&mut t.entries, new)
             };

@@ -29,12 +29,10 @@ pub use path::{Path, Uptodate};
 pub use trans::Trans;
 
 #[cfg(any(test, CONFIG_KUNIT))]
+mod cache_tests;
+#[cfg(any(test, CONFIG_KUNIT))]
 mod iter_tests;
-// Not yet a KUnit suite: on kernel threads in the debug kernel (PREEMPT),
-// two threads on 512-byte nodes found a tree whose parent points to a node
-// that is gone (BtreeError::Corrupt "pointer to no node"). It runs under
-// `cargo test` until that race is fixed; then `any(test, CONFIG_KUNIT)`.
-#[cfg(all(test, not(loom)))]
+#[cfg(all(any(test, CONFIG_KUNIT), not(loom)))]
 mod stress_tests;
 #[cfg(any(test, CONFIG_KUNIT))]
 mod test_util;

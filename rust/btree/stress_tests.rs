@@ -3,9 +3,8 @@
 //! The btree stress test in the size meant for the KUnit suite
 //! `sixfs_btree_stress` (kernel threads on both CPUs inserting, deleting,
 //! looking up, scanning and overwriting extents, checked against per-thread
-//! models, with and without injected restarts). See `mod.rs` for why it is
-//! not yet built into the module. (`cargo test` also runs bigger ones:
-//! tests/btree_stress.rs.)
+//! models, with and without injected restarts). `cargo test` also runs
+//! bigger ones: tools/sixfs-core/tests/btree_stress.rs.
 
 use super::stress::{stress, StressParams};
 use super::{Btree, BtreeParams};
