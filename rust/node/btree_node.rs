@@ -64,7 +64,8 @@ pub(crate) struct Found<'a> {
 /// `data[0..used]` in order, each a sequence of valid keys sorted by
 /// strictly increasing position within `[min, max]`; the first
 /// `written_sets` bsets are written, non-empty, and every bset but the
-/// last is written; each bset's samples point at its keys in order.
+/// last is written; each bset's samples point at its keys in order;
+/// `live` is what [`Node::live_bytes`] describes.
 pub struct Node {
     pub(crate) params: NodeParams,
     pub(crate) data: Vec<u8>,
@@ -74,6 +75,9 @@ pub struct Node {
     pub(crate) samples: Vec<Sample>,
     pub(crate) sample_cap: usize,
     pub(crate) seq: u64,
+    /// Kept up to date by every change, so that commits can ask for it
+    /// without walking a 256 KiB node.
+    pub(crate) live: usize,
 }
 
 /// A zeroed buffer of `len` bytes.
@@ -105,6 +109,7 @@ impl Node {
             samples: Vec::try_with_capacity(sample_cap)?,
             sample_cap,
             seq: 0,
+            live: 0,
         })
     }
 
@@ -251,8 +256,13 @@ impl Node {
     }
 
     /// Bytes of the keys that a compaction into a new node keeps: the
-    /// newest key at each position, unless deleted.
+    /// newest key at each position, unless deleted. Constant time.
     pub fn live_bytes(&self) -> usize {
+        self.live
+    }
+
+    /// [`Self::live_bytes`] the slow way, by walking every key.
+    fn count_live_bytes(&self) -> usize {
         self.keys(super::iter::Filter::NoDeleted)
             .map(|k| k.len())
             .sum()
@@ -345,6 +355,9 @@ impl Node {
         }
         if expect_tstart != self.samples.len() || self.samples.len() > self.sample_cap {
             return Err("sample table length");
+        }
+        if self.live != self.count_live_bytes() {
+            return Err("live byte count");
         }
         Ok(())
     }

@@ -21,7 +21,8 @@ use crate::bkey::{KeyRef, Pos};
 
 impl Node {
     /// Merges the written bsets into one, in place. The open bset, if any,
-    /// stays; the node then has at most two bsets.
+    /// stays; the node then has at most two bsets. Only dead keys go, so
+    /// the live bytes stay as they are.
     pub fn compact(&mut self) -> Result<(), NodeError> {
         let w = self.written_sets;
         if w == 0 {
@@ -95,6 +96,7 @@ impl Node {
             end = append(&mut node.data, end, &key)?;
         }
         node.bsets[0] = span(0, end);
+        node.live = end;
         node.rebuild_samples();
         Ok(node)
     }

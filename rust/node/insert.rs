@@ -78,36 +78,48 @@ impl Node {
             )
         });
 
+        // What the key at the position adds to the live bytes, for
+        // `Node::live` (a deleted key is not live).
+        let old_live = match found {
+            Some((_, _, len, _, kind)) if kind != KeyType::Deleted => len,
+            _ => 0,
+        };
         if key.kind() == KeyType::Deleted {
-            return match found {
-                None | Some((_, _, _, _, KeyType::Deleted)) => Ok(()),
+            match found {
+                None | Some((_, _, _, _, KeyType::Deleted)) => {}
                 Some((set, at, old_len, needs_whiteout, _)) if set == last_set => {
                     if needs_whiteout {
-                        self.put(&Self::whiteout_of(key), at, old_len, true)
+                        self.put(&Self::whiteout_of(key), at, old_len, true)?;
                     } else {
                         self.remove(at, old_len);
-                        Ok(())
                     }
                 }
                 Some(_) => {
                     let at = self.search_bset(self.last(), key.pos);
-                    self.put(&Self::whiteout_of(key), at, 0, true)
+                    self.put(&Self::whiteout_of(key), at, 0, true)?;
                 }
-            };
+            }
+            self.live = self.live.saturating_sub(old_live);
+            return Ok(());
         }
         match found {
             Some((set, at, old_len, needs_whiteout, _)) if set == last_set => {
-                self.put(key, at, old_len, needs_whiteout)
+                self.put(key, at, old_len, needs_whiteout)?;
             }
             Some(_) => {
                 let at = self.search_bset(self.last(), key.pos);
-                self.put(key, at, 0, true)
+                self.put(key, at, 0, true)?;
             }
             None => {
                 let at = self.search_bset(self.last(), key.pos);
-                self.put(key, at, 0, false)
+                self.put(key, at, 0, false)?;
             }
         }
+        self.live = self
+            .live
+            .saturating_sub(old_live)
+            .saturating_add(key.encoded_len());
+        Ok(())
     }
 
     /// Deletes the key at `key_pos`, if any.
