@@ -39,6 +39,12 @@ module! {
     license: "GPL",
 }
 
+/// `/sys/kernel/debug/sixfs/btree_transactions`: every running
+/// transaction's held and awaited locks.
+static BTREE_TRANSACTIONS: glue::debugfs::Text = glue::debugfs::Text {
+    show: |out| btree::registry::write_text(out),
+};
+
 static SIXFS_TYPE: glue::fs_type::FileSystemType = glue::fs_type::FileSystemType::new();
 
 struct SixfsModule {
@@ -50,6 +56,7 @@ impl kernel::Module for SixfsModule {
     fn init(module: &'static ThisModule) -> Result<Self> {
         let debugfs = glue::debugfs::Dir::new(c"sixfs")?;
         debugfs.command_file(c"perf_test", &perf_test::COMMAND)?;
+        debugfs.text_file(c"btree_transactions", &BTREE_TRANSACTIONS)?;
         let fs = glue::fs_type::Registration::new(&SIXFS_TYPE, module)?;
         pr_info!("filesystem type registered\n");
         Ok(Self {

@@ -87,6 +87,17 @@ impl Trans<'_> {
         Ok(out)
     }
 
+    /// Records the lock being waited for, here and for debugfs.
+    fn set_waiting(&mut self, info: Option<LockInfo>) {
+        if let Some(claim) = self.listed.as_ref() {
+            match info.as_ref() {
+                Some(info) => claim.slot().wait(info),
+                None => claim.slot().waited(),
+            }
+        }
+        self.waiting = info;
+    }
+
     /// Another path of ours holding `node` in a way that lets us take an
     /// extra hold of type `ty`.
     fn shared_hold(&self, node: &Arc<BtreeNode>, ty: SixLockType) -> bool {
@@ -165,16 +176,16 @@ impl Trans<'_> {
                     }
                 }
             }
-            self.waiting = Some(LockInfo {
+            self.set_waiting(Some(LockInfo {
                 btree,
                 level: u8::try_from(level).unwrap_or(u8::MAX),
                 pos,
                 node: node.id,
                 ty,
                 state: LockState::Waiting,
-            });
+            }));
             let locked = node.lock.lock(ty);
-            self.waiting = None;
+            self.set_waiting(None);
             locked?;
             if node.is_dead() || !node.covers(pos) {
                 // Replaced while we waited without the parent locked.
@@ -184,14 +195,12 @@ impl Trans<'_> {
         }
         let seq = node.lock.seq();
         let p = self.path_mut(idx)?;
+        p.unlock_level(level);
         let l = p.l.get_mut(level).ok_or(BtreeError::TooBig)?;
-        if let (Some(old_ty), Some(old)) = (l.held.take(), l.node.as_ref()) {
-            let _ = old.lock.unlock(old_ty);
-        }
         l.node = Some(node.clone());
         l.seq = seq;
-        l.held = Some(ty);
         l.iter = None;
+        p.set_held(level, ty);
         Ok(())
     }
 
@@ -223,9 +232,7 @@ impl Trans<'_> {
             node.lock.relock(ty, seq)
         };
         if ok {
-            if let Some(l) = self.path_mut(idx)?.l.get_mut(level) {
-                l.held = Some(ty);
-            }
+            self.path_mut(idx)?.set_held(level, ty);
             if node.is_dead() {
                 self.path_mut(idx)?.unlock_level(level);
                 return Ok(false);

@@ -14,6 +14,7 @@ pub mod interior;
 pub mod iter;
 pub mod locking;
 pub mod path;
+pub mod registry;
 pub mod trans;
 pub mod traverse;
 
@@ -32,6 +33,8 @@ pub use trans::Trans;
 mod cache_tests;
 #[cfg(any(test, CONFIG_KUNIT))]
 mod iter_tests;
+#[cfg(any(test, CONFIG_KUNIT))]
+mod registry_tests;
 #[cfg(all(any(test, CONFIG_KUNIT), not(loom)))]
 mod stress_tests;
 #[cfg(any(test, CONFIG_KUNIT))]

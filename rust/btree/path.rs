@@ -4,6 +4,7 @@
 //! position, the locks held on them and the sequence numbers seen.
 
 use super::cache::{BtreeId, BtreeNode, MAX_DEPTH};
+use super::registry::PathSlot;
 use crate::bkey::Pos;
 use crate::node::NodeIter;
 use crate::platform::sync::Arc;
@@ -53,6 +54,8 @@ pub struct Path {
     pub l: [Level; MAX_DEPTH],
     /// See [`Uptodate`].
     pub uptodate: Uptodate,
+    /// Where its locks are published for debugfs, if listed.
+    pub(crate) published: Option<&'static PathSlot>,
 }
 
 impl Path {
@@ -65,6 +68,7 @@ impl Path {
             locks_want,
             l: core::array::from_fn(|_| Level::default()),
             uptodate: Uptodate::NeedTraverse,
+            published: None,
         }
     }
 
@@ -115,12 +119,8 @@ impl Path {
 
     /// Drops every lock, keeping nodes and sequence numbers for relock.
     pub fn unlock(&mut self) {
-        for l in self.l.iter_mut() {
-            if let (Some(ty), Some(node)) = (l.held.take(), l.node.as_ref()) {
-                // A failure would be a bug in our bookkeeping; nothing
-                // better to do than carry on unlocked.
-                let _ = node.lock.unlock(ty);
-            }
+        for level in 0..self.l.len() {
+            self.unlock_level(level);
         }
         if self.uptodate == Uptodate::Uptodate || self.uptodate == Uptodate::NeedPeek {
             self.uptodate = Uptodate::NeedRelock;
@@ -131,7 +131,30 @@ impl Path {
     pub fn unlock_level(&mut self, level: usize) {
         if let Some(l) = self.l.get_mut(level) {
             if let (Some(ty), Some(node)) = (l.held.take(), l.node.as_ref()) {
+                // A failure would be a bug in our bookkeeping; nothing
+                // better to do than carry on unlocked.
                 let _ = node.lock.unlock(ty);
+                if let Some(slot) = self.published {
+                    slot.dropped(level);
+                }
+            }
+        }
+    }
+
+    /// Unlocks level `level` and forgets its node.
+    pub(crate) fn forget_level(&mut self, level: usize) {
+        self.unlock_level(level);
+        if let Some(l) = self.l.get_mut(level) {
+            l.node = None;
+        }
+    }
+
+    /// Records that level `level`, whose node is set, is now held as `ty`.
+    pub(crate) fn set_held(&mut self, level: usize, ty: SixLockType) {
+        if let Some(l) = self.l.get_mut(level) {
+            l.held = Some(ty);
+            if let (Some(slot), Some(node)) = (self.published, l.node.as_ref()) {
+                slot.held(self.btree, self.pos, level, node.id, ty);
             }
         }
     }

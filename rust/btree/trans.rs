@@ -8,6 +8,7 @@ use super::cache::{Btree, BtreeId, BtreeNode};
 use super::error::{BtreeError, BtreeResult, RestartReason};
 use super::locking::LockInfo;
 use super::path::Path;
+use super::registry::Claim;
 use crate::bkey::{Key, Pos};
 use crate::platform::sync::{yield_now, Arc, Ordering};
 use crate::platform::vec::Vec;
@@ -53,6 +54,8 @@ pub struct Trans<'b> {
     /// Splits need intent to the root: remembered across restarts.
     pub(crate) want_depth: bool,
     rng: u64,
+    /// Its slot in the debugfs listing, if it got one.
+    pub(crate) listed: Option<Claim>,
 }
 
 impl<'b> Trans<'b> {
@@ -75,6 +78,7 @@ impl<'b> Trans<'b> {
                 .fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed)
                 .wrapping_mul(0x2545_f491_4f6c_dd1d)
                 | 1,
+            listed: Claim::new(),
         }
     }
 
@@ -156,9 +160,11 @@ impl<'b> Trans<'b> {
         if self.paths.len() >= MAX_PATHS || btree.index().is_none() {
             return Err(BtreeError::TooBig);
         }
-        self.paths
-            .try_push(Path::new(btree, pos, level, locks_want))?;
-        Ok(self.paths.len().saturating_sub(1))
+        let idx = self.paths.len();
+        let mut path = Path::new(btree, pos, level, locks_want);
+        path.published = self.listed.as_ref().and_then(|c| c.slot().path(idx));
+        self.paths.try_push(path)?;
+        Ok(idx)
     }
 
     /// A path by index.
@@ -173,6 +179,11 @@ impl<'b> Trans<'b> {
         self.paths
             .get_mut(idx)
             .ok_or(BtreeError::Corrupt("no such path"))
+    }
+
+    /// Its serial number in the debugfs listing, if listed.
+    pub fn serial(&self) -> Option<u64> {
+        self.listed.as_ref().map(|c| c.slot().serial())
     }
 
     /// Paths in the transaction.

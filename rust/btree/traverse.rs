@@ -122,11 +122,8 @@ impl Trans<'_> {
         }
         // Levels below the path's are not part of it.
         let p = self.path_mut(idx)?;
-        for below in p.l.iter_mut().take(level) {
-            if let (Some(ty), Some(n)) = (below.held.take(), below.node.as_ref()) {
-                let _ = n.lock.unlock(ty);
-            }
-            below.node = None;
+        for below in 0..level {
+            p.forget_level(below);
         }
         p.uptodate = Uptodate::Uptodate;
         self.init_iter(idx)
@@ -146,11 +143,8 @@ impl Trans<'_> {
             if self.btree.is_root(&root) && !root.is_dead() {
                 let p = self.path_mut(idx)?;
                 // Levels above the root are stale.
-                for above in p.l.iter_mut().skip(level.saturating_add(1)) {
-                    if let (Some(ty), Some(n)) = (above.held.take(), above.node.as_ref()) {
-                        let _ = n.lock.unlock(ty);
-                    }
-                    above.node = None;
+                for above in level.saturating_add(1)..p.l.len() {
+                    p.forget_level(above);
                 }
                 return Ok(level);
             }

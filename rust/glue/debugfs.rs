@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! debugfs: command files for tests and benchmarks.
+//! debugfs: command files for tests and benchmarks, text files for
+//! introspection.
 //!
 //! A command file runs a Rust function on each line written to it, as
-//! bcachefs's `perf_test` does; results go to the kernel log.
+//! bcachefs's `perf_test` does; results go to the kernel log. A text file
+//! renders its contents when opened; reads of that open file see that
+//! snapshot.
 
 use super::ffi;
 use core::ffi::{c_void, CStr};
@@ -17,6 +20,12 @@ const MAX_COMMAND: usize = 4096;
 pub(crate) struct Command {
     /// Runs one command; an error is the write's result.
     pub(crate) run: fn(&str) -> Result,
+}
+
+/// What a text file shows: a function writing its current contents.
+pub(crate) struct Text {
+    /// Renders the file.
+    pub(crate) show: fn(&mut dyn core::fmt::Write) -> core::fmt::Result,
 }
 
 /// A debugfs directory, removed with everything in it when dropped.
@@ -57,6 +66,27 @@ impl Dir {
                 self.dentry.as_ptr(),
                 data,
                 &COMMAND_FOPS.0,
+            )
+        };
+        from_err_ptr(file)?;
+        Ok(())
+    }
+}
+
+impl Dir {
+    /// Creates a read-only file `name` in this directory showing `text`.
+    /// The file goes away with the directory.
+    pub(crate) fn text_file(&self, name: &'static CStr, text: &'static Text) -> Result {
+        let data = (text as *const Text).cast_mut().cast::<c_void>();
+        // SAFETY: as in `command_file`: `name` is NUL-terminated, the
+        // directory is live, `text` and `TEXT_FOPS` are static.
+        let file = unsafe {
+            ffi::sixfs_debugfs_create_file(
+                name.as_ptr().cast(),
+                0o400,
+                self.dentry.as_ptr(),
+                data,
+                &TEXT_FOPS.0,
             )
         };
         from_err_ptr(file)?;
@@ -113,4 +143,92 @@ unsafe extern "C" fn command_write(
         (command.run)(text.trim())?;
         isize::try_from(count).map_err(|_| EINVAL)
     })
+}
+
+/// The file operations of every text file.
+static TEXT_FOPS: FileOperations = FileOperations(bindings::file_operations {
+    open: Some(text_open),
+    read: Some(text_read),
+    release: Some(text_release),
+    llseek: Some(bindings::default_llseek),
+    // SAFETY: all-zero is a valid `file_operations`: no other operations.
+    ..unsafe { core::mem::zeroed() }
+});
+
+/// A `fmt::Write` into a kernel vector; it fails once an allocation does.
+struct TextBuf(KVec<u8>);
+
+impl core::fmt::Write for TextBuf {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        self.0
+            .extend_from_slice(s.as_bytes(), GFP_KERNEL)
+            .map_err(|_| core::fmt::Error)
+    }
+}
+
+/// `open` of a text file: renders the text once, so that every read of
+/// this open file sees the same snapshot, and keeps it in `private_data`.
+///
+/// # Safety
+///
+/// Called by the VFS on a file made by [`Dir::text_file`].
+unsafe extern "C" fn text_open(inode: *mut bindings::inode, file: *mut bindings::file) -> i32 {
+    from_result(|| {
+        // SAFETY: the inode is live while it is being opened; `i_private`
+        // holds the `&'static Text` that `Dir::text_file` passed.
+        let text = unsafe { &*(*inode).i_private.cast::<Text>() };
+        let mut out = TextBuf(KVec::new());
+        (text.show)(&mut out).map_err(|_| ENOMEM)?;
+        let rendered = KBox::new(out, GFP_KERNEL)?;
+        // SAFETY: `file` is being opened and is ours until `release`;
+        // `text_release` takes the box back.
+        unsafe { (*file).private_data = KBox::into_raw(rendered).cast() };
+        Ok(0)
+    })
+}
+
+/// `read` of a text file: copies from the snapshot taken at open.
+///
+/// # Safety
+///
+/// Called by the VFS on a file opened by [`text_open`].
+unsafe extern "C" fn text_read(
+    file: *mut bindings::file,
+    buf: *mut kernel::ffi::c_char,
+    count: usize,
+    ppos: *mut bindings::loff_t,
+) -> isize {
+    from_result(|| {
+        // SAFETY: `text_open` stored a live `TextBuf` in `private_data`,
+        // freed only at release, after the last read.
+        let rendered = unsafe { &*(*file).private_data.cast::<TextBuf>() };
+        // SAFETY: `buf` and `count` come from the read system call and
+        // `ppos` from the VFS; the source is our live buffer of that length.
+        let copied = unsafe {
+            bindings::simple_read_from_buffer(
+                buf.cast(),
+                count,
+                ppos,
+                rendered.0.as_ptr().cast(),
+                rendered.0.len(),
+            )
+        };
+        if copied < 0 {
+            // Its only failure: the user buffer could not be written.
+            return Err(EFAULT);
+        }
+        Ok(copied)
+    })
+}
+
+/// `release` of a text file: frees the snapshot.
+///
+/// # Safety
+///
+/// Called by the VFS once, on a file opened by [`text_open`].
+unsafe extern "C" fn text_release(_inode: *mut bindings::inode, file: *mut bindings::file) -> i32 {
+    // SAFETY: `text_open` stored a box made by `KBox::into_raw`; release
+    // runs once, after every other operation on the file.
+    drop(unsafe { KBox::from_raw((*file).private_data.cast::<TextBuf>()) });
+    0
 }

@@ -336,3 +336,8 @@ pub fn now_ns() -> u64 {
     let ns = unsafe { bindings::ktime_get() };
     u64::try_from(ns).unwrap_or(0)
 }
+
+/// The calling task's pid, for introspection.
+pub fn task_id() -> u64 {
+    u64::try_from(kernel::current!().pid()).unwrap_or(0)
+}

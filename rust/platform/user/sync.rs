@@ -252,3 +252,14 @@ pub fn now_ns() -> u64 {
     let elapsed = START.get_or_init(std::time::Instant::now).elapsed();
     u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX)
 }
+
+/// A number naming the calling thread, for introspection (the kernel
+/// reports the pid).
+#[cfg(not(loom))]
+pub fn task_id() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    std::thread_local! {
+        static ID: u64 = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    ID.with(|id| *id)
+}
