@@ -1,7 +1,7 @@
 #!/bin/bash
 # Boots a sixfs test kernel in QEMU and runs one command in it.
 #
-#   run-guest.sh [-f debug|perf] [-d DISK]... [-a FILE]... [-t SECONDS] [-o OUTDIR] -- COMMAND...
+#   run-guest.sh [-f debug|perf] [-d DISK]... [-a FILE]... [-t SECONDS] [-m MEMORY] [-o OUTDIR] -- COMMAND...
 #
 # The guest is a busybox initramfs holding sixfs.ko, the selftests, the
 # guest scripts and any -a FILE under /sixfs, and the kernel's own modules
@@ -13,15 +13,16 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-flavour=debug disks=() extra=() timeout=1200 out=""
-while getopts "f:d:a:t:o:" opt; do
+flavour=debug disks=() extra=() timeout=1200 memory=2G out=""
+while getopts "f:d:a:t:m:o:" opt; do
 	case $opt in
 	f) flavour=$OPTARG ;;
 	d) disks+=("$OPTARG") ;;
 	a) extra+=("$OPTARG") ;;
 	t) timeout=$OPTARG ;;
+	m) memory=$OPTARG ;;
 	o) out=$OPTARG ;;
-	*) die "usage: run-guest.sh [-f flavour] [-d disk]... [-a file]... [-t seconds] [-o outdir] -- command..." ;;
+	*) die "usage: run-guest.sh [-f flavour] [-d disk]... [-a file]... [-t seconds] [-m memory] [-o outdir] -- command..." ;;
 	esac
 done
 shift $((OPTIND - 1))
@@ -78,7 +79,7 @@ done
 echo "run-guest: booting the $flavour kernel ($accel), log in $out/dmesg.log"
 set +e
 timeout --kill-after=10 "$timeout" qemu-system-x86_64 "${accel_args[@]}" \
-	-smp 2 -m 2G -nodefaults -no-reboot -display none \
+	-smp 2 -m "$memory" -nodefaults -no-reboot -display none \
 	-kernel "$kernel" -initrd "$out/initramfs.cpio" \
 	-append "console=ttyS0 ignore_loglevel panic=-1 hung_task_panic=0 rdinit=/init" \
 	-serial "file:$out/dmesg.log" -chardev "file,id=out,path=$out/output.log" -serial chardev:out \
