@@ -2,7 +2,8 @@
 # `make bench`: boots the perf kernel and runs the benchmarks, writing
 # tables (and plots) under bench/results/.
 #
-#   BENCH=locks|btree|all   which benchmarks (default all)
+#   BENCH=locks|btree|user|all   which benchmarks (default all; user: the
+#                           userspace btree against std's BTreeMap)
 #   BENCH_COUNT=2M          operations per lock workload
 #   BENCH_BTREE_SIZES="10K 100K 1M 10M"   tree sizes of the btree rows
 set -euo pipefail
@@ -39,4 +40,18 @@ if [ "$what" = all ] || [ "$what" = btree ]; then
 		--note "Plot: btree-kernel.svg." \
 		>"$results/btree-kernel.md"
 	cat "$results/btree-kernel.md"
+fi
+
+if [ "$what" = all ] || [ "$what" = user ]; then
+	user_sizes=$(echo "$sizes" | tr ' ' ',')
+	(cd "$SIXFS_ROOT/tools" && cargo run --quiet --release -p sixfs-bench -- btree --sizes "$user_sizes") |
+		tee "$out/user-btree.log"
+	python3 "$SIXFS_ROOT/scripts/bench-btree-table.py" "$out/user-btree.log" --anchor btreemap \
+		--svg "$results/btree-user.svg" --title "Btree benchmark (userspace)" \
+		--command "make bench (BENCH=user BENCH_BTREE_SIZES=\"$sizes\")" \
+		--note "Native, $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')); one run per row; sixfs nodes of 256 KiB." \
+		--note "std's BTreeMap runs the same operations on the same keys; with 2 threads it sits behind a parking_lot RwLock." \
+		--note "Plot: btree-user.svg." \
+		>"$results/btree-user.md"
+	cat "$results/btree-user.md"
 fi

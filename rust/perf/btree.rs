@@ -114,9 +114,15 @@ fn key(offset: u64) -> Key {
 }
 
 /// The random keys of thread `thread`: the same sequence for the insert
-/// and for the later lookups or deletes.
-fn rng_of(thread: usize) -> Rng {
+/// and for the later lookups or deletes. (Public so that userspace anchors
+/// run the same keys.)
+pub fn rng_of(thread: usize) -> Rng {
     Rng::new(0xb7ee ^ thread as u64)
+}
+
+/// The random positions rand_lookup and rand_mixed search for.
+pub fn lookup_rng(thread: usize) -> Rng {
+    Rng::new(0x100c ^ thread as u64)
 }
 
 /// Runs one operation's transaction, then gives the scheduler a chance: the
@@ -208,7 +214,7 @@ fn one_thread(btree: &Btree, workload: Workload, thread: usize, n: u64) -> Resul
             }
         }
         Workload::RandLookup | Workload::RandMixed => {
-            let mut lookup = Rng::new(0x100c ^ thread as u64);
+            let mut lookup = lookup_rng(thread);
             for i in 0..n {
                 let at = pos(lookup.next_u64());
                 let update = workload == Workload::RandMixed && i % 4 == 0;

@@ -5,18 +5,24 @@
 //! `cargo run --release -p sixfs-bench -- six [--count N] [--tries N]`
 //! prints one table comparing sixfs's six lock with std's and
 //! parking_lot's reader-writer locks.
+//!
+//! `cargo run --release -p sixfs-bench -- btree [--sizes 10K,1M] [--node-size BYTES]`
+//! prints perf_test report lines for sixfs's btree and std's `BTreeMap`.
 
+mod btree;
 mod locks;
 mod six;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: sixfs-bench six [--count N] [--tries N]";
+const USAGE: &str = "usage: sixfs-bench six [--count N] [--tries N]\n       \
+                     sixfs-bench btree [--sizes N,N...] [--node-size BYTES]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("six") => six::main(&args[1..]),
+        Some("btree") => btree::main(&args[1..]),
         _ => Err(USAGE.into()),
     };
     match result {
