@@ -17,6 +17,19 @@ out=$SIXFS_BUILD/bench
 results=$SIXFS_ROOT/bench/results
 mkdir -p "$out" "$results"
 
+# btree_table LOG ANCHOR NAME TITLE NOTE...: the table and plot of one run.
+btree_table() {
+	local log=$1 anchor=$2 name=$3 title=$4 note
+	shift 4
+	local notes=()
+	for note in "$@" "Plot: $name.svg."; do notes+=(--note "$note"); done
+	python3 "$SIXFS_ROOT/scripts/bench-btree-table.py" "$log" --anchor "$anchor" \
+		--svg "$results/$name.svg" --title "$title" \
+		--command "make bench (BENCH=$what BENCH_BTREE_SIZES=\"$sizes\")" \
+		"${notes[@]}" >"$results/$name.md"
+	cat "$results/$name.md"
+}
+
 if [ "$what" = all ] || [ "$what" = locks ]; then
 	"$SIXFS_ROOT/scripts/run-guest.sh" -f perf -o "$out/guest-locks" -t 3000 -a "$anchor" \
 		-- sh /sixfs/bench-locks.sh "$count" | tee "$out/locks.log"
@@ -30,28 +43,17 @@ if [ "$what" = all ] || [ "$what" = btree ]; then
 	# 10^7 keys of both trees need a few GiB.
 	"$SIXFS_ROOT/scripts/run-guest.sh" -f perf -m 8G -o "$out/guest-btree" -t 30000 -a "$anchor" \
 		-- sh /sixfs/bench-btree.sh $sizes | tee "$out/btree.log"
-	accel=$(cat "$out/guest-btree/accel")
-	python3 "$SIXFS_ROOT/scripts/bench-btree-table.py" "$out/btree.log" --anchor maple \
-		--svg "$results/btree-kernel.svg" --title "Btree benchmark (kernel)" \
-		--command "make bench (BENCH=btree BENCH_BTREE_SIZES=\"$sizes\")" \
-		--note "Perf kernel under QEMU ($accel), 2 vCPUs, one boot, one run per row; sixfs nodes of 256 KiB." \
-		--note "The maple tree (the kernel's in-memory B-tree) runs the same operations through sixfs_anchor.ko." \
-		--note "bcachefs's published figures for reference (native Ryzen 5950X, 10M keys, 1 thread): rand_insert 1480 ns, rand_lookup 736 ns." \
-		--note "Plot: btree-kernel.svg." \
-		>"$results/btree-kernel.md"
-	cat "$results/btree-kernel.md"
+	btree_table "$out/btree.log" maple btree-kernel "Btree benchmark (kernel)" \
+		"Perf kernel under QEMU ($(cat "$out/guest-btree/accel")), 2 vCPUs, one boot, one run per row; sixfs nodes of 256 KiB." \
+		"The maple tree (the kernel's in-memory B-tree) runs the same operations through sixfs_anchor.ko." \
+		"bcachefs's published figures for reference (native Ryzen 5950X, 10M keys, 1 thread): rand_insert 1480 ns, rand_lookup 736 ns."
 fi
 
 if [ "$what" = all ] || [ "$what" = user ]; then
 	user_sizes=$(echo "$sizes" | tr ' ' ',')
 	(cd "$SIXFS_ROOT/tools" && cargo run --quiet --release -p sixfs-bench -- btree --sizes "$user_sizes") |
 		tee "$out/user-btree.log"
-	python3 "$SIXFS_ROOT/scripts/bench-btree-table.py" "$out/user-btree.log" --anchor btreemap \
-		--svg "$results/btree-user.svg" --title "Btree benchmark (userspace)" \
-		--command "make bench (BENCH=user BENCH_BTREE_SIZES=\"$sizes\")" \
-		--note "Native, $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')); one run per row; sixfs nodes of 256 KiB." \
-		--note "std's BTreeMap runs the same operations on the same keys; with 2 threads it sits behind a parking_lot RwLock." \
-		--note "Plot: btree-user.svg." \
-		>"$results/btree-user.md"
-	cat "$results/btree-user.md"
+	btree_table "$out/user-btree.log" btreemap btree-user "Btree benchmark (userspace)" \
+		"Native, $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')); one run per row; sixfs nodes of 256 KiB." \
+		"std's BTreeMap runs the same operations on the same keys; with 2 threads it sits behind a parking_lot RwLock."
 fi

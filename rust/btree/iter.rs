@@ -159,6 +159,23 @@ impl Iter {
         if self.flags.contains(IterFlags::SLOTS) {
             return self.peek_slot(trans).map(Some);
         }
+        self.find_and_move(trans, |it, k| {
+            if it.is_extents() {
+                it.pos.max(Pos::new(k.pos.inode, k.start(), k.pos.snapshot))
+            } else {
+                k.pos
+            }
+        })
+    }
+
+    /// The first key from the position (for extents: the first extent
+    /// ending after it); the iterator moves to `moved(self, key)`, or to
+    /// the end if there is none.
+    fn find_and_move<'i>(
+        &'i mut self,
+        trans: &mut Trans<'_>,
+        moved: fn(&Self, &Key) -> Pos,
+    ) -> BtreeResult<Option<&'i Key>> {
         let search = if self.is_extents() {
             extent_search(self.pos)
         } else {
@@ -166,12 +183,7 @@ impl Iter {
         };
         match self.peek_from(trans, search)? {
             Some(k) => {
-                if self.is_extents() {
-                    let start = Pos::new(k.pos.inode, k.start(), k.pos.snapshot);
-                    self.pos = self.pos.max(start);
-                } else {
-                    self.pos = k.pos;
-                }
+                self.pos = moved(self, &k);
                 self.key = k;
                 Ok(Some(&self.key))
             }
@@ -188,26 +200,13 @@ impl Iter {
         if self.flags.contains(IterFlags::SLOTS) {
             return self.next_slot(trans).map(Some);
         }
-        let search = if self.is_extents() {
-            extent_search(self.pos)
-        } else {
-            self.pos
-        };
-        match self.peek_from(trans, search)? {
-            Some(k) => {
-                self.pos = if self.is_extents() {
-                    k.pos
-                } else {
-                    k.pos.successor().unwrap_or(Pos::MAX)
-                };
-                self.key = k;
-                Ok(Some(&self.key))
+        self.find_and_move(trans, |it, k| {
+            if it.is_extents() {
+                k.pos
+            } else {
+                k.pos.successor().unwrap_or(Pos::MAX)
             }
-            None => {
-                self.pos = Pos::MAX;
-                Ok(None)
-            }
-        }
+        })
     }
 
     /// The last key before the position; the iterator moves to it.

@@ -55,38 +55,40 @@ impl Dir {
     /// Creates a write-only file `name` in this directory that runs
     /// `command` on each write. The file goes away with the directory.
     pub(crate) fn command_file(&self, name: &'static CStr, command: &'static Command) -> Result {
-        let data = (command as *const Command).cast_mut().cast::<c_void>();
-        // SAFETY: `name` is NUL-terminated, the directory is live (type
-        // invariant), `command` and `COMMAND_FOPS` are static, so they
-        // outlive the file.
-        let file = unsafe {
-            ffi::sixfs_debugfs_create_file(
-                name.as_ptr().cast(),
-                0o200,
-                self.dentry.as_ptr(),
-                data,
-                &COMMAND_FOPS.0,
-            )
-        };
-        from_err_ptr(file)?;
-        Ok(())
+        // SAFETY: `command_write` reads `i_private` as a `Command`.
+        unsafe { self.file(name, 0o200, command, &COMMAND_FOPS) }
     }
-}
 
-impl Dir {
     /// Creates a read-only file `name` in this directory showing `text`.
     /// The file goes away with the directory.
     pub(crate) fn text_file(&self, name: &'static CStr, text: &'static Text) -> Result {
-        let data = (text as *const Text).cast_mut().cast::<c_void>();
-        // SAFETY: as in `command_file`: `name` is NUL-terminated, the
-        // directory is live, `text` and `TEXT_FOPS` are static.
+        // SAFETY: `text_open` reads `i_private` as a `Text`.
+        unsafe { self.file(name, 0o400, text, &TEXT_FOPS) }
+    }
+
+    /// Creates file `name` whose operations find `data` in `i_private`.
+    ///
+    /// # Safety
+    ///
+    /// `fops` must use `i_private` only as a shared `&T`.
+    unsafe fn file<T>(
+        &self,
+        name: &'static CStr,
+        mode: bindings::umode_t,
+        data: &'static T,
+        fops: &'static FileOperations,
+    ) -> Result {
+        let data = (data as *const T).cast_mut().cast::<c_void>();
+        // SAFETY: `name` is NUL-terminated, the directory is live (type
+        // invariant), `data` and `fops` are static, so they outlive the
+        // file; `fops` reads `data` as the `T` it is (the caller's promise).
         let file = unsafe {
             ffi::sixfs_debugfs_create_file(
                 name.as_ptr().cast(),
-                0o400,
+                mode,
                 self.dentry.as_ptr(),
                 data,
-                &TEXT_FOPS.0,
+                &fops.0,
             )
         };
         from_err_ptr(file)?;
