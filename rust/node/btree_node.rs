@@ -3,11 +3,12 @@
 //! A btree node in memory: up to three sorted bsets of keys in one buffer
 //! of the node's size, with a lookup table for searching them.
 //!
-//! The buffer holds the bsets back to back, oldest first. Only the last
-//! bset changes, and only while it is above the `written` watermark: bsets
-//! below it are (or will be, once nodes are persisted) on disk and change
-//! in memory only through compaction. A key in a newer bset
-//! overrides a key at the same position in an older one.
+//! The buffer holds the bsets back to back, oldest first: first the
+//! written ones, which are (or will be, once nodes are persisted) on disk,
+//! then unwritten sealed ones, then the open one, which is the only one an
+//! insert changes. Sealed bsets keep the open one small (`sort.rs`); bsets
+//! change otherwise only when merged. A key in a newer bset overrides a
+//! key at the same position in an older one.
 //!
 //! Memory is bounded by the node size: the buffer, plus a lookup table of
 //! at most `size / SPACING + MAX_BSETS` samples, both allocated when the
@@ -19,7 +20,7 @@ use super::lookup::{self, Sample, SPACING};
 use crate::bkey::{KeyRef, Pos, MAX_KEY_BYTES};
 use crate::platform::vec::Vec;
 
-/// Bsets in a node in memory: one being written to, older ones to merge.
+/// Bsets in a node in memory: the open one and older ones to merge.
 pub const MAX_BSETS: usize = 3;
 /// Smallest node size, in bytes.
 pub const MIN_NODE_BYTES: usize = 256;
@@ -63,9 +64,12 @@ pub(crate) struct Found<'a> {
 /// INVARIANTS: `data.len() == params.size`; the bsets `0..nsets` tile
 /// `data[0..used]` in order, each a sequence of valid keys sorted by
 /// strictly increasing position within `[min, max]`; the first
-/// `written_sets` bsets are written, non-empty, and every bset but the
-/// last is written; each bset's samples point at its keys in order;
-/// `live` is what [`Node::live_bytes`] describes.
+/// `written_sets` bsets are written, the others unwritten (sealed, then
+/// the last, open, unless it is written); every bset but the last is
+/// non-empty; in an unwritten bset, a key has the needs-whiteout flag if
+/// an older bset has a key at its position, and a deleted key always has
+/// it; each bset's samples point at its keys in order; `live` is what
+/// [`Node::live_bytes`] describes.
 pub struct Node {
     pub(crate) params: NodeParams,
     pub(crate) data: Vec<u8>,
@@ -179,8 +183,9 @@ impl Node {
         (self.params.size / 4).min(MAX_KEY_BYTES)
     }
 
-    /// Marks everything in the node as written: the next insert starts a
-    /// new bset. Persistence will call this when a node write completes.
+    /// Marks everything in the node as written, sealed bsets included:
+    /// the next insert starts a new bset. Persistence will call this when
+    /// it writes the unwritten bsets (see `sort.rs`).
     pub fn mark_written(&mut self) {
         let last = self.last();
         // An empty last bset has nothing to write and stays open.
@@ -291,6 +296,28 @@ impl Node {
         }
     }
 
+    /// Checks the needs-whiteout flag of `key`, in unwritten bset `set`.
+    fn check_needs_whiteout(&self, set: usize, key: &KeyRef<'_>) -> Result<(), &'static str> {
+        if key.needs_whiteout() {
+            // Also set for a copy on disk, which is not in memory.
+            return Ok(());
+        }
+        if key.kind() == crate::bkey::KeyType::Deleted {
+            return Err("a deleted key that hides nothing");
+        }
+        let pos = key.pos();
+        let hides = (0..set).any(|older| {
+            self.bset(older).is_some_and(|b| {
+                let at = self.search_bset(b, pos);
+                at < b.end && self.key_at(at).is_some_and(|k| k.pos() == pos)
+            })
+        });
+        if hides {
+            return Err("a key over an older one without the needs-whiteout flag");
+        }
+        Ok(())
+    }
+
     /// Checks every invariant; for tests and debugging.
     pub fn check(&self) -> Result<(), &'static str> {
         if self.data.len() != self.params.size {
@@ -312,11 +339,8 @@ impl Node {
             if b.tstart != expect_tstart || b.tend < b.tstart {
                 return Err("samples do not tile the table");
             }
-            if i + 1 < self.nsets && i >= self.written_sets {
-                return Err("a bset other than the last is not written");
-            }
-            if i < self.written_sets && b.end == b.start {
-                return Err("an empty written bset");
+            if i + 1 < self.nsets && b.end == b.start {
+                return Err("an empty bset other than the last");
             }
             expect_start = b.end;
             expect_tstart = b.tend;
@@ -337,6 +361,9 @@ impl Node {
                 let deleted = key.kind() == crate::bkey::KeyType::Deleted;
                 if !deleted && ptr != (self.params.level > 0) {
                     return Err("key type does not fit the level");
+                }
+                if !self.bset_written(i) {
+                    self.check_needs_whiteout(i, &key)?;
                 }
                 if samples.peek().is_some_and(|s| s.at as usize == at)
                     && samples.next().map(Sample::pos) != Some(pos)

@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Compaction: rewriting bsets into one, without the keys that newer ones
+//! Compaction: rewriting bsets into fewer, without the keys that newer ones
 //! hide and without deleted keys that hide nothing any more.
 //!
 //! Two forms, as in bcachefs:
-//! - [`Node::compact`] works in place on a node whose written bsets stay on
-//!   disk: it merges the written bsets into one (their deleted keys are on
-//!   disk already, and what they hid is dropped with them) and keeps the
-//!   open bset as it is, since its deleted keys still hide written ones.
+//! - [`Node::compact`] works on a node whose written bsets stay on disk: it
+//!   merges the written bsets into one and the unwritten ones (sealed and
+//!   open) into another. The written one loses its deleted keys (they are
+//!   on disk already, and what they hid is dropped with them) and the keys
+//!   newer bsets hide; the unwritten one keeps the deleted keys that hide
+//!   a copy on disk. That is everything a node that is not written whole
+//!   can reclaim.
 //! - [`Node::rewrite`] makes a new node image with one unwritten bset and
 //!   no deleted keys at all, for a node that will be written whole (after a
 //!   split or merge, or to reclaim the space of a node whose written bsets
@@ -15,53 +18,73 @@
 
 use super::btree_node::{zeroed, Bset, Node, NodeParams};
 use super::error::NodeError;
-use super::iter::{Filter, NodeIter};
+use super::iter::Filter;
+use super::sort::{set_needs_whiteout, SetMerge};
 use crate::bkey::encoding::{FLAG_NEEDS_WHITEOUT, OFF_FLAGS};
-use crate::bkey::{KeyRef, Pos};
+use crate::bkey::{KeyRef, KeyType, Pos};
 
 impl Node {
-    /// Merges the written bsets into one, in place. The open bset, if any,
-    /// stays; the node then has at most two bsets. Only dead keys go, so
-    /// the live bytes stay as they are.
+    /// Merges the written bsets into one and the unwritten ones into
+    /// another, in a new buffer; the node then has at most two bsets. Only
+    /// dead keys go, so the live bytes stay as they are.
     pub fn compact(&mut self) -> Result<(), NodeError> {
-        let w = self.written_sets;
-        if w == 0 {
-            // Nothing written: the one bset has no dead keys (a delete
-            // there removes the key it needs no whiteout for).
+        let (w, n) = (self.written_sets, self.nsets);
+        if w == 0 && n <= 1 {
+            // One unwritten bset has no dead keys: a delete there removes
+            // the key, or leaves a deleted key that hides a copy on disk.
             return Ok(());
         }
         let mut out = zeroed(self.params.size)?;
-        let mut m = 0;
-        let mut it = NodeIter::over_sets(self, w, Pos::MIN, Filter::NoDeleted);
-        while let Some(key) = it.next(self) {
-            m = append(&mut out, m, &key)?;
+        let mut written_end = 0;
+        if w > 0 {
+            let mut all = SetMerge::new(self, 0, n);
+            while let Some(g) = all.next(self) {
+                // A written key that an unwritten one hides goes too: the
+                // unwritten key has the needs-whiteout flag for the copy
+                // on disk.
+                if g.newest.0 >= w {
+                    continue;
+                }
+                match self.key_at(g.newest.1) {
+                    Some(key) if key.kind() != KeyType::Deleted => {
+                        written_end = append(&mut out, written_end, &key)?;
+                    }
+                    _ => {}
+                }
+            }
         }
-        // The open bset, if any, follows unchanged.
-        let open = (w < self.nsets).then(|| self.last());
-        let mut end = m;
-        if let Some(b) = open {
-            let src = self.data.get(b.start..b.end).ok_or(NodeError::Full)?;
-            let dst = out.get_mut(m..m + src.len()).ok_or(NodeError::Full)?;
-            dst.copy_from_slice(src);
-            end = m + src.len();
+        let mut end = written_end;
+        let mut unwritten = SetMerge::new(self, w, n);
+        while let Some(g) = unwritten.next(self) {
+            let (Some(newest), Some(oldest)) = (self.key_at(g.newest.1), self.key_at(g.oldest.1))
+            else {
+                continue;
+            };
+            // Whether an older copy lies outside the unwritten bsets, in a
+            // written one or on disk.
+            let below = oldest.needs_whiteout();
+            if newest.kind() == KeyType::Deleted && !below {
+                continue;
+            }
+            let at = end;
+            end = append(&mut out, end, &newest)?;
+            set_needs_whiteout(&mut out, at, below);
         }
         self.data = out;
         self.bsets = Default::default();
-        if m > 0 {
-            self.bsets[0] = span(0, m);
-            self.written_sets = 1;
-            self.nsets = 1;
-            if open.is_some() {
-                self.bsets[1] = span(m, end);
-                self.nsets = 2;
-            }
-        } else {
-            // Everything written was deleted: only the open bset remains
-            // (its whiteout flags still speak of what is on disk).
-            self.bsets[0] = span(0, end);
-            self.written_sets = 0;
-            self.nsets = 1;
+        let mut sets = 0;
+        if written_end > 0 {
+            self.bsets[0] = span(0, written_end);
+            sets = 1;
         }
+        self.written_sets = sets;
+        if end > written_end || sets == 0 {
+            if let Some(b) = self.bsets.get_mut(sets) {
+                *b = span(written_end, end);
+                sets += 1;
+            }
+        }
+        self.nsets = sets;
         self.rebuild_samples();
         self.seq = self.seq.wrapping_add(1);
         Ok(())
@@ -84,7 +107,7 @@ impl Node {
         let mut end = 0;
         let mut prev: Option<Pos> = None;
         for key in keys {
-            if key.kind() == crate::bkey::KeyType::Deleted {
+            if key.kind() == KeyType::Deleted {
                 continue;
             }
             let owned = key.to_key()?;

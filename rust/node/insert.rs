@@ -1,17 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Inserting into a node: always into the last bset, which is started anew
-//! once the previous one is written.
+//! Inserting into a node: always into the last bset, the open one, which
+//! is started anew once the previous one is written or sealed (see
+//! `sort.rs`).
 //!
 //! A key replaces an older one at the same position: in place if that one
-//! is in the last bset, by shadowing it otherwise. Deleting works the same
+//! is in the open bset, by shadowing it otherwise. Deleting works the same
 //! way, with one twist: a key that nothing older lies under can simply be
 //! removed, but one that hides an older copy (in an older bset, or on disk)
-//! must leave a deleted key behind, or the older copy would come back. A
+//! must leave a deleted key behind, or the older copy would come back. So
+//! must a key in a sealed bset, which cannot change. A
 //! flag in the key header remembers which keys need that, so deleting
 //! never searches the older bsets again.
 
-use super::btree_node::{Bset, Node, MAX_BSETS};
+use super::btree_node::Node;
 use super::error::NodeError;
 use super::lookup::{self, SPACING};
 use crate::bkey::encoding::{FLAG_NEEDS_WHITEOUT, OFF_FLAGS};
@@ -34,39 +36,12 @@ impl Node {
         Ok(())
     }
 
-    /// Makes sure the last bset can be written to: if it is written, starts
-    /// a new one, compacting first if all are in use.
-    fn writable_bset(&mut self) -> Result<(), NodeError> {
-        if self.written_sets < self.nsets {
-            return Ok(());
-        }
-        if self.nsets == MAX_BSETS {
-            self.compact()?;
-            if self.written_sets < self.nsets {
-                return Ok(());
-            }
-        }
-        let last = self.last();
-        let new = Bset {
-            start: last.end,
-            end: last.end,
-            tstart: last.tend,
-            tend: last.tend,
-        };
-        if let Some(slot) = self.bsets.get_mut(self.nsets) {
-            *slot = new;
-            self.nsets += 1;
-        }
-        self.seq = self.seq.wrapping_add(1);
-        Ok(())
-    }
-
     /// Inserts `key`, replacing any key at its position; a deleted key
     /// deletes. Fails with [`NodeError::Full`] if there is no room, and
     /// leaves the node's contents unchanged on every error.
     pub fn insert(&mut self, key: &Key) -> Result<(), NodeError> {
         self.check_key(key)?;
-        self.writable_bset()?;
+        self.make_open_bset()?;
         let last_set = self.nsets.saturating_sub(1);
         let found = self.find(key.pos).map(|f| {
             (

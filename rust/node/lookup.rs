@@ -139,6 +139,35 @@ pub fn search(samples: &[Sample], data: &[u8], start: usize, end: usize, target:
     scan(data, at, stop, target)
 }
 
+/// [`search`] in a bset being merged in place, whose keys from `from` on
+/// now lie `shift` bytes further up in `data`: the offset (before the
+/// move) of the first key at or after `from` whose position is `>=
+/// target`, or `end`. The bytes before `from` are not read: they may have
+/// been overwritten already.
+#[inline]
+pub fn search_moved(
+    samples: &[Sample],
+    data: &[u8],
+    shift: usize,
+    (from, end): (usize, usize),
+    target: Pos,
+) -> usize {
+    let t = (target.inode, target.offset, target.snapshot);
+    let idx = samples.partition_point(|s| (s.inode, s.offset, s.snapshot) < t);
+    let at = match idx.checked_sub(1).and_then(|i| samples.get(i)) {
+        Some(s) => s.at().max(from),
+        None => from,
+    };
+    let stop = samples.get(idx).map_or(end, Sample::at).max(at);
+    scan(
+        data,
+        at.saturating_add(shift),
+        stop.saturating_add(shift),
+        target,
+    )
+    .saturating_sub(shift)
+}
+
 /// The offset of the first key in `data[from..stop]` whose position is
 /// `>= target`, or `stop`: the linear part of a search.
 #[inline]

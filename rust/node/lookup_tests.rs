@@ -32,6 +32,9 @@ test_suite! {
         for i in 0..150 {
             ok!(node.insert(&tkey(i, i)));
         }
+        // In one bset (inserting sealed some).
+        let node = ok!(node.rewrite());
+        check_eq!(node.nsets(), 1);
         let b = node.last();
         let mut table = ok!(Vec::try_with_capacity(64));
         build(&mut table, 64, &node.data, b.start, b.end, SPACING);

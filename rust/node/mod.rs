@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Btree nodes: bsets of sorted keys, the node iterator, search, insert,
-//! compaction, split and merge, extents. See `Documentation/btree-node.rst`.
+//! sealing and merging bsets, compaction, split and merge, extents. See
+//! `Documentation/btree-node.rst`.
 
 mod btree_node;
 mod compact;
@@ -10,12 +11,14 @@ mod extent;
 mod insert;
 mod iter;
 pub mod lookup;
+mod sort;
 pub mod split;
 
 pub use btree_node::{Node, NodeParams, MAX_BSETS, MAX_NODE_BYTES, MIN_NODE_BYTES};
 pub use error::NodeError;
 pub use extent::Plan;
 pub use iter::{Filter, Keys, NodeIter};
+pub use sort::SEAL_BYTES;
 pub use split::{merge, should_merge};
 
 #[cfg(any(test, CONFIG_KUNIT))]

@@ -1,0 +1,358 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Sealing and merging bsets in memory, so that an insert never moves more
+//! than a small open bset.
+//!
+//! An insert shifts the rest of the open bset, so the open bset is kept
+//! small: once it holds more than [`SEAL_BYTES`] it is *sealed* (it stops
+//! changing) and a new one is opened, whether or not anything was written,
+//! as bcachefs does (`want_new_bset`). When all [`MAX_BSETS`] slots are in
+//! use, the unwritten bsets are merged into one, in place, without
+//! allocating (bcachefs sorts into a bounce buffer instead): the merge
+//! moves the node's bytes about once per [`SEAL_BYTES`] of inserts, where
+//! each insert moved half of them before. Merging only the newest bsets
+//! (size tiers, as in LSM trees) moves fewer bytes but leaves a big middle
+//! bset that every lookup must search: measured slower overall (see
+//! `Documentation/btree-node.rst`).
+//!
+//! A merge keeps the newest key at each position and drops the dead ones:
+//! older keys at the same position, and deleted keys that hide nothing. A
+//! deleted key hides something when the oldest merged key at its position
+//! has the needs-whiteout flag (an older copy lies in a bset outside the
+//! merge, or on disk); the merged key inherits that flag. Merges here only
+//! ever take unwritten bsets, so the written ones stay as they are on disk
+//! and the merged bset is unwritten; [`Node::compact`] merges the written
+//! bsets among themselves.
+//!
+//! For persistence: a node write will write bsets `written_sets..nsets`
+//! (sealed and open; it may merge them into one on the way, as bcachefs's
+//! `btree_node_write` sorts them into its write buffer) and then mark them
+//! written, under the same lock as the merges here: a merge must never
+//! combine bsets that are being written with newer ones, because marking
+//! them written afterwards would then cover keys that never reached disk.
+
+use super::btree_node::{Node, MAX_BSETS};
+use super::error::NodeError;
+use super::lookup::{self, SPACING};
+use crate::bkey::encoding::{FLAG_NEEDS_WHITEOUT, OFF_FLAGS};
+use crate::bkey::{KeyRef, KeyType, Pos};
+
+/// Bytes above which the open bset, if unwritten, is sealed and a new one
+/// opened (bcachefs's `btree_write_set_buffer`). Nodes of this size or less
+/// never seal: shifting a few KiB per insert is cheaper than merging.
+pub const SEAL_BYTES: usize = 4096;
+
+/// The keys at one position among the bsets being merged: the bset and
+/// offset of the newest and of the oldest.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Group {
+    pub(crate) pos: Pos,
+    pub(crate) newest: (usize, usize),
+    pub(crate) oldest: (usize, usize),
+}
+
+/// A walk over the bsets `from..to` of a node by position, every key at a
+/// position at once. Like `NodeIter` it holds offsets, not a borrow.
+pub(crate) struct SetMerge {
+    cur: [usize; MAX_BSETS],
+    from: usize,
+    to: usize,
+}
+
+impl SetMerge {
+    pub(crate) fn new(node: &Node, from: usize, to: usize) -> SetMerge {
+        let mut cur = [0; MAX_BSETS];
+        for (i, c) in cur.iter_mut().enumerate() {
+            *c = node.bset(i).map_or(0, |b| b.start);
+        }
+        SetMerge {
+            cur,
+            from,
+            to: to.min(node.nsets),
+        }
+    }
+
+    /// The next position and where its keys are.
+    pub(crate) fn next(&mut self, node: &Node) -> Option<Group> {
+        let mut group: Option<Group> = None;
+        for i in self.from..self.to {
+            let (Some(b), Some(c)) = (node.bset(i), self.cur.get_mut(i)) else {
+                continue;
+            };
+            if *c >= b.end {
+                continue;
+            }
+            let Some(key) = node.key_at(*c) else {
+                *c = b.end;
+                continue;
+            };
+            let pos = key.pos();
+            match &mut group {
+                Some(g) if pos > g.pos => {}
+                // Bsets go oldest first: this one is newer.
+                Some(g) if pos == g.pos => g.newest = (i, *c),
+                _ => {
+                    group = Some(Group {
+                        pos,
+                        newest: (i, *c),
+                        oldest: (i, *c),
+                    })
+                }
+            }
+        }
+        let g = group?;
+        for i in self.from..self.to {
+            let (Some(b), Some(c)) = (node.bset(i), self.cur.get_mut(i)) else {
+                continue;
+            };
+            if *c < b.end {
+                if let Some(key) = node.key_at(*c).filter(|k| k.pos() == g.pos) {
+                    *c = c.saturating_add(key.len());
+                }
+            }
+        }
+        Some(g)
+    }
+}
+
+/// Moves `data[from..to]` to `dst`; refuses a range outside `data`, which
+/// the callers' arithmetic rules out (a bug, reported rather than fatal).
+fn move_bytes(data: &mut [u8], (from, to): (usize, usize), dst: usize) -> Result<(), NodeError> {
+    let len = to.checked_sub(from).ok_or(NodeError::Full)?;
+    if to > data.len() || dst.saturating_add(len) > data.len() {
+        return Err(NodeError::Full);
+    }
+    data.copy_within(from..to, dst);
+    Ok(())
+}
+
+/// Sets or clears the needs-whiteout flag of the key at `at`.
+pub(crate) fn set_needs_whiteout(data: &mut [u8], at: usize, on: bool) {
+    if let Some(flags) = data.get_mut(at.saturating_add(OFF_FLAGS)) {
+        if on {
+            *flags |= FLAG_NEEDS_WHITEOUT;
+        } else {
+            *flags &= !FLAG_NEEDS_WHITEOUT;
+        }
+    }
+}
+
+impl Node {
+    /// Whether the open bset is unwritten and big enough to seal, with
+    /// enough room left for a new one to be worth it.
+    fn open_is_full(&self) -> bool {
+        let last = self.last();
+        self.written_sets < self.nsets
+            && last.end.saturating_sub(last.start) > SEAL_BYTES
+            && self.free_bytes() > SEAL_BYTES / 8
+    }
+
+    /// Makes sure the last bset can take an insert: starts a new one if the
+    /// last is written, or is unwritten and full, merging bsets first if
+    /// all slots are in use.
+    pub(crate) fn make_open_bset(&mut self) -> Result<(), NodeError> {
+        let last_written = self.written_sets >= self.nsets;
+        if !last_written && !self.open_is_full() {
+            return Ok(());
+        }
+        if self.nsets >= MAX_BSETS {
+            if self.nsets.saturating_sub(self.written_sets) >= 2 {
+                if !self.merge_unwritten()? {
+                    // Too little room to merge in place: the node is about
+                    // to be compacted or split anyway, so keep inserting
+                    // into the open bset.
+                    return Ok(());
+                }
+            } else {
+                // Written bsets take the slots: merge them (this
+                // allocates, but happens at most once per node write).
+                self.compact()?;
+            }
+            let open = self.written_sets < self.nsets;
+            if open && !self.open_is_full() {
+                return Ok(());
+            }
+            if self.nsets >= MAX_BSETS {
+                return if open { Ok(()) } else { Err(NodeError::Full) };
+            }
+        }
+        self.start_bset();
+        Ok(())
+    }
+
+    /// Appends an empty bset: the new open one.
+    fn start_bset(&mut self) {
+        let last = self.last();
+        if let Some(slot) = self.bsets.get_mut(self.nsets) {
+            slot.start = last.end;
+            slot.end = last.end;
+            slot.tstart = last.tend;
+            slot.tend = last.tend;
+            self.nsets += 1;
+        }
+        self.seq = self.seq.wrapping_add(1);
+    }
+
+    /// Bytes of bset `i`.
+    fn bset_bytes(&self, i: usize) -> usize {
+        self.bset(i).map_or(0, |b| b.end.saturating_sub(b.start))
+    }
+
+    /// Merges the unwritten bsets into one, or if there is too little free
+    /// space for that, the newest two. `Ok(false)` if there are not two
+    /// unwritten bsets or too little free space even for the newest two.
+    fn merge_unwritten(&mut self) -> Result<bool, NodeError> {
+        let (w, n) = (self.written_sets, self.nsets);
+        let Some(newest_two) = n.checked_sub(2).filter(|&s| s >= w) else {
+            return Ok(false);
+        };
+        // The keys of the bsets above the oldest merged one go to the free
+        // space first.
+        let free = self.free_bytes();
+        let above = |s: usize| (s + 1..n).map(|i| self.bset_bytes(i)).sum::<usize>();
+        let s = if above(w) <= free {
+            w
+        } else if above(newest_two) <= free {
+            newest_two
+        } else {
+            return Ok(false);
+        };
+        self.merge_in_place(s)?;
+        Ok(true)
+    }
+
+    /// Merges the unwritten bsets `s..nsets` into one at `s`, without
+    /// allocating; needs as much free space as bsets `s + 1..` take.
+    ///
+    /// Call the oldest bset X and the newer ones Y. First Y's newest key at
+    /// each position goes to the free space (with its needs-whiteout flag
+    /// set to whether it hides something outside the merge), skipping
+    /// deleted keys that cancel out entirely. Then X's keys from the first
+    /// one Y touches on move up by what was copied, which opens a gap
+    /// before them that the output, written forwards from there, never
+    /// overtakes: it grows by at most the copied bytes more than X shrinks.
+    /// Runs of X go as whole copies; X is never walked key by key except to
+    /// rebuild its samples.
+    pub(crate) fn merge_in_place(&mut self, s: usize) -> Result<(), NodeError> {
+        let n = self.nsets;
+        let x = self.bset(s).ok_or(NodeError::Full)?;
+        if s < self.written_sets || s + 1 >= n {
+            return Ok(());
+        }
+        let used = self.used_bytes();
+        if used.saturating_sub(x.end) > self.free_bytes() {
+            return Err(NodeError::Full);
+        }
+
+        // Y's keys, merged, after the used bytes.
+        let copied_from = used;
+        let mut copied_end = used;
+        let mut first = x.end;
+        let mut y = SetMerge::new(self, s + 1, n);
+        while let Some(g) = y.next(self) {
+            let x_at = self.search_bset(x, g.pos);
+            let in_x = self
+                .key_at(x_at)
+                .filter(|k| x_at < x.end && k.pos() == g.pos);
+            let oldest = in_x.or_else(|| self.key_at(g.oldest.1));
+            let below = oldest.is_some_and(|k| k.needs_whiteout());
+            let Some(newest) = self.key_at(g.newest.1) else {
+                continue;
+            };
+            let len = newest.len();
+            if newest.kind() == KeyType::Deleted && !below && in_x.is_none() {
+                // Deletes a key of Y that nothing lies under: both go.
+                continue;
+            }
+            first = first.min(x_at);
+            move_bytes(
+                &mut self.data,
+                (g.newest.1, g.newest.1.saturating_add(len)),
+                copied_end,
+            )?;
+            set_needs_whiteout(&mut self.data, copied_end, below);
+            copied_end = copied_end.saturating_add(len);
+        }
+
+        // X's keys from `first` on move up by `shift`: they then end where
+        // Y ended, at most, and the copies of Y's keys follow.
+        let shift = copied_end.saturating_sub(copied_from);
+        move_bytes(&mut self.data, (first, x.end), first.saturating_add(shift))?;
+        let mut out = first;
+        let mut read = first;
+        let mut at_copy = copied_from;
+        while at_copy < copied_end {
+            let Some(key) = KeyRef::at(&self.data, at_copy) else {
+                return Err(NodeError::Full);
+            };
+            let (pos, len) = (key.pos(), key.len());
+            let dropped = key.kind() == KeyType::Deleted && !key.needs_whiteout();
+            let at =
+                lookup::search_moved(self.samples_of(x), &self.data, shift, (read, x.end), pos);
+            let run = at.saturating_sub(read);
+            move_bytes(
+                &mut self.data,
+                (read.saturating_add(shift), at.saturating_add(shift)),
+                out,
+            )?;
+            out = out.saturating_add(run);
+            read = at;
+            if read < x.end {
+                // X's key at the same position is hidden.
+                if let Some(k) =
+                    KeyRef::at(&self.data, read.saturating_add(shift)).filter(|k| k.pos() == pos)
+                {
+                    read = read.saturating_add(k.len());
+                }
+            }
+            if !dropped {
+                move_bytes(&mut self.data, (at_copy, at_copy.saturating_add(len)), out)?;
+                out = out.saturating_add(len);
+            }
+            at_copy = at_copy.saturating_add(len);
+        }
+        move_bytes(
+            &mut self.data,
+            (read.saturating_add(shift), x.end.saturating_add(shift)),
+            out,
+        )?;
+        out = out.saturating_add(x.end.saturating_sub(read));
+        if let Some(garbage) = self.data.get_mut(out..copied_end) {
+            garbage.fill(0);
+        }
+
+        for (i, b) in self.bsets.iter_mut().enumerate() {
+            if i > s {
+                *b = Default::default();
+            }
+        }
+        self.nsets = s + 1;
+        // X's samples before `first` still hold; sample the rest again.
+        while self.samples.len() > x.tend {
+            self.samples.pop();
+        }
+        while self.samples.len() > x.tstart
+            && self.samples.last().is_some_and(|l| l.at as usize >= first)
+        {
+            self.samples.pop();
+        }
+        let resample_from = match self.samples.len() {
+            len if len > x.tstart => self.samples.last().map_or(x.start, |l| l.at as usize),
+            _ => x.start,
+        };
+        lookup::build(
+            &mut self.samples,
+            self.sample_cap,
+            &self.data,
+            resample_from,
+            out,
+            SPACING,
+        );
+        if let Some(b) = self.bsets.get_mut(s) {
+            b.end = out;
+            b.tend = self.samples.len();
+        }
+        self.seq = self.seq.wrapping_add(1);
+        Ok(())
+    }
+}
