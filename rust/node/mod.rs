@@ -33,4 +33,6 @@ mod lookup_tests;
 #[cfg(any(test, CONFIG_KUNIT))]
 mod node_tests;
 #[cfg(any(test, CONFIG_KUNIT))]
+mod sort_tests;
+#[cfg(any(test, CONFIG_KUNIT))]
 mod split_tests;

@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Tests of sealing and merging bsets, run by `cargo test` and as the
+//! KUnit suite `sixfs_node_sort`.
+
+use super::test_util::{leaf, ok, p, tkey, val};
+use super::{Filter, Node, NodeError, MAX_BSETS, SEAL_BYTES};
+use crate::bkey::KeyType;
+use crate::platform::{check, check_eq, test_suite};
+
+/// Test keys are 48 bytes: this many fill a bset past the threshold.
+const KEYS_TO_SEAL: u64 = (SEAL_BYTES / 48 + 1) as u64;
+
+/// Inserts `tkey(o, o)` for `KEYS_TO_SEAL` offsets `from, from + step..`:
+/// into an empty open bset, the next insert then seals it.
+fn fill(node: &mut Node, from: u64, step: u64) -> Result<(), NodeError> {
+    fill_n(node, from, step, KEYS_TO_SEAL)
+}
+
+/// Inserts `tkey(o, o)` for `n` offsets `from, from + step..`.
+fn fill_n(node: &mut Node, from: u64, step: u64, n: u64) -> Result<(), NodeError> {
+    for i in 0..n {
+        let o = from + i * step;
+        node.insert(&tkey(o, o))?;
+    }
+    Ok(())
+}
+
+/// Whether the node has a deleted key at `p(offset)` (hidden from `get`).
+fn has_deleted(node: &Node, offset: u64) -> bool {
+    node.keys(Filter::All)
+        .any(|k| k.pos() == p(offset) && k.kind() == KeyType::Deleted)
+}
+
+test_suite! {
+    sixfs_node_sort;
+
+    fn open_bset_is_sealed_past_the_threshold() {
+        let mut node = ok!(Node::new(leaf(65536)));
+        ok!(fill(&mut node, 0, 1));
+        check_eq!(node.nsets(), 1);
+        check!(node.used_bytes() > SEAL_BYTES);
+        ok!(node.insert(&tkey(1000, 1000)));
+        check_eq!(node.nsets(), 2);
+        check_eq!(node.written_sets(), 0);
+        check_eq!(node.bset_keys(0).count() as u64, KEYS_TO_SEAL);
+        check_eq!(node.bset_keys(1).count(), 1);
+        // Overwriting a key of the sealed bset shadows it from the open one.
+        ok!(node.insert(&tkey(3, 33)));
+        check_eq!(node.get(p(3)).map(|k| val(&k)), Some(33));
+        check!(node.bset_keys(1).all(|k| k.pos() != p(3) || k.needs_whiteout()));
+        check_eq!(node.check(), Ok(()));
+    }
+
+    fn small_nodes_never_seal() {
+        // A 4 KiB node cannot hold more than the threshold in one bset.
+        let mut node = ok!(Node::new(leaf(4096)));
+        for i in 0..80 {
+            ok!(node.insert(&tkey(i, i)));
+        }
+        check_eq!(node.nsets(), 1);
+        check_eq!(node.check(), Ok(()));
+    }
+
+    fn full_slots_merge_the_unwritten_bsets() {
+        let mut node = ok!(Node::new(leaf(65536)));
+        // Interleaved offsets, so the merge moves keys of every bset.
+        ok!(fill(&mut node, 0, 3));
+        ok!(fill(&mut node, 1, 3));
+        // The third bset starts with dead keys: an overwrite and a delete
+        // of sealed keys.
+        ok!(node.insert(&tkey(0, 7)));
+        ok!(node.delete(p(1)));
+        check_eq!(node.nsets(), MAX_BSETS);
+        // 48 + 40 + 84 * 48 bytes: just past the threshold.
+        ok!(fill_n(&mut node, 2, 3, KEYS_TO_SEAL - 2));
+        check_eq!(node.check(), Ok(()));
+        check_eq!(node.nsets(), MAX_BSETS);
+        check!(node.used_bytes() > node.live_bytes());
+        let live = node.live_bytes();
+        // The next insert finds the open bset full and no slot free: the
+        // three merge into one (sealed, as it is big), and a new one opens.
+        ok!(node.insert(&tkey(10_000, 1)));
+        check_eq!(node.nsets(), 2);
+        check_eq!(node.written_sets(), 0);
+        check_eq!(node.bset_keys(1).count(), 1);
+        check_eq!(node.live_bytes(), live + 48);
+        check_eq!(node.used_bytes(), node.live_bytes());
+        check!(!has_deleted(&node, 1));
+        check!(node.bset_keys(0).all(|k| !k.needs_whiteout()));
+        check_eq!(node.get(p(0)).map(|k| val(&k)), Some(7));
+        for o in 2..250 {
+            check_eq!(node.get(p(o)).map(|k| val(&k)), Some(o));
+        }
+        check_eq!(node.check(), Ok(()));
+    }
+
+    fn delete_of_a_sealed_key_leaves_a_whiteout_until_the_merge() {
+        let mut node = ok!(Node::new(leaf(32768)));
+        ok!(fill(&mut node, 0, 2));
+        ok!(node.insert(&tkey(1, 1)));
+        check_eq!(node.nsets(), 2);
+        // The sealed bset cannot change: the delete leaves a deleted key.
+        ok!(node.delete(p(10)));
+        check!(node.get(p(10)).is_none());
+        check!(has_deleted(&node, 10));
+        // A key of the open bset that hides nothing just goes.
+        ok!(node.delete(p(1)));
+        check!(node.bset_keys(1).all(|k| k.pos() != p(1)));
+        // Nothing is written: the merge drops the deleted key and the key
+        // it hid.
+        ok!(node.compact());
+        check_eq!(node.nsets(), 1);
+        check!(!has_deleted(&node, 10));
+        check_eq!(node.used_bytes(), node.live_bytes());
+        check_eq!(node.check(), Ok(()));
+    }
+
+    fn whiteouts_for_written_keys_survive_merges() {
+        let mut node = ok!(Node::new(leaf(65536)));
+        ok!(node.insert(&tkey(5, 1)));
+        ok!(node.insert(&tkey(6, 1)));
+        node.mark_written();
+        // 5 is overwritten in a bset that gets sealed...
+        ok!(node.insert(&tkey(5, 2)));
+        ok!(fill(&mut node, 100, 1));
+        ok!(node.insert(&tkey(1, 1)));
+        check_eq!(node.nsets(), 3);
+        check_eq!(node.written_sets(), 1);
+        // ...the open bset fills, and the two unwritten bsets merge, in
+        // place: the written one stays as it is.
+        ok!(fill(&mut node, 1000, 1));
+        ok!(node.insert(&tkey(2, 2)));
+        check_eq!(node.nsets(), 3);
+        check_eq!(node.written_sets(), 1);
+        check!(node.bset_keys(0).map(|k| val(&k)).eq([1, 1]));
+        // The merged 5 still knows of the written copy.
+        check!(node.bset_keys(1).any(|k| k.pos() == p(5) && k.needs_whiteout()));
+        ok!(node.delete(p(5)));
+        check!(has_deleted(&node, 5));
+        ok!(fill(&mut node, 2000, 1));
+        ok!(node.insert(&tkey(3, 3)));
+        check!(has_deleted(&node, 5));
+        // Compaction drops the written 5 but keeps the deleted key, which
+        // hides it on disk.
+        ok!(node.compact());
+        check_eq!(node.nsets(), 2);
+        check!(node.bset_keys(0).map(|k| val(&k)).eq([1]));
+        check!(has_deleted(&node, 5));
+        check!(node.get(p(5)).is_none());
+        check_eq!(node.used_bytes(), node.live_bytes() + 40);
+        check_eq!(node.check(), Ok(()));
+        // Written again, compacted again: now the deleted key goes.
+        node.mark_written();
+        ok!(node.compact());
+        check!(!has_deleted(&node, 5));
+        check_eq!(node.used_bytes(), node.live_bytes());
+        check_eq!(node.check(), Ok(()));
+    }
+
+    fn all_written_bsets_compact_before_a_new_one() {
+        let mut node = ok!(Node::new(leaf(65536)));
+        for set in 0..MAX_BSETS as u64 {
+            ok!(fill(&mut node, set * 1000, 1));
+            node.mark_written();
+        }
+        check_eq!(node.written_sets(), MAX_BSETS);
+        ok!(node.insert(&tkey(1, 1)));
+        check_eq!(node.nsets(), 2);
+        check_eq!(node.written_sets(), 1);
+        check_eq!(node.check(), Ok(()));
+    }
+
+    fn live_bytes_stay_exact() {
+        let mut node = ok!(Node::new(leaf(65536)));
+        let mut want = [0u64; 400];
+        // Overwrites, deletes and re-inserts over many seals and merges.
+        for round in 1..=6u64 {
+            for i in 0..400u64 {
+                let o = (i * 7 + round * 13) % 400;
+                if (i + round) % 5 == 0 {
+                    ok!(node.delete(p(o)));
+                    want[o as usize] = 0;
+                } else {
+                    ok!(node.insert(&tkey(o, round)));
+                    want[o as usize] = round;
+                }
+            }
+            let live = want.iter().filter(|&&v| v != 0).count() * 48;
+            check_eq!(node.live_bytes(), live);
+            check_eq!(node.check(), Ok(()));
+        }
+        for (o, &v) in want.iter().enumerate() {
+            check_eq!(node.get(p(o as u64)).map(|k| val(&k)).unwrap_or(0), v);
+        }
+        let fresh = ok!(node.rewrite());
+        check_eq!(fresh.used_bytes(), node.live_bytes());
+        check_eq!(fresh.keys(Filter::Live).count(), want.iter().filter(|&&v| v != 0).count());
+    }
+}
