@@ -6,14 +6,15 @@
 //! An insert shifts the rest of the open bset, so the open bset is kept
 //! small: once it holds more than [`SEAL_BYTES`] it is *sealed* (it stops
 //! changing) and a new one is opened, whether or not anything was written,
-//! as bcachefs does (`want_new_bset`). When all [`MAX_BSETS`] slots are in
-//! use, the unwritten bsets are merged into one, in place, without
-//! allocating (bcachefs sorts into a bounce buffer instead): the merge
-//! moves the node's bytes about once per [`SEAL_BYTES`] of inserts, where
-//! each insert moved half of them before. Merging only the newest bsets
-//! (size tiers, as in LSM trees) moves fewer bytes but leaves a big middle
-//! bset that every lookup must search: measured slower overall (see
-//! `Documentation/btree-node.rst`).
+//! as bcachefs does (`want_new_bset`). If a sealed unwritten bset exists
+//! already, the two are merged into one instead, in place, without
+//! allocating (bcachefs sorts into a bounce buffer): so the unwritten keys
+//! are in one big sealed bset and a small open one, and a lookup searches
+//! two bsets, not three. The merge moves the node's bytes about once per
+//! [`SEAL_BYTES`] of inserts, where each insert moved half of them before.
+//! Keeping a third bset, or merging only the newest bsets (size tiers, as
+//! in LSM trees), moves fewer bytes but makes every lookup search more:
+//! measured slower overall (see `Documentation/btree-node.rst`).
 //!
 //! A merge keeps the newest key at each position and drops the dead ones:
 //! older keys at the same position, and deleted keys that hide nothing. A
@@ -148,33 +149,31 @@ impl Node {
     }
 
     /// Makes sure the last bset can take an insert: starts a new one if the
-    /// last is written, or is unwritten and full, merging bsets first if
-    /// all slots are in use.
+    /// last is written, or is unwritten and full; a full open bset merges
+    /// with the sealed unwritten one instead, if there is one.
     pub(crate) fn make_open_bset(&mut self) -> Result<(), NodeError> {
         let last_written = self.written_sets >= self.nsets;
         if !last_written && !self.open_is_full() {
             return Ok(());
         }
-        if self.nsets >= MAX_BSETS {
-            if self.nsets.saturating_sub(self.written_sets) >= 2 {
-                if !self.merge_unwritten()? {
-                    // Too little room to merge in place: the node is about
-                    // to be compacted or split anyway, so keep inserting
-                    // into the open bset.
-                    return Ok(());
-                }
-            } else {
-                // Written bsets take the slots: merge them (this
-                // allocates, but happens at most once per node write).
-                self.compact()?;
-            }
-            let open = self.written_sets < self.nsets;
-            if open && !self.open_is_full() {
+        if self.nsets.saturating_sub(self.written_sets) >= 2 {
+            if !self.merge_unwritten()? {
+                // Too little room to merge in place: the node is about to
+                // be compacted or split anyway, so keep inserting into the
+                // open bset.
                 return Ok(());
             }
-            if self.nsets >= MAX_BSETS {
-                return if open { Ok(()) } else { Err(NodeError::Full) };
-            }
+        } else if self.nsets >= MAX_BSETS {
+            // Written bsets take the slots: merge them (this allocates,
+            // but happens at most once per node write).
+            self.compact()?;
+        }
+        let open = self.written_sets < self.nsets;
+        if open && !self.open_is_full() {
+            return Ok(());
+        }
+        if self.nsets >= MAX_BSETS {
+            return if open { Ok(()) } else { Err(NodeError::Full) };
         }
         self.start_bset();
         Ok(())
@@ -198,26 +197,17 @@ impl Node {
         self.bset(i).map_or(0, |b| b.end.saturating_sub(b.start))
     }
 
-    /// Merges the unwritten bsets into one, or if there is too little free
-    /// space for that, the newest two. `Ok(false)` if there are not two
-    /// unwritten bsets or too little free space even for the newest two.
+    /// Merges the unwritten bsets into one. `Ok(false)` if there are not
+    /// two, or too little free space to merge them in place.
     fn merge_unwritten(&mut self) -> Result<bool, NodeError> {
         let (w, n) = (self.written_sets, self.nsets);
-        let Some(newest_two) = n.checked_sub(2).filter(|&s| s >= w) else {
-            return Ok(false);
-        };
         // The keys of the bsets above the oldest merged one go to the free
         // space first.
-        let free = self.free_bytes();
-        let above = |s: usize| (s + 1..n).map(|i| self.bset_bytes(i)).sum::<usize>();
-        let s = if above(w) <= free {
-            w
-        } else if above(newest_two) <= free {
-            newest_two
-        } else {
+        let above: usize = (w + 1..n).map(|i| self.bset_bytes(i)).sum();
+        if n < w + 2 || above > self.free_bytes() {
             return Ok(false);
-        };
-        self.merge_in_place(s)?;
+        }
+        self.merge_in_place(w)?;
         Ok(true)
     }
 
