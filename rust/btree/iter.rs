@@ -135,9 +135,20 @@ impl Iter {
         loop {
             let leaf = self.leaf(trans, search)?;
             let found = {
+                // The path's cursor in the leaf: traversal left it at the
+                // position, and a scan finds it just behind the next one.
+                let path = trans.path_mut(self.path)?;
+                let level = usize::from(path.level);
+                let cursor = &mut path.l.get_mut(level).ok_or(BtreeError::TooBig)?.iter;
                 let guard = leaf.data();
                 let data = guard.as_ref().ok_or(super::cache::TAKEN)?;
-                let mut it = NodeIter::new(data, search, Filter::Live);
+                let it = match cursor {
+                    Some(it) => {
+                        it.seek_ahead(data, search);
+                        it
+                    }
+                    None => cursor.insert(NodeIter::new(data, search, Filter::Live)),
+                };
                 match it.peek(data) {
                     Some(k) => Some(k.to_key()?),
                     None => None,

@@ -162,7 +162,7 @@ impl Trans<'_> {
             let guard = node.data();
             let data = guard.as_ref().ok_or(super::cache::TAKEN)?;
             match l.iter.as_mut() {
-                Some(it) => it.seek(data, pos),
+                Some(it) => it.seek_ahead(data, pos),
                 None => l.iter = Some(NodeIter::new(data, pos, Filter::Live)),
             }
         }
