@@ -2,7 +2,8 @@
 
 //! The node cache: nodes are found by id whatever order they arrive in.
 
-use super::test_util::{ok, tree, T};
+use super::test_util::{tree, T};
+use crate::platform::ok;
 use crate::platform::{check, check_eq, test_suite};
 
 test_suite! { sixfs_btree_cache;

@@ -4,9 +4,10 @@
 //! and backward iteration over keys, extents and slots, the end of the
 //! tree, and extent overwrites.
 
-use super::test_util::{all_keys, ext, insert, insert_extent, ok, p, tkey, tree, T};
+use super::test_util::{all_keys, ext, insert, insert_extent, p, tkey, tree, T};
 use super::{Iter, IterFlags, Trans};
 use crate::bkey::{Key, Pos};
+use crate::platform::ok;
 use crate::platform::{check, check_eq, test_suite};
 
 const NR: u64 = 400;

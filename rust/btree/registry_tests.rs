@@ -5,8 +5,9 @@
 //! transaction blocked on a lock shows what it waits for.
 
 use super::registry::{for_each_lock, write_text, ListedLock};
-use super::test_util::{insert, ok, p, tkey, tree, T};
+use super::test_util::{insert, p, tkey, tree, T};
 use super::{Iter, IterFlags, LockInfo, LockState, Trans};
+use crate::platform::ok;
 use crate::platform::sync::{now_ns, run_parallel, yield_now, AtomicU64, Ordering};
 use crate::platform::vec::Vec;
 use crate::platform::{check, check_eq, test_suite};

@@ -6,21 +6,6 @@ use super::{Btree, BtreeId, BtreeParams, BtreeResult, Iter, IterFlags, Trans};
 use crate::bkey::{Key, Pos, TestVal, Value};
 use crate::platform::vec::Vec;
 
-/// Unwraps a `Result` in a test case: on `Err`, reports it and fails the
-/// case (a kernel test must not panic).
-macro_rules! ok {
-    ($e:expr) => {
-        match $e {
-            Ok(v) => v,
-            Err(e) => {
-                $crate::platform::check_eq!(Some(e), None);
-                return Err($crate::platform::TestFailed);
-            }
-        }
-    };
-}
-pub(crate) use ok;
-
 /// The tree the tests use.
 pub(crate) const T: BtreeId = BtreeId(0);
 

@@ -4,9 +4,10 @@
 //! injected relock failures, iterators held across commits, atomic
 //! commits, splits and merges, lock introspection.
 
-use super::test_util::{all_keys, insert, ok, p, tkey, tree, T};
+use super::test_util::{all_keys, insert, p, tkey, tree, T};
 use super::{BtreeError, Iter, IterFlags, LockState, RestartReason, Trans};
 use crate::bkey::Pos;
+use crate::platform::ok;
 use crate::platform::{check, check_eq, test_suite};
 use crate::six::SixLockType;
 

@@ -3,9 +3,10 @@
 //! Tests of extent inserts into a node, run by `cargo test` and as the
 //! KUnit suite `sixfs_node_extent`: bcachefs's test_extent_overwrite_*.
 
-use super::test_util::{leaf, ok};
+use super::test_util::leaf;
 use super::{Filter, Node, NodeError, NodeParams};
 use crate::bkey::{Key, Pos, TestVal, Value};
+use crate::platform::ok;
 use crate::platform::{check, check_eq, test_suite};
 
 fn ext(start: u64, end: u64, v: u64) -> Option<Key> {

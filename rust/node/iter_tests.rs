@@ -3,9 +3,10 @@
 //! Tests of the node iterator and search, run by `cargo test` and as the
 //! KUnit suite `sixfs_node_iter`.
 
-use super::test_util::{holds, leaf, ok, p, tkey, val};
+use super::test_util::{holds, leaf, p, tkey, val};
 use super::{Filter, Node, NodeIter};
 use crate::bkey::{Key, KeyType, Pos, Value};
+use crate::platform::ok;
 use crate::platform::{check, check_eq, test_suite};
 
 /// Three bsets: offsets 0..30 step 3 (value 1), then 0..30 step 2 (value

@@ -4,10 +4,11 @@
 //! `sixfs_node_lookup`.
 
 use super::lookup::{build, prev, search, SPACING};
-use super::test_util::{leaf, ok, p, tkey};
+use super::test_util::{leaf, p, tkey};
 use super::Node;
 use crate::bkey::encoding::MAX_KEY_BYTES;
 use crate::bkey::Pos;
+use crate::platform::ok;
 use crate::platform::vec::Vec;
 use crate::platform::{check, check_eq, test_suite};
 

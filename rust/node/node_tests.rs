@@ -3,9 +3,10 @@
 //! Tests of node insert, delete, bsets and compaction, run by `cargo test`
 //! and as the KUnit suite `sixfs_node`.
 
-use super::test_util::{holds, leaf, ok, p, ptr, tkey, val};
+use super::test_util::{holds, leaf, p, ptr, tkey, val};
 use super::{Filter, Node, NodeError, NodeParams};
 use crate::bkey::{Key, KeyType, Pos, TestVal, Value};
+use crate::platform::ok;
 use crate::platform::{check, check_eq, test_suite};
 
 test_suite! {

@@ -3,9 +3,10 @@
 //! Tests of sealing and merging bsets, run by `cargo test` and as the
 //! KUnit suite `sixfs_node_sort`.
 
-use super::test_util::{leaf, ok, p, tkey, val};
+use super::test_util::{leaf, p, tkey, val};
 use super::{Filter, Node, NodeError, MAX_BSETS, SEAL_BYTES};
 use crate::bkey::KeyType;
+use crate::platform::ok;
 use crate::platform::{check, check_eq, test_suite};
 
 /// Test keys are 48 bytes: this many fill a bset past the threshold.

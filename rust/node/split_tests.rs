@@ -4,9 +4,10 @@
 //! `sixfs_node_split`.
 
 use super::split::{merge_hysteresis, merge_threshold, split_threshold};
-use super::test_util::{leaf, ok, p, ptr, tkey, val};
+use super::test_util::{leaf, p, ptr, tkey, val};
 use super::{merge, should_merge, Filter, Node, NodeError, NodeParams};
 use crate::bkey::Pos;
+use crate::platform::ok;
 use crate::platform::{check, check_eq, test_suite};
 
 fn filled(size: usize, keys: u64) -> Result<Node, NodeError> {

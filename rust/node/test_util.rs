@@ -5,21 +5,6 @@
 use super::{Filter, Node, NodeParams};
 use crate::bkey::{BtreePtr, Key, Pos, TestVal, Value};
 
-/// Unwraps a `Result` in a test case: on `Err`, reports it and fails the
-/// case (a kernel test must not panic).
-macro_rules! ok {
-    ($e:expr) => {
-        match $e {
-            Ok(v) => v,
-            Err(e) => {
-                $crate::platform::check_eq!(Some(e), None);
-                return Err($crate::platform::TestFailed);
-            }
-        }
-    };
-}
-pub(crate) use ok;
-
 /// Leaf parameters covering everything.
 pub(crate) fn leaf(size: usize) -> NodeParams {
     NodeParams {

@@ -19,7 +19,8 @@
 //!   `LockClass`/`LockdepMap` for lockdep (no-ops in userspace),
 //!   `run_parallel` on threads, `yield_now`, `now_ns`.
 //! - `vec`: `Vec<T>`, a growable array with fallible growth.
-//! - the test harness: `test_suite!`, `check!`, `check_eq!`, `TestResult`.
+//! - the test harness: `test_suite!`, `check!`, `check_eq!`, `ok!`,
+//!   `TestResult`.
 
 #[cfg(sixfs_kernel)]
 mod kernel;
@@ -30,6 +31,23 @@ pub use kernel::*;
 mod user;
 #[cfg(not(sixfs_kernel))]
 pub use user::*;
+
+/// Unwraps a `Result` in a test case: on `Err`, reports it and fails the
+/// case (a kernel test must not panic).
+#[cfg(any(test, CONFIG_KUNIT))]
+macro_rules! ok {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(e) => {
+                $crate::platform::check_eq!(Some(e), None);
+                return Err($crate::platform::TestFailed);
+            }
+        }
+    };
+}
+#[cfg(any(test, CONFIG_KUNIT))]
+pub(crate) use ok;
 
 #[cfg(any(test, CONFIG_KUNIT))]
 mod sync_tests;
