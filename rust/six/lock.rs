@@ -87,6 +87,7 @@ impl SixLock {
 
     /// Tells lockdep about a new hold (nothing for write: only the intent
     /// holder takes it, so it can't add a dependency intent has not).
+    #[inline]
     fn lockdep_acquire(&self, ty: SixLockType, trylock: bool) {
         if ty != SixLockType::Write {
             self.dep_map.acquire(trylock, ty == SixLockType::Read);
@@ -94,6 +95,7 @@ impl SixLock {
     }
 
     /// Tells lockdep a hold of type `ty` is gone.
+    #[inline]
     fn lockdep_release(&self, ty: SixLockType) {
         if ty != SixLockType::Write {
             self.dep_map.release();
@@ -102,6 +104,7 @@ impl SixLock {
 
     /// Takes the lock as `ty` if that is possible without waiting. Write
     /// needs intent held (by the caller); without it this fails.
+    #[inline]
     pub fn trylock(&self, ty: SixLockType) -> bool {
         let taken = self.state.try_acquire(ty).is_ok();
         if taken {
@@ -112,6 +115,7 @@ impl SixLock {
 
     /// Takes the lock as `ty`, sleeping until it is granted. See
     /// [`Self::lock_with`].
+    #[inline]
     pub fn lock(&self, ty: SixLockType) -> Result<(), SixError> {
         self.lock_annotated(ty, &mut || Ok(()), false)
     }
@@ -132,6 +136,7 @@ impl SixLock {
     /// Lockdep sees this as a trylock: the hook is the caller's deadlock
     /// avoidance (the btree refuses waits that would deadlock, and
     /// restarts), which lockdep cannot follow. [`Self::lock`] is checked.
+    #[inline]
     pub fn lock_with<E>(
         &self,
         ty: SixLockType,
@@ -141,6 +146,11 @@ impl SixLock {
     }
 
     /// [`Self::lock_with`], telling lockdep a trylock or a checked lock.
+    ///
+    /// Inline, so that an uncontended lock is one compare-exchange in the
+    /// caller, with no call (calls and returns are costly under QEMU's TCG
+    /// and add up on the btree's many node locks); the rest is out of line.
+    #[inline]
     fn lock_annotated<E>(
         &self,
         ty: SixLockType,
@@ -149,12 +159,26 @@ impl SixLock {
     ) -> Result<(), SixError<E>> {
         might_sleep();
         self.lockdep_acquire(ty, lockdep_trylock);
-        let result = match self.state.try_acquire(ty) {
+        match self.state.try_acquire(ty) {
             Ok(_) => Ok(()),
-            Err(Refusal::Busy) if spin_acquire(&self.state, ty) => Ok(()),
-            Err(Refusal::Busy) => self.lock_slow(ty, should_sleep),
-            Err(Refusal::Overflow) => Err(SixError::Overflow),
-            Err(Refusal::NotIntent) => Err(SixError::Misuse),
+            Err(refusal) => self.lock_refused(ty, refusal, should_sleep),
+        }
+    }
+
+    /// The lock was refused (lockdep already told): spins, then waits in
+    /// the queue, if it is busy; fails otherwise.
+    #[inline(never)]
+    fn lock_refused<E>(
+        &self,
+        ty: SixLockType,
+        refusal: Refusal,
+        should_sleep: &mut dyn FnMut() -> Result<(), E>,
+    ) -> Result<(), SixError<E>> {
+        let result = match refusal {
+            Refusal::Busy if spin_acquire(&self.state, ty) => Ok(()),
+            Refusal::Busy => self.lock_slow(ty, should_sleep),
+            Refusal::Overflow => Err(SixError::Overflow),
+            Refusal::NotIntent => Err(SixError::Misuse),
         };
         if result.is_err() {
             self.lockdep_release(ty);
@@ -163,7 +187,6 @@ impl SixLock {
     }
 
     /// Waits in the queue for `ty`.
-    #[inline(never)]
     fn lock_slow<E>(
         &self,
         ty: SixLockType,
@@ -222,6 +245,7 @@ impl SixLock {
 
     /// Drops one hold of type `ty` in the state word and wakes whoever
     /// that lets in. No lockdep, no intent recursion.
+    #[inline]
     fn release(&self, ty: SixLockType) -> Result<(), SixError> {
         let new = self.state.release(ty).ok_or(SixError::Misuse)?;
         match ty {
@@ -249,6 +273,7 @@ impl SixLock {
     /// number; unlocking an incremented intent lock only drops the
     /// increment. Fails with [`SixError::Misuse`] if the lock is not held
     /// that way (or for intent, while write is held).
+    #[inline]
     pub fn unlock(&self, ty: SixLockType) -> Result<(), SixError> {
         if ty == SixLockType::Intent {
             let recurse = self.intent_recurse.load(Ordering::Relaxed);

@@ -42,6 +42,7 @@ pub const INTENT_WAITING: u64 = 1 << 30;
 pub const SEQ_ONE: u64 = 1 << 32;
 
 /// The flag that says waiters of type `ty` are queued.
+#[inline]
 pub fn waiting_bit(ty: SixLockType) -> u64 {
     match ty {
         SixLockType::Read => READ_WAITING,
@@ -67,32 +68,38 @@ pub struct State(pub u64);
 
 impl State {
     /// Read holds.
+    #[inline]
     pub fn readers(self) -> u32 {
         // The mask keeps 27 bits: the cast cannot truncate.
         (self.0 & READERS) as u32
     }
 
     /// Whether the intent lock is held.
+    #[inline]
     pub fn intent(self) -> bool {
         self.0 & INTENT != 0
     }
 
     /// Whether the write lock is held.
+    #[inline]
     pub fn write(self) -> bool {
         self.0 & SEQ_ONE != 0
     }
 
     /// The sequence number.
+    #[inline]
     pub fn seq(self) -> u32 {
         (self.0 >> 32) as u32
     }
 
     /// Whether any of `bits` is set.
+    #[inline]
     pub fn has(self, bits: u64) -> bool {
         self.0 & bits != 0
     }
 
     /// The state once a new holder of type `ty` is let in.
+    #[inline]
     pub fn acquire(self, ty: SixLockType) -> Result<State, Refusal> {
         match ty {
             SixLockType::Read => {
@@ -124,6 +131,7 @@ impl State {
 
     /// The state once one hold of type `ty` is dropped, or `None` if there
     /// is none to drop. Dropping intent while write is held is refused.
+    #[inline]
     pub fn release(self, ty: SixLockType) -> Option<State> {
         match ty {
             SixLockType::Read => (self.readers() != 0).then(|| State(self.0 - READER)),
@@ -138,16 +146,19 @@ impl State {
 
     /// The state as if a write lock that was granted had never been: the
     /// sequence number goes back to its value before the grant.
+    #[inline]
     pub fn unwind_write(self) -> Option<State> {
         self.write().then(|| State(self.0.wrapping_sub(SEQ_ONE)))
     }
 
     /// One more reader, if the count has room.
+    #[inline]
     pub fn add_reader(self) -> Option<State> {
         (self.readers() < READERS as u32).then(|| State(self.0 + READER))
     }
 
     /// The reader count changed by `nr`, if it stays within its bits.
+    #[inline]
     pub fn add_readers(self, nr: i32) -> Option<State> {
         let readers = i64::from(self.readers()).checked_add(i64::from(nr))?;
         let readers = u64::try_from(readers).ok()?;
@@ -160,12 +171,14 @@ pub struct StateWord(AtomicU64);
 
 impl StateWord {
     /// An unlocked word: no holders, no waiters, sequence number 0.
+    #[inline]
     pub fn new() -> Self {
         Self(AtomicU64::new(0))
     }
 
     /// The current value, with no ordering: for decisions that an atomic
     /// update confirms, and for introspection.
+    #[inline]
     pub fn load(&self) -> State {
         State(self.0.load(Ordering::Relaxed))
     }
@@ -173,6 +186,7 @@ impl StateWord {
     /// Replaces the value `s` by `f(s)` atomically, until `f` refuses.
     /// Returns the old and the new value, or the refusal with the value
     /// that caused it. `order` applies on success.
+    #[inline]
     pub fn update<R>(
         &self,
         order: Ordering,
@@ -193,6 +207,7 @@ impl StateWord {
 
     /// Takes the lock for a new holder of type `ty`, if it can be granted
     /// now. Acquire: the previous holder's release happens before.
+    #[inline]
     pub fn try_acquire(&self, ty: SixLockType) -> Result<State, Refusal> {
         self.update(Ordering::Acquire, |s| s.acquire(ty))
             .map(|(_, new)| new)
@@ -201,6 +216,7 @@ impl StateWord {
 
     /// Drops one hold of type `ty`; the new value, or `None` if it was not
     /// held. Release: our critical section happens before the next holder.
+    #[inline]
     pub fn release(&self, ty: SixLockType) -> Option<State> {
         let old = match ty {
             // Readers come and go concurrently: only a compare-exchange can
@@ -213,9 +229,12 @@ impl StateWord {
             }
             // The intent and write bits change only in their holder's
             // hands: a plain check, then one atomic operation, suffice.
+            // Subtracting the intent bit, which is set, clears it without a
+            // borrow: unlike `fetch_and`, whose old value x86 can only get
+            // from a compare-exchange loop, this is one `lock xadd`.
             SixLockType::Intent => {
                 self.load().release(ty)?;
-                self.0.fetch_and(!INTENT, Ordering::Release)
+                self.0.fetch_sub(INTENT, Ordering::Release)
             }
             SixLockType::Write => {
                 self.load().release(ty)?;
@@ -227,11 +246,13 @@ impl StateWord {
 
     /// Sets `bits`. Relaxed: the flags are only read by atomic operations on
     /// this same word, whose single modification order is all they need.
+    #[inline]
     pub fn set(&self, bits: u64) {
         self.0.fetch_or(bits, Ordering::Relaxed);
     }
 
     /// Clears `bits` (relaxed, as for [`Self::set`]).
+    #[inline]
     pub fn clear(&self, bits: u64) {
         self.0.fetch_and(!bits, Ordering::Relaxed);
     }

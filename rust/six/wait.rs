@@ -290,6 +290,8 @@ impl WaitQueue {
     ///
     /// Called by whoever made `ty` grantable, having seen the waiting flag
     /// of `ty` in the state word.
+    // Out of line: the unlocks that may call it are inlined.
+    #[inline(never)]
     pub fn wake(&self, state: &StateWord, ty: SixLockType) {
         loop {
             let mut batch: [Option<Arc<Waiter>>; WAKE_BATCH] = Default::default();
