@@ -114,13 +114,18 @@ static u64 maple_work(enum workload workload, struct rng *rng, unsigned int thre
 	return bad;
 }
 
+/*
+ * Each on its own cache line, as Guarded in rust/perf/locks.rs, so that threads
+ * on their own locks never share one and both harnesses have the same layout.
+ * kvcalloc() gives naturally aligned power-of-two sizes, or pages.
+ */
 struct guarded {
 	union {
 		struct six_lock six;
 		struct rw_semaphore sem;
 	};
 	atomic64_t writers;
-};
+} ____cacheline_aligned_in_smp;
 
 struct run {
 	enum lock_kind kind;

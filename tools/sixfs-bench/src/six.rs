@@ -72,7 +72,10 @@ const ROWS: [Row; 7] = [
     },
 ];
 
-/// A lock and the count of writers inside, which checks exclusion.
+/// A lock and the count of writers inside, which checks exclusion. Each on
+/// its own cache line, as in the kernel's perf_test (`rust/perf/locks.rs`):
+/// locks of different sizes would otherwise share lines differently.
+#[repr(align(64))]
 struct Guarded<L> {
     lock: L,
     writers: AtomicU64,
