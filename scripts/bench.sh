@@ -3,7 +3,8 @@
 # tables (and plots) under bench/results/.
 #
 #   BENCH=locks|btree|user|all   which benchmarks (default all; user: the
-#                           userspace btree against std's BTreeMap)
+#                           six lock against std's and parking_lot's RwLock
+#                           and the btree against std's BTreeMap, natively)
 #   BENCH_COUNT=2M          operations per lock workload
 #   BENCH_BTREE_SIZES="10K 100K 1M 10M"   tree sizes of the btree rows
 set -euo pipefail
@@ -50,6 +51,16 @@ if [ "$what" = all ] || [ "$what" = btree ]; then
 fi
 
 if [ "$what" = all ] || [ "$what" = user ]; then
+	(cd "$SIXFS_ROOT/tools" && cargo run --quiet --release -p sixfs-bench -- six) | tee "$out/user-six.log"
+	{
+		echo "# Six lock benchmark (userspace)"
+		echo
+		echo "Native, $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'))."
+		echo
+		echo '```'
+		cat "$out/user-six.log"
+		echo '```'
+	} >"$results/six-user.md"
 	user_sizes=$(echo "$sizes" | tr ' ' ',')
 	(cd "$SIXFS_ROOT/tools" && cargo run --quiet --release -p sixfs-bench -- btree --sizes "$user_sizes") |
 		tee "$out/user-btree.log"
