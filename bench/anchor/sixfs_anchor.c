@@ -69,6 +69,9 @@ static const char * const workload_names[W_NR] = {
 	"rand_insert", "rand_lookup", "seq_insert", "seq_lookup", "seq_delete", "reset",
 };
 
+/* Keys a sequential walk visits between two chances to reschedule. */
+#define SEQ_CHUNK 1024
+
 /* The maple tree of the maple_* workloads: it persists between commands. */
 static DEFINE_MTREE(perf_mt);
 
@@ -83,25 +86,40 @@ static u64 maple_work(enum workload workload, struct rng *rng, unsigned int thre
 			unsigned long key = rng_next(rng) >> 1;
 
 			bad += mtree_store(&perf_mt, key, xa_mk_value(key & LONG_MAX), GFP_KERNEL) != 0;
+			/* The perf kernel does not preempt: yield as sixfs's loops do. */
+			cond_resched();
 		}
 		break;
 	case W_RAND_LOOKUP:
-		for (i = 0; i < n; i++)
+		for (i = 0; i < n; i++) {
 			mtree_load(&perf_mt, rng_next(rng) >> 1);
+			cond_resched();
+		}
 		break;
 	case W_SEQ_INSERT:
-		for (i = first; i < first + n; i++)
+		for (i = first; i < first + n; i++) {
 			bad += mtree_store(&perf_mt, i, xa_mk_value(i), GFP_KERNEL) != 0;
+			cond_resched();
+		}
 		break;
 	case W_SEQ_LOOKUP: {
-		unsigned long index = first;
-		void *entry;
+		/* In chunks, leaving RCU and yielding between them, as sixfs's walk does. */
+		unsigned long from = first, last = first + n - 1;
 		u64 seen = 0;
 
-		rcu_read_lock();
-		mt_for_each(&perf_mt, entry, index, first + n - 1)
-			seen++;
-		rcu_read_unlock();
+		while (n) {
+			unsigned long to = min(last, from + SEQ_CHUNK - 1), index = from;
+			void *entry;
+
+			rcu_read_lock();
+			mt_for_each(&perf_mt, entry, index, to)
+				seen++;
+			rcu_read_unlock();
+			cond_resched();
+			if (to == last)
+				break;
+			from = to + 1;
+		}
 		break;
 	}
 	case W_SEQ_DELETE:

@@ -17,6 +17,10 @@ use crate::platform::sync::{cond_resched, AtomicU64, Ordering, SpawnError};
 /// The btree every workload uses.
 const PERF_BTREE: BtreeId = BtreeId(0);
 
+/// Keys a sequential walk visits between two chances to reschedule (the
+/// perf kernel does not preempt; the maple tree anchor does the same).
+const SEQ_CHUNK: u64 = 1024;
+
 /// Keys per transaction in rand_insert_multi.
 const MULTI: u64 = 8;
 
@@ -258,6 +262,10 @@ fn one_thread(btree: &Btree, workload: Workload, thread: usize, n: u64) -> Resul
                 let mut found = it.peek(tr)?.map(|k| k.pos.offset);
                 while let Some(o) = found.filter(|&o| o < end) {
                     at = o.saturating_add(1);
+                    if at % SEQ_CHUNK == 0 {
+                        // Six locks may be held across a reschedule.
+                        cond_resched();
+                    }
                     found = it.next(tr)?.map(|k| k.pos.offset);
                 }
                 Ok(())
