@@ -15,25 +15,23 @@ use kernel::prelude::*;
 /// The command behind the debugfs file.
 pub(crate) static COMMAND: debugfs::Command = debugfs::Command { run };
 
+/// The rw_semaphore has no intent mode: intent and write are exclusive.
 impl BenchLock for RwSemaphore {
-    fn read(&self) -> bool {
+    fn read(&self, f: impl FnOnce()) -> bool {
         self.down_read();
-        true
-    }
-    fn read_unlock(&self) {
+        f();
         self.up_read();
+        true
     }
-    fn intent(&self) -> bool {
+    fn intent(&self, f: impl FnOnce()) -> bool {
         self.down_write();
-        true
-    }
-    fn intent_unlock(&self) {
+        f();
         self.up_write();
-    }
-    fn write(&self) -> bool {
         true
     }
-    fn write_unlock(&self) {}
+    fn write(&self, f: impl FnOnce()) -> bool {
+        self.intent(f)
+    }
 }
 
 /// The lock class of the benchmark's six locks.
@@ -42,24 +40,29 @@ static BENCH_SIX_CLASS: LockClass = LockClass::new();
 /// sixfs's six lock through its raw operations, as the btree uses it.
 /// Unlocking what the workload just locked cannot fail.
 impl BenchLock for SixLock {
-    fn read(&self) -> bool {
-        self.lock(SixLockType::Read).is_ok()
+    fn read(&self, f: impl FnOnce()) -> bool {
+        held(self, SixLockType::Read, f)
     }
-    fn read_unlock(&self) {
-        let _ = self.unlock(SixLockType::Read);
+    fn intent(&self, f: impl FnOnce()) -> bool {
+        held(self, SixLockType::Intent, f)
     }
-    fn intent(&self) -> bool {
-        self.lock(SixLockType::Intent).is_ok()
+    fn write(&self, f: impl FnOnce()) -> bool {
+        let mut wrote = false;
+        held(self, SixLockType::Intent, || {
+            wrote = held(self, SixLockType::Write, f)
+        }) && wrote
     }
-    fn intent_unlock(&self) {
-        let _ = self.unlock(SixLockType::Intent);
+}
+
+/// Runs `f` with `lock` held as `ty`; false if it could not be taken.
+#[inline]
+fn held(lock: &SixLock, ty: SixLockType, f: impl FnOnce()) -> bool {
+    if lock.lock(ty).is_err() {
+        return false;
     }
-    fn write(&self) -> bool {
-        self.lock(SixLockType::Write).is_ok()
-    }
-    fn write_unlock(&self) {
-        let _ = self.unlock(SixLockType::Write);
-    }
+    f();
+    let _ = lock.unlock(ty);
+    true
 }
 
 fn run(text: &str) -> Result {

@@ -9,25 +9,21 @@ use super::{measure, Measurement, Rng};
 use crate::platform::sync::{AllocError, AtomicU64, Ordering, SpawnError};
 use crate::platform::vec::Vec;
 
-/// A lock with read, intent and write modes. Locks without an intent mode
-/// (rw_semaphore, RwLock) take it as exclusive, and make `write` a no-op on
-/// top of it.
+/// A lock with read, intent and write modes, each running a closure with
+/// the lock held. Locks without an intent mode (rw_semaphore, RwLock) take
+/// it as exclusive, and write as exclusive too.
 ///
-/// Taking a lock returns whether it was taken (a sleeping lock may fail to
-/// allocate what it needs to wait); a failure fails the run.
+/// Each returns whether the lock was taken (a sleeping lock may fail to
+/// allocate what it needs to wait; then `f` does not run); a failure fails
+/// the run. The closures are generic, so they inline: the measured code is
+/// the lock and unlock.
 pub trait BenchLock: Sync {
-    /// Takes the lock for reading.
-    fn read(&self) -> bool;
-    /// Releases a read lock.
-    fn read_unlock(&self);
-    /// Takes the lock with intent (excluding other intents and writers).
-    fn intent(&self) -> bool;
-    /// Releases an intent lock.
-    fn intent_unlock(&self);
-    /// Upgrades a held intent lock to write.
-    fn write(&self) -> bool;
-    /// Downgrades a write lock back to intent.
-    fn write_unlock(&self);
+    /// Runs `f` holding read.
+    fn read(&self, f: impl FnOnce()) -> bool;
+    /// Runs `f` holding intent (excluding other intents and writers).
+    fn intent(&self, f: impl FnOnce()) -> bool;
+    /// Runs `f` holding intent, then write on top of it.
+    fn write(&self, f: impl FnOnce()) -> bool;
 }
 
 /// The workloads, by name suffix (the command is "LOCK_WORKLOAD").
@@ -150,31 +146,21 @@ pub fn run<L: BenchLock>(
 /// Returns 1 if the lock failed to exclude a writer or to be taken.
 #[inline]
 fn one_op<L: BenchLock>(g: &Guarded<L>, op: u64) -> u64 {
-    if op < 70 {
-        if !g.lock.read() {
-            return 1;
-        }
-        let bad = u64::from(g.writers.load(Ordering::Relaxed) != 0);
-        g.lock.read_unlock();
-        bad
+    let mut bad = 0;
+    let taken = if op < 70 {
+        g.lock
+            .read(|| bad = u64::from(g.writers.load(Ordering::Relaxed) != 0))
     } else if op < 90 {
-        if !g.lock.intent() {
-            return 1;
-        }
-        g.lock.intent_unlock();
-        0
+        g.lock.intent(|| {})
     } else {
-        if !g.lock.intent() {
-            return 1;
-        }
-        if !g.lock.write() {
-            g.lock.intent_unlock();
-            return 1;
-        }
-        let bad = g.writers.fetch_add(1, Ordering::Relaxed);
-        g.writers.fetch_sub(1, Ordering::Relaxed);
-        g.lock.write_unlock();
-        g.lock.intent_unlock();
+        g.lock.write(|| {
+            bad = g.writers.fetch_add(1, Ordering::Relaxed);
+            g.writers.fetch_sub(1, Ordering::Relaxed);
+        })
+    };
+    if taken {
         bad
+    } else {
+        1
     }
 }
