@@ -22,6 +22,15 @@ pub trait Named: BenchLock + Sized {
 
 static CLASS: LockClass = LockClass::new();
 
+/// Runs `f` while `guard` lives; false if the lock was not taken.
+fn holding<G, E>(guard: Result<G, E>, f: impl FnOnce()) -> bool {
+    let Ok(_guard) = guard else {
+        return false;
+    };
+    f();
+    true
+}
+
 /// sixfs's six lock, through its guards.
 pub struct Six(SixLock);
 
@@ -35,30 +44,17 @@ impl Named for Six {
 
 impl BenchLock for Six {
     fn read(&self, f: impl FnOnce()) -> bool {
-        let Ok(_read) = self.0.read() else {
-            return false;
-        };
-        f();
-        true
+        holding(self.0.read(), f)
     }
 
     fn intent(&self, f: impl FnOnce()) -> bool {
-        let Ok(_intent) = self.0.intent() else {
-            return false;
-        };
-        f();
-        true
+        holding(self.0.intent(), f)
     }
 
     fn write(&self, f: impl FnOnce()) -> bool {
-        let Ok(mut intent) = self.0.intent() else {
-            return false;
-        };
-        let Ok(_write) = intent.write() else {
-            return false;
-        };
-        f();
-        true
+        self.0
+            .intent()
+            .is_ok_and(|mut intent| holding(intent.write(), f))
     }
 }
 
@@ -75,19 +71,11 @@ impl Named for StdRwLock {
 
 impl BenchLock for StdRwLock {
     fn read(&self, f: impl FnOnce()) -> bool {
-        let Ok(_read) = self.0.read() else {
-            return false;
-        };
-        f();
-        true
+        holding(self.0.read(), f)
     }
 
     fn intent(&self, f: impl FnOnce()) -> bool {
-        let Ok(_exclusive) = self.0.write() else {
-            return false;
-        };
-        f();
-        true
+        holding(self.0.write(), f)
     }
 
     fn write(&self, f: impl FnOnce()) -> bool {
