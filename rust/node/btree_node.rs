@@ -17,6 +17,7 @@
 
 use super::error::NodeError;
 use super::lookup::{self, Sample, SPACING};
+use super::search_tree::{self, Block};
 use crate::bkey::{KeyRef, Pos, MAX_KEY_BYTES};
 use crate::platform::vec::Vec;
 
@@ -42,13 +43,16 @@ pub struct NodeParams {
 }
 
 /// Where one bset lives: bytes `start..end` of the buffer, samples
-/// `tstart..tend` of the lookup table.
+/// `tstart..tend` of the lookup table, blocks `istart..iend` of the search
+/// tree (none for the last bset).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Bset {
     pub(crate) start: usize,
     pub(crate) end: usize,
     pub(crate) tstart: usize,
     pub(crate) tend: usize,
+    pub(crate) istart: usize,
+    pub(crate) iend: usize,
 }
 
 /// The newest key at a position, and where it is.
@@ -68,8 +72,9 @@ pub(crate) struct Found<'a> {
 /// the last, open, unless it is written); every bset but the last is
 /// non-empty; in an unwritten bset, a key has the needs-whiteout flag if
 /// an older bset has a key at its position, and a deleted key always has
-/// it; each bset's samples point at its keys in order; `live` is what
-/// [`Node::live_bytes`] describes.
+/// it; each bset's samples point at its keys in order; a bset other than
+/// the last has either no search tree or the tree of its samples, and the
+/// last has none; `live` is what [`Node::live_bytes`] describes.
 pub struct Node {
     pub(crate) params: NodeParams,
     pub(crate) data: Vec<u8>,
@@ -78,6 +83,8 @@ pub struct Node {
     pub(crate) written_sets: usize,
     pub(crate) samples: Vec<Sample>,
     pub(crate) sample_cap: usize,
+    /// The search trees of the bsets that no longer change.
+    pub(crate) tree: Vec<Block>,
     pub(crate) seq: u64,
     /// Kept up to date by every change, so that commits can ask for it
     /// without walking a 256 KiB node.
@@ -112,6 +119,8 @@ impl Node {
             written_sets: 0,
             samples: Vec::try_with_capacity(sample_cap)?,
             sample_cap,
+            // Each bset's tree rounds up to a whole block.
+            tree: Vec::try_with_capacity(search_tree::blocks_for(sample_cap) + MAX_BSETS)?,
             seq: 0,
             live: 0,
         })
@@ -223,8 +232,15 @@ impl Node {
     }
 
     /// Offset of the first key `>= pos` in bset `b`, or `b.end`.
+    #[inline]
     pub(crate) fn search_bset(&self, b: Bset, pos: Pos) -> usize {
-        lookup::search(self.samples_of(b), &self.data, b.start, b.end, pos)
+        match self.tree.get(b.istart..b.iend) {
+            Some(tree) if !tree.is_empty() => {
+                let from = search_tree::search(tree, pos).unwrap_or(b.start);
+                lookup::scan(&self.data, from, b.end, pos)
+            }
+            _ => lookup::search(self.samples_of(b), &self.data, b.start, b.end, pos),
+        }
     }
 
     /// Offset of the key before the one at `at` in bset `b`.
@@ -273,7 +289,32 @@ impl Node {
             .sum()
     }
 
-    /// Rebuilds the lookup table from the bsets.
+    /// Rebuilds the search trees of bsets `first..` from their samples:
+    /// all but the last get one. Call it when bset `first` changed, or
+    /// stopped being the last. Never allocates: a tree that does not fit
+    /// is left out, and its bset is searched in the flat table.
+    pub(crate) fn rebuild_trees(&mut self, first: usize) {
+        let from = self.bset(first).map_or(0, |b| b.istart);
+        self.tree.truncate(from);
+        for i in first..self.nsets {
+            let Some(b) = self.bsets.get(i).copied() else {
+                break;
+            };
+            let istart = self.tree.len();
+            if i + 1 < self.nsets {
+                let samples = self.samples.get(b.tstart..b.tend).unwrap_or(&[]);
+                if !search_tree::build(&mut self.tree, samples) {
+                    self.tree.truncate(istart);
+                }
+            }
+            if let Some(b) = self.bsets.get_mut(i) {
+                b.istart = istart;
+                b.iend = self.tree.len();
+            }
+        }
+    }
+
+    /// Rebuilds the lookup table and the search trees from the bsets.
     pub(crate) fn rebuild_samples(&mut self) {
         self.samples.clear();
         for i in 0..self.nsets {
@@ -294,6 +335,7 @@ impl Node {
                 b.tend = self.samples.len();
             }
         }
+        self.rebuild_trees(0);
     }
 
     /// Checks the needs-whiteout flag of `key`, in unwritten bset `set`.
@@ -378,6 +420,12 @@ impl Node {
             }
             if samples.next().is_some() {
                 return Err("sample not at a key");
+            }
+            if let Some(tree) = self.tree.get(b.istart..b.iend).filter(|t| !t.is_empty()) {
+                if i + 1 == self.nsets {
+                    return Err("a search tree for the last bset");
+                }
+                search_tree::check(tree, self.samples_of(b))?;
             }
         }
         if expect_tstart != self.samples.len() || self.samples.len() > self.sample_cap {

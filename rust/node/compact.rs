@@ -129,8 +129,7 @@ fn span(start: usize, end: usize) -> Bset {
     Bset {
         start,
         end,
-        tstart: 0,
-        tend: 0,
+        ..Default::default()
     }
 }
 

@@ -11,6 +11,7 @@ mod extent;
 mod insert;
 mod iter;
 pub mod lookup;
+mod search_tree;
 mod sort;
 pub mod split;
 
@@ -32,6 +33,8 @@ mod iter_tests;
 mod lookup_tests;
 #[cfg(any(test, CONFIG_KUNIT))]
 mod node_tests;
+#[cfg(any(test, CONFIG_KUNIT))]
+mod search_tree_tests;
 #[cfg(any(test, CONFIG_KUNIT))]
 mod sort_tests;
 #[cfg(any(test, CONFIG_KUNIT))]

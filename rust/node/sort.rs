@@ -188,6 +188,8 @@ impl Node {
             slot.tstart = last.tend;
             slot.tend = last.tend;
             self.nsets += 1;
+            // The old last bset stops changing: it gets its search tree.
+            self.rebuild_trees(self.nsets - 2);
         }
         self.seq = self.seq.wrapping_add(1);
     }
@@ -342,6 +344,8 @@ impl Node {
             b.end = out;
             b.tend = self.samples.len();
         }
+        // The merged bset is the last: it loses its tree.
+        self.rebuild_trees(s);
         self.seq = self.seq.wrapping_add(1);
         Ok(())
     }

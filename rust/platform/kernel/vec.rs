@@ -67,6 +67,16 @@ impl<T> Vec<T> {
         }
     }
 
+    /// Elements the array holds without allocating.
+    pub fn capacity(&self) -> usize {
+        self.0.capacity()
+    }
+
+    /// Drops the elements from `len` on, keeping the allocation.
+    pub fn truncate(&mut self, len: usize) {
+        while self.len() > len && self.pop().is_some() {}
+    }
+
     /// Drops every element, keeping the allocation.
     pub fn clear(&mut self) {
         while self.pop().is_some() {}

@@ -60,6 +60,16 @@ impl<T> Vec<T> {
         self.0.pop()
     }
 
+    /// Elements the array holds without allocating.
+    pub fn capacity(&self) -> usize {
+        self.0.capacity()
+    }
+
+    /// Drops the elements from `len` on, keeping the allocation.
+    pub fn truncate(&mut self, len: usize) {
+        self.0.truncate(len);
+    }
+
     /// Drops every element, keeping the allocation.
     pub fn clear(&mut self) {
         self.0.clear();
