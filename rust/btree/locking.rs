@@ -103,12 +103,11 @@ impl Trans<'_> {
     fn shared_hold(&self, node: &Arc<BtreeNode>, ty: SixLockType) -> bool {
         self.paths.iter().any(|p| {
             p.l.iter().any(|l| {
-                l.node.as_ref().is_some_and(|n| Arc::ptr_eq(n, node))
-                    && matches!(
-                        (l.held, ty),
-                        (Some(SixLockType::Intent), _)
-                            | (Some(SixLockType::Read), SixLockType::Read)
-                    )
+                // The hold first: most levels hold nothing.
+                matches!(
+                    (l.held, ty),
+                    (Some(SixLockType::Intent), _) | (Some(SixLockType::Read), SixLockType::Read)
+                ) && l.node.as_ref().is_some_and(|n| Arc::ptr_eq(n, node))
             })
         })
     }

@@ -14,6 +14,7 @@ pub mod interior;
 pub mod iter;
 pub mod locking;
 pub mod path;
+pub mod paths;
 pub mod registry;
 pub mod trans;
 pub mod traverse;

@@ -72,6 +72,35 @@ impl Path {
         }
     }
 
+    /// Makes a retired path a new one, in place (see `paths.rs`).
+    pub(crate) fn reset(
+        &mut self,
+        btree: BtreeId,
+        pos: Pos,
+        (level, locks_want): (u8, u8),
+        published: Option<&'static PathSlot>,
+    ) {
+        self.btree = btree;
+        self.pos = pos;
+        self.level = level;
+        self.locks_want = locks_want;
+        self.uptodate = Uptodate::NeedTraverse;
+        self.published = published;
+    }
+
+    /// Ends the path: drops its locks, nodes and cursors, which a new path
+    /// in the same slot must not inherit.
+    pub(crate) fn retire(&mut self) {
+        for level in 0..self.l.len() {
+            self.forget_level(level);
+            if let Some(l) = self.l.get_mut(level) {
+                l.iter = None;
+            }
+        }
+        self.uptodate = Uptodate::NeedTraverse;
+        self.published = None;
+    }
+
     /// The lock type level `level` wants.
     pub fn want(&self, level: usize) -> SixLockType {
         if level < usize::from(self.locks_want) {

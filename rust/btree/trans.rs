@@ -8,6 +8,7 @@ use super::cache::{Btree, BtreeId, BtreeNode};
 use super::error::{BtreeError, BtreeResult, RestartReason};
 use super::locking::LockInfo;
 use super::path::Path;
+use super::paths::Paths;
 use super::registry::Claim;
 use crate::bkey::{Key, Pos};
 use crate::platform::sync::{yield_now, Arc, Ordering};
@@ -34,7 +35,7 @@ pub struct Update {
 pub struct Trans<'b> {
     /// The trees.
     pub btree: &'b Btree,
-    pub(crate) paths: Vec<Path>,
+    pub(crate) paths: Paths,
     pub(crate) updates: Vec<Update>,
     /// Restarts so far, over the transaction's life.
     pub restarts: u64,
@@ -64,7 +65,7 @@ impl<'b> Trans<'b> {
         static SEED: crate::platform::sync::AtomicU64 = crate::platform::sync::AtomicU64::new(1);
         Trans {
             btree,
-            paths: Vec::new(),
+            paths: Paths::new(),
             updates: Vec::new(),
             restarts: 0,
             restarts_by_reason: [0; RestartReason::NR],
@@ -84,7 +85,7 @@ impl<'b> Trans<'b> {
 
     /// Forgets all paths and updates (after a restart or a commit).
     pub fn begin(&mut self) {
-        while self.paths.pop().is_some() {}
+        self.paths.clear();
         self.updates.clear();
     }
 
@@ -160,11 +161,13 @@ impl<'b> Trans<'b> {
         if self.paths.len() >= MAX_PATHS || btree.index().is_none() {
             return Err(BtreeError::TooBig);
         }
-        let idx = self.paths.len();
-        let mut path = Path::new(btree, pos, level, locks_want);
-        path.published = self.listed.as_ref().and_then(|c| c.slot().path(idx));
-        self.paths.try_push(path)?;
-        Ok(idx)
+        let published = self
+            .listed
+            .as_ref()
+            .and_then(|c| c.slot().path(self.paths.len()));
+        Ok(self
+            .paths
+            .push(btree, pos, (level, locks_want), published)?)
     }
 
     /// A path by index.
