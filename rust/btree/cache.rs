@@ -154,6 +154,9 @@ pub struct Btree {
     pub params: BtreeParams,
     nodes: SpinLock<NodeTable>,
     roots: SpinLock<[Option<Arc<BtreeNode>>; BTREE_ID_NR]>,
+    /// The roots' ids, so that checking whether a node is a root takes no
+    /// lock (ids are never reused).
+    root_ids: [AtomicU64; BTREE_ID_NR],
     next_id: AtomicU64,
     /// Debug switch: relocks fail with this probability, in parts per
     /// million (0: never), in every transaction.
@@ -170,6 +173,7 @@ impl Btree {
                 cap: 0,
             }),
             roots: SpinLock::new([None, None, None, None]),
+            root_ids: core::array::from_fn(|_| AtomicU64::new(0)),
             next_id: AtomicU64::new(1),
             inject_restarts: AtomicU32::new(0),
         };
@@ -182,9 +186,7 @@ impl Btree {
                 max: Pos::MAX,
             })?;
             let root = tree.add(id, root)?;
-            if let Some(slot) = tree.roots.lock().get_mut(i) {
-                *slot = Some(root);
-            }
+            tree.set_root(root)?;
         }
         Ok(tree)
     }
@@ -296,11 +298,16 @@ impl Btree {
     /// intent lock.
     pub fn set_root(&self, node: Arc<BtreeNode>) -> BtreeResult<()> {
         let i = node.btree.index().ok_or(BtreeError::TooBig)?;
-        let old = self
-            .roots
-            .lock()
-            .get_mut(i)
-            .map(|slot| core::mem::replace(slot, Some(node)));
+        let id = node.id;
+        let old = {
+            let mut roots = self.roots.lock();
+            if let Some(root_id) = self.root_ids.get(i) {
+                root_id.store(id, Ordering::Release);
+            }
+            roots
+                .get_mut(i)
+                .map(|slot| core::mem::replace(slot, Some(node)))
+        };
         // Dropped outside the spinlock.
         drop(old);
         Ok(())
@@ -311,10 +318,8 @@ impl Btree {
         let Some(i) = node.btree.index() else {
             return false;
         };
-        self.roots
-            .lock()
+        self.root_ids
             .get(i)
-            .and_then(|r| r.as_ref())
-            .is_some_and(|r| Arc::ptr_eq(r, node))
+            .is_some_and(|r| r.load(Ordering::Acquire) == node.id)
     }
 }
