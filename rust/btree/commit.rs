@@ -218,14 +218,15 @@ impl Trans<'_> {
         }
         if result.is_ok() {
             for up in self.updates.iter() {
-                let node = up
-                    .path
-                    .and_then(|idx| self.paths.get(idx))
+                let path = up.path.and_then(|idx| self.paths.get(idx));
+                // The leaf cursor traversal left at the path's position.
+                let cursor = path.and_then(|p| p.l.first()).and_then(|l| l.iter.as_ref());
+                let node = path
                     .and_then(|p| p.node())
                     .ok_or(BtreeError::Corrupt("no leaf"));
                 match node {
                     Ok(node) => {
-                        let inserted = node.write(|n| n.insert(&up.key));
+                        let inserted = node.write(|n| n.insert_near(&up.key, cursor));
                         if let Err(e) = inserted.and_then(|r| Ok(r?)) {
                             // Room was checked: this is a bug, and the
                             // commit is no longer atomic.

@@ -254,9 +254,22 @@ impl Node {
 
     /// The newest key at exactly `pos`, deleted or not, and where it is.
     pub(crate) fn find(&self, pos: Pos) -> Option<Found<'_>> {
+        self.find_near(pos, None)
+    }
+
+    /// [`Self::find`], given each bset's first key `>= pos` if known
+    /// (`NodeIter::offsets_at`).
+    pub(crate) fn find_near(
+        &self,
+        pos: Pos,
+        offsets: Option<[usize; MAX_BSETS]>,
+    ) -> Option<Found<'_>> {
         (0..self.nsets).rev().find_map(|set| {
             let b = self.bset(set)?;
-            let at = self.search_bset(b, pos);
+            let at = match offsets.and_then(|o| o.get(set).copied()) {
+                Some(at) => at,
+                None => self.search_bset(b, pos),
+            };
             let key = self.key_at(at).filter(|k| at < b.end && k.pos() == pos)?;
             Some(Found { set, at, key })
         })

@@ -15,6 +15,7 @@
 
 use super::btree_node::Node;
 use super::error::NodeError;
+use super::iter::NodeIter;
 use super::lookup::{self, SPACING};
 use crate::bkey::encoding::{FLAG_NEEDS_WHITEOUT, OFF_FLAGS};
 use crate::bkey::{Key, KeyType, Value};
@@ -40,10 +41,22 @@ impl Node {
     /// deletes. Fails with [`NodeError::Full`] if there is no room, and
     /// leaves the node's contents unchanged on every error.
     pub fn insert(&mut self, key: &Key) -> Result<(), NodeError> {
+        self.insert_near(key, None)
+    }
+
+    /// [`Self::insert`] with a node cursor that may stand at the key's
+    /// position (a btree path's): then the node is not searched again.
+    pub fn insert_near(&mut self, key: &Key, cursor: Option<&NodeIter>) -> Result<(), NodeError> {
         self.check_key(key)?;
         self.make_open_bset()?;
         let last_set = self.nsets.saturating_sub(1);
-        let found = self.find(key.pos).map(|f| {
+        let offsets = cursor.and_then(|c| c.offsets_at(self, key.pos));
+        // Where the key goes in the open bset.
+        let open_at = |node: &Node| match offsets.and_then(|o| o.get(last_set).copied()) {
+            Some(at) => at,
+            None => node.search_bset(node.last(), key.pos),
+        };
+        let found = self.find_near(key.pos, offsets).map(|f| {
             (
                 f.set,
                 f.at,
@@ -70,7 +83,7 @@ impl Node {
                     }
                 }
                 Some(_) => {
-                    let at = self.search_bset(self.last(), key.pos);
+                    let at = open_at(self);
                     self.put(&Self::whiteout_of(key), at, 0, true)?;
                 }
             }
@@ -82,11 +95,11 @@ impl Node {
                 self.put(key, at, old_len, needs_whiteout)?;
             }
             Some(_) => {
-                let at = self.search_bset(self.last(), key.pos);
+                let at = open_at(self);
                 self.put(key, at, 0, true)?;
             }
             None => {
-                let at = self.search_bset(self.last(), key.pos);
+                let at = open_at(self);
                 self.put(key, at, 0, false)?;
             }
         }

@@ -106,6 +106,14 @@ impl NodeIter {
         self.bound = Some(pos);
     }
 
+    /// For each bset of `node`, the offset of its first key `>= pos`, if
+    /// the cursor already knows them: it stands at `pos` and the node has
+    /// not changed since. Spares an insert at the cursor its searches.
+    pub fn offsets_at(&self, node: &Node, pos: Pos) -> Option<[usize; MAX_BSETS]> {
+        (self.seq == node.seq() && self.bound == Some(pos) && self.sets >= node.nsets())
+            .then_some(self.cur)
+    }
+
     /// Where the cursor is: keys ahead are `>=` this (`None`: at the end).
     pub fn pos(&self) -> Option<Pos> {
         self.bound

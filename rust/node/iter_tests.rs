@@ -163,4 +163,34 @@ test_suite! {
         check!(it.pos().is_none());
         check_eq!(it.prev(&node).map(|k| k.pos()), Some(Pos::MAX));
     }
+
+    fn inserts_at_a_cursor_match_plain_inserts() {
+        // Two copies of the same node, one changed through a cursor at each
+        // key's position (used or ignored when stale), one without.
+        let (mut a, mut b) = (ok!(three_bsets()), ok!(three_bsets()));
+        let mut stale = NodeIter::new(&a, p(0), Filter::Live);
+        for (i, off) in (0..40u64).rev().chain(0..40).enumerate() {
+            let key = if i % 7 == 3 {
+                Key::deleted(p(off))
+            } else {
+                tkey(off, 10 + i as u64)
+            };
+            let cursor = if i % 3 == 0 {
+                &stale
+            } else {
+                stale = NodeIter::new(&a, p(off), Filter::Live);
+                &stale
+            };
+            // A fresh cursor is used; a stale one (the node changed) not.
+            check_eq!(cursor.offsets_at(&a, p(off)).is_some(), i % 3 != 0);
+            ok!(a.insert_near(&key, Some(cursor)));
+            ok!(b.insert(&key));
+            check_eq!(a.check(), Ok(()));
+        }
+        for off in 0..40 {
+            let (x, y) = (a.get(p(off)), b.get(p(off)));
+            check_eq!(x.map(|k| val(&k)), y.map(|k| val(&k)));
+        }
+        check!(a.keys(Filter::All).map(|k| k.pos()).eq(b.keys(Filter::All).map(|k| k.pos())));
+    }
 }
