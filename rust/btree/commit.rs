@@ -15,7 +15,7 @@ use super::cache::{BtreeId, MAX_DEPTH};
 use super::error::{BtreeError, BtreeResult, RestartReason};
 use super::iter::{Iter, IterFlags};
 use super::path::Uptodate;
-use super::trans::{Trans, Update};
+use super::trans::Trans;
 use crate::bkey::extent::{cut_back, cut_front, overwrite, Overwrite, Span};
 use crate::bkey::{Key, Pos};
 use crate::node::split::merge_threshold;
@@ -97,20 +97,35 @@ impl Trans<'_> {
                 j -= 1;
             }
         }
-        let mut out: Vec<Update> = Vec::try_with_capacity(self.updates.len())?;
-        for up in self.updates.iter() {
-            if let Some(last) = out.last_mut() {
-                if (last.btree, last.key.pos) == (up.btree, up.key.pos) {
-                    *last = *up;
-                    continue;
-                }
+        // Then keep the last of each position, in place.
+        let mut kept = 0;
+        for i in 0..self.updates.len() {
+            let Some(up) = self.updates.get(i).copied() else {
+                break;
+            };
+            let same = kept > 0
+                && self
+                    .updates
+                    .get(kept - 1)
+                    .is_some_and(|last| (last.btree, last.key.pos) == (up.btree, up.key.pos));
+            if !same {
+                kept += 1;
             }
-            out.try_push(*up)?;
+            if let Some(slot) = self.updates.get_mut(kept - 1) {
+                *slot = up;
+            }
         }
-        self.updates = out;
+        self.updates.truncate(kept);
         Ok(())
     }
 
+    /// The path of update `i` if it is the first update of its leaf (the
+    /// updates are sorted, so each leaf's are together).
+    fn first_of_leaf(&self, i: usize) -> Option<usize> {
+        let idx = self.updates.get(i)?.path?;
+        let prev = i.checked_sub(1).and_then(|p| self.updates.get(p)?.path);
+        (prev != Some(idx)).then_some(idx)
+    }
     /// Commits the queued updates atomically; they are gone afterwards.
     #[must_use = "a restart must be propagated"]
     pub fn commit(&mut self) -> BtreeResult<()> {
@@ -195,26 +210,22 @@ impl Trans<'_> {
             i = j;
         }
         // Write-lock the leaves in order and apply.
-        let mut locked: Vec<usize> = Vec::new();
         let mut result = Ok(());
-        for up in self.updates.iter() {
-            let Some(idx) = up.path else { continue };
-            if locked.last() != Some(&idx) {
-                locked.try_push(idx)?;
+        // Updates `..locked` are those whose leaves are write-locked.
+        let mut locked = 0;
+        while locked < self.updates.len() {
+            if let Some(idx) = self.first_of_leaf(locked) {
+                let node = self
+                    .path(idx)?
+                    .node()
+                    .cloned()
+                    .ok_or(BtreeError::Corrupt("no leaf"))?;
+                if let Err(e) = self.lock_write(&node) {
+                    result = Err(e);
+                    break;
+                }
             }
-        }
-        let mut taken = 0;
-        for &idx in locked.iter() {
-            let node = self
-                .path(idx)?
-                .node()
-                .cloned()
-                .ok_or(BtreeError::Corrupt("no leaf"))?;
-            if let Err(e) = self.lock_write(&node) {
-                result = Err(e);
-                break;
-            }
-            taken += 1;
+            locked += 1;
         }
         if result.is_ok() {
             for up in self.updates.iter() {
@@ -241,8 +252,9 @@ impl Trans<'_> {
                 }
             }
         }
-        for &idx in locked.iter().take(taken) {
-            if let Some(node) = self.path(idx)?.node().cloned() {
+        for i in 0..locked {
+            let leaf = self.first_of_leaf(i);
+            if let Some(node) = leaf.and_then(|idx| self.paths.get(idx)?.node().cloned()) {
                 self.unlock_write(&node);
             }
         }
@@ -250,7 +262,10 @@ impl Trans<'_> {
         // Merge sparse nodes, best effort: a restart here would undo
         // nothing, the updates are in.
         let mut spots: Vec<(BtreeId, Pos)> = Vec::new();
-        for &idx in locked.iter() {
+        for i in 0..locked {
+            let Some(idx) = self.first_of_leaf(i) else {
+                continue;
+            };
             let p = self.path(idx)?;
             let sparse = p.node().is_some_and(|n| {
                 n.read(|d| d.live_bytes())

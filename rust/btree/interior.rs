@@ -50,16 +50,22 @@ impl Trans<'_> {
         let leaf = self
             .intent_node(idx, 0)?
             .ok_or(BtreeError::Corrupt("leaf not intent locked"))?;
-        if leaf.read(|d| d.free_bytes())? >= needed {
-            return Ok(());
-        }
-        self.lock_write(&leaf)?;
-        let compacted = leaf.write(|d| d.compact());
-        self.unlock_write(&leaf);
-        compacted??;
         let (size, live, free) = leaf.read(|d| (d.size(), d.live_bytes(), d.free_bytes()))?;
         if free >= needed {
             return Ok(());
+        }
+        // Compaction leaves about `size - live` free. Unless that is
+        // plenty, split now: compacting first would copy the whole node
+        // and win room for a few inserts only (a leaf full of live keys
+        // was compacted before every split).
+        if size.saturating_sub(live) >= needed.saturating_add(size / 8) {
+            self.lock_write(&leaf)?;
+            let compacted = leaf.write(|d| d.compact());
+            self.unlock_write(&leaf);
+            compacted??;
+            if leaf.read(|d| d.free_bytes())? >= needed {
+                return Ok(());
+            }
         }
         if live < size / 4 && needed > size / 4 {
             // Splitting by size cannot help: cut between the updates.

@@ -94,9 +94,7 @@ pub struct Node {
 /// A zeroed buffer of `len` bytes.
 pub(crate) fn zeroed(len: usize) -> Result<Vec<u8>, NodeError> {
     let mut data = Vec::try_with_capacity(len)?;
-    for _ in 0..len {
-        data.try_push(0)?;
-    }
+    data.try_extend_with(len, 0)?;
     Ok(data)
 }
 
@@ -240,6 +238,17 @@ impl Node {
                 lookup::scan(&self.data, from, b.end, pos)
             }
             _ => lookup::search(self.samples_of(b), &self.data, b.start, b.end, pos),
+        }
+    }
+
+    /// [`Self::search_bset`] for a position at or after the key at `from`,
+    /// likely close to it (a cursor moving forward, a merge walking two
+    /// bsets): steps forward over a few keys, else searches.
+    #[inline]
+    pub(crate) fn search_bset_from(&self, b: Bset, from: usize, pos: Pos) -> usize {
+        match lookup::step(&self.data, from, b.end, pos) {
+            Some(at) => at,
+            None => self.search_bset(b, pos),
         }
     }
 

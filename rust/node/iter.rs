@@ -79,29 +79,16 @@ impl NodeIter {
     /// when `pos` lies a few keys ahead (an iteration's next position)
     /// rather than searching every bset again.
     pub fn seek_ahead(&mut self, node: &Node, pos: Pos) {
-        /// Keys stepped over per bset before a search is cheaper.
-        const MAX_STEPS: usize = 8;
         self.check_seq(node);
         match self.bound {
             Some(bound) if bound <= pos => {}
             _ => return self.seek(node, pos),
         }
         for i in 0..self.nsets(node) {
-            let (Some(b), Some(&start)) = (node.bset(i), self.cur.get(i)) else {
+            let (Some(b), Some(c)) = (node.bset(i), self.cur.get_mut(i)) else {
                 continue;
             };
-            let mut at = start;
-            let mut steps = 0;
-            while let Some(key) = node.key_at(at).filter(|k| at < b.end && k.pos() < pos) {
-                steps += 1;
-                if steps > MAX_STEPS {
-                    return self.seek(node, pos);
-                }
-                at += key.len();
-            }
-            if let Some(c) = self.cur.get_mut(i) {
-                *c = at;
-            }
+            *c = node.search_bset_from(b, *c, pos);
         }
         self.bound = Some(pos);
     }

@@ -184,6 +184,24 @@ pub fn scan(data: &[u8], mut at: usize, stop: usize, target: Pos) -> usize {
     stop
 }
 
+/// Keys a step forward passes before a search is cheaper.
+pub const MAX_STEPS: usize = 8;
+
+/// [`scan`] for a target expected a few keys after `from`: the offset of
+/// the first key in `data[from..stop]` whose position is `>= target`, or
+/// `stop`; `None` if more than [`MAX_STEPS`] keys lie before it (search
+/// instead).
+#[inline]
+pub fn step(data: &[u8], mut at: usize, stop: usize, target: Pos) -> Option<usize> {
+    for _ in 0..=MAX_STEPS {
+        match KeyRef::at(data, at).filter(|_| at < stop) {
+            Some(key) if key.pos() < target => at = at.saturating_add(key.len()),
+            _ => return Some(at.min(stop)),
+        }
+    }
+    None
+}
+
 /// The offset of the key before the one at `at` in the bset starting at
 /// `start`, or `None` if `at` is the first.
 pub fn prev(samples: &[Sample], data: &[u8], start: usize, at: usize) -> Option<usize> {

@@ -11,7 +11,7 @@ mod extent;
 mod insert;
 mod iter;
 pub mod lookup;
-mod search_tree;
+pub mod search_tree;
 mod sort;
 pub mod split;
 

@@ -241,8 +241,10 @@ impl Node {
         let mut copied_end = used;
         let mut first = x.end;
         let mut y = SetMerge::new(self, s + 1, n);
+        // Y's keys come in order, so each is found in X from the last.
+        let mut x_at = x.start;
         while let Some(g) = y.next(self) {
-            let x_at = self.search_bset(x, g.pos);
+            x_at = self.search_bset_from(x, x_at, g.pos);
             let in_x = self
                 .key_at(x_at)
                 .filter(|k| x_at < x.end && k.pos() == g.pos);
@@ -279,8 +281,13 @@ impl Node {
             };
             let (pos, len) = (key.pos(), key.len());
             let dropped = key.kind() == KeyType::Deleted && !key.needs_whiteout();
-            let at =
-                lookup::search_moved(self.samples_of(x), &self.data, shift, (read, x.end), pos);
+            let moved = (read.saturating_add(shift), x.end.saturating_add(shift));
+            let at = match lookup::step(&self.data, moved.0, moved.1, pos) {
+                Some(at) => at.saturating_sub(shift),
+                None => {
+                    lookup::search_moved(self.samples_of(x), &self.data, shift, (read, x.end), pos)
+                }
+            };
             let run = at.saturating_sub(read);
             move_bytes(
                 &mut self.data,

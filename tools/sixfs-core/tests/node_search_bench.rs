@@ -2,8 +2,10 @@
 
 //! Micro-benchmark of search within one bset: a linear scan, the lookup
 //! table at several spacings (spacing 1 samples every key: a plain binary
-//! search), and the same samples in Eytzinger order (bcachefs's auxiliary
-//! search tree layout). Run with
+//! search), the same samples in Eytzinger order (bcachefs's auxiliary
+//! search tree layout) and in sixfs's search tree (an implicit B-tree of
+//! 8-position blocks); first with the bset in cache, then over many bsets,
+//! so that every search misses. Run with
 //!
 //!     cargo test --release -p sixfs-core --test node_search_bench -- --ignored --nocapture
 //!
@@ -11,6 +13,7 @@
 
 use sixfs_core::bkey::{Key, Pos, TestVal, Value};
 use sixfs_core::node::lookup::{build, scan, search, Sample};
+use sixfs_core::node::search_tree::{self, Block};
 use sixfs_core::node::{Filter, Node, NodeParams};
 use sixfs_core::platform::vec::Vec as PVec;
 use std::hint::black_box;
@@ -102,6 +105,17 @@ impl Eytzinger {
     }
 }
 
+fn tree_of(samples: &[Sample]) -> PVec<Block> {
+    let mut tree = PVec::try_with_capacity(search_tree::blocks_for(samples.len())).unwrap();
+    assert!(search_tree::build(&mut tree, samples));
+    tree
+}
+
+/// How `Node::search_bset` searches a bset with a tree.
+fn tree_search(tree: &[Block], data: &[u8], end: usize, t: Pos) -> usize {
+    scan(data, search_tree::search(tree, t).unwrap_or(0), end, t)
+}
+
 fn time(label: &str, queries: &[Pos], mut f: impl FnMut(Pos) -> usize) -> f64 {
     let mut sum = 0usize;
     // Warm up, then take the best of five rounds: the machine is shared.
@@ -140,11 +154,15 @@ fn bench_bset_search() {
             let ey = Eytzinger::new(&table);
             let label = format!("eytzinger, spacing {spacing}");
             time(&label, &qs, |t| ey.search(&data, end, t));
-            // Both layouts must agree with the scan.
+            let tree = tree_of(&table);
+            let label = format!("search tree, spacing {spacing}");
+            time(&label, &qs, |t| tree_search(&tree, &data, end, t));
+            // Every layout must agree with the scan.
             for &q in qs.iter().take(2000) {
                 let want = scan(&data, 0, end, q);
                 assert_eq!(search(&table, &data, 0, end, q), want);
                 assert_eq!(ey.search(&data, end, q), want);
+                assert_eq!(tree_search(&tree, &data, end, q), want);
             }
         }
     }
@@ -187,4 +205,65 @@ fn bench_node_insert_and_lookup() {
         let keys = node.keys(Filter::Live).count();
         println!("node {size} B: {keys} keys, random insert {ins:.0} ns, get {get:.0} ns");
     }
+}
+
+/// One 256 KiB bset's keys and search structures, copied `copies` times.
+struct ColdBsets {
+    data: Vec<Vec<u8>>,
+    tables: Vec<PVec<Sample>>,
+    trees: Vec<PVec<Block>>,
+    eytzinger: Vec<Eytzinger>,
+}
+
+#[test]
+#[ignore]
+fn bench_cold_bset_search() {
+    // 512 bsets of 256 KiB (128 MiB of keys, 12 MiB of tables): far more
+    // than the caches, as the leaves of a btree of 10^7 keys are.
+    let copies = 512;
+    let (data, keys) = bset(256 << 10);
+    let end = data.len();
+    let mut table = PVec::try_with_capacity(end / 256 + 1).unwrap();
+    build(&mut table, usize::MAX, &data, 0, end, 256);
+    let mut cold = ColdBsets {
+        data: Vec::new(),
+        tables: Vec::new(),
+        trees: Vec::new(),
+        eytzinger: Vec::new(),
+    };
+    for _ in 0..copies {
+        cold.data.push(data.clone());
+        let mut t = PVec::try_with_capacity(table.len()).unwrap();
+        t.try_extend_from_slice(&table).unwrap();
+        cold.tables.push(t);
+        cold.trees.push(tree_of(&table));
+        cold.eytzinger.push(Eytzinger::new(&table));
+    }
+    // A random bset and position per query.
+    let qs = queries(keys, 400_000);
+    let which: Vec<usize> = queries(copies as u64, qs.len())
+        .iter()
+        .map(|p| (p.offset / 2) as usize % copies)
+        .collect();
+    println!(
+        "{copies} bsets of 256 KiB, {keys} keys and {} samples each, random bset per lookup:",
+        table.len()
+    );
+    let mut n = 0usize;
+    let mut next = || {
+        n = (n + 1) % which.len();
+        which[n]
+    };
+    time("table, spacing 256", &qs, |t| {
+        let i = next();
+        search(&cold.tables[i], &cold.data[i], 0, end, t)
+    });
+    time("eytzinger, spacing 256", &qs, |t| {
+        let i = next();
+        cold.eytzinger[i].search(&cold.data[i], end, t)
+    });
+    time("search tree, spacing 256", &qs, |t| {
+        let i = next();
+        tree_search(&cold.trees[i], &cold.data[i], end, t)
+    });
 }
