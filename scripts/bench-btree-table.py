@@ -3,8 +3,11 @@
 """Turns btree perf_test reports into a Markdown table and an SVG plot of
 cost against tree size, sixfs beside an anchor measured in the same run.
 
-    bench-btree-table.py LOG --anchor maple|btreemap --svg OUT.svg \\
-        --title TITLE --command CMD [--note TEXT]...
+    bench-btree-table.py LOG [--anchor maple|btreemap] [--workloads main|more]
+        [--svg OUT.svg] --title TITLE --command CMD [--note TEXT]...
+
+The main workloads (random and sequential inserts and lookups) have an
+anchor; the other perf_test workloads (--workloads more) are sixfs's alone.
 
 LOG holds bcachefs-format report lines, from the kernel log or from
 `sixfs-bench btree`:
@@ -22,7 +25,10 @@ import sys
 from collections import defaultdict
 
 LINE = re.compile(r"(\S+): ([a-z_]+): (\S+) with (\d+) threads in \d+ sec, (\d+) nsec per iter")
-WORKLOADS = ["rand_insert", "rand_lookup", "seq_insert", "seq_lookup"]
+WORKLOAD_SETS = {
+    "main": ["rand_insert", "rand_lookup", "seq_insert", "seq_lookup"],
+    "more": ["rand_insert_multi", "rand_mixed", "rand_delete", "seq_overwrite", "seq_delete"],
+}
 ANCHORS = {
     # anchor -> (source, name prefix, column title)
     "maple": ("sixfs_anchor", "maple_", "maple tree"),
@@ -38,8 +44,8 @@ def count_of(text):
     return int(text)
 
 
-def parse(path, anchor):
-    src, prefix, _ = ANCHORS[anchor]
+def parse(path, anchor, workloads):
+    src, prefix, _ = ANCHORS.get(anchor, (None, "", ""))
     runs = defaultdict(list)
     for line in open(path, errors="replace"):
         m = LINE.search(line)
@@ -47,9 +53,9 @@ def parse(path, anchor):
             continue
         source, name, count, threads, nsec = m.groups()
         key = None
-        if source == "sixfs" and name in WORKLOADS:
+        if source == "sixfs" and name in workloads:
             key = ("sixfs", name)
-        elif source == src and name.startswith(prefix) and name[len(prefix):] in WORKLOADS:
+        elif source == src and name.startswith(prefix) and name[len(prefix):] in workloads:
             key = ("anchor", name[len(prefix):])
         if key:
             runs[key + (int(threads), count_of(count))].append(int(nsec))
@@ -63,19 +69,22 @@ def human(n):
     return str(n)
 
 
-def table(med, anchor, title, command, notes):
-    name = ANCHORS[anchor][2]
+def table(med, anchor, workloads, title, command, notes):
     out = [f"# {title}", "", f"Produced by `{command}`."]
     out += notes
     out += [
         "nsec per operation per thread (lower is better); a row's size is the number of keys",
-        "in the tree at the end of the inserts, or searched by the lookups.",
+        "in the tree at the end of the inserts, or searched by the lookups (for updates and",
+        "deletes: the keys in the tree when they start).",
         "",
-        f"| workload | threads | keys | sixfs | {name} | sixfs / {name} |",
-        "|---|---|---|---|---|---|",
     ]
+    if anchor:
+        name = ANCHORS[anchor][2]
+        out += [f"| workload | threads | keys | sixfs | {name} | sixfs / {name} |", "|---|---|---|---|---|---|"]
+    else:
+        out += ["| workload | threads | keys | sixfs |", "|---|---|---|---|"]
     sizes = sorted({k[3] for k in med})
-    for workload in WORKLOADS:
+    for workload in workloads:
         for threads in (1, 2):
             for size in sizes:
                 ours = med.get(("sixfs", workload, threads, size))
@@ -83,6 +92,9 @@ def table(med, anchor, title, command, notes):
                 if ours is None and theirs is None:
                     continue
                 cell = lambda v: f"{v:.0f}" if v is not None else "-"
+                if not anchor:
+                    out.append(f"| {workload} | {threads} | {human(size)} | {cell(ours)} |")
+                    continue
                 ratio = f"{ours / theirs:.2f}" if ours and theirs else "-"
                 out.append(f"| {workload} | {threads} | {human(size)} | {cell(ours)} | {cell(theirs)} | {ratio} |")
     return "\n".join(out) + "\n"
@@ -93,7 +105,7 @@ def svg(med, anchor, title):
     W, H, L, R, T, B = 720, 440, 70, 190, 40, 50
     series = []
     colours = {"rand_insert": "#c0392b", "rand_lookup": "#2471a3", "seq_insert": "#d68910", "seq_lookup": "#1e8449"}
-    for workload in WORKLOADS:
+    for workload in WORKLOAD_SETS["main"]:
         for who, dash in (("sixfs", ""), ("anchor", "6,4")):
             pts = sorted((k[3], v) for k, v in med.items() if k[0] == who and k[1] == workload and k[2] == 1 and v > 0)
             if pts:
@@ -136,18 +148,20 @@ def svg(med, anchor, title):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("log")
-    ap.add_argument("--anchor", choices=sorted(ANCHORS), required=True)
+    ap.add_argument("--anchor", choices=sorted(ANCHORS))
+    ap.add_argument("--workloads", choices=sorted(WORKLOAD_SETS), default="main")
     ap.add_argument("--svg")
     ap.add_argument("--title", default="Btree benchmark")
     ap.add_argument("--command", default="make bench")
     ap.add_argument("--note", action="append", default=[])
     args = ap.parse_args()
-    med = parse(args.log, args.anchor)
+    workloads = WORKLOAD_SETS[args.workloads]
+    med = parse(args.log, args.anchor, workloads)
     if not med:
         print(f"bench-btree-table: no results in {args.log}", file=sys.stderr)
         return 1
-    sys.stdout.write(table(med, args.anchor, args.title, args.command, args.note))
-    if args.svg:
+    sys.stdout.write(table(med, args.anchor, workloads, args.title, args.command, args.note))
+    if args.svg and args.anchor:
         picture = svg(med, args.anchor, args.title)
         if picture:
             open(args.svg, "w").write(picture)

@@ -2,31 +2,39 @@
 # `make bench`: boots the perf kernel and runs the benchmarks, writing
 # tables (and plots) under bench/results/.
 #
-#   BENCH=locks|btree|user|all   which benchmarks (default all; user: the
-#                           six lock against std's and parking_lot's RwLock
-#                           and the btree against std's BTreeMap, natively)
+#   BENCH=locks|btree|btree-more|user|all   which benchmarks (default all;
+#                           btree-more: the perf_test workloads without a
+#                           maple tree counterpart; user: the six lock
+#                           against std's and parking_lot's RwLock and the
+#                           btree against std's BTreeMap, natively)
 #   BENCH_COUNT=2M          operations per lock workload
 #   BENCH_BTREE_SIZES="10K 100K 1M 10M"   tree sizes of the btree rows
+#   BENCH_BTREE_MORE_SIZES="10K 100K 1M"  tree sizes of the other workloads
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 what=${BENCH:-all}
 count=${BENCH_COUNT:-2M}
 sizes=${BENCH_BTREE_SIZES:-10K 100K 1M 10M}
+more_sizes=${BENCH_BTREE_MORE_SIZES:-10K 100K 1M}
 anchor=$SIXFS_BUILD/anchor-perf/sixfs_anchor.ko
 out=$SIXFS_BUILD/bench
 results=$SIXFS_ROOT/bench/results
 mkdir -p "$out" "$results"
 
-# btree_table LOG ANCHOR NAME TITLE NOTE...: the table and plot of one run.
+# btree_table LOG ANCHOR NAME TITLE NOTE...: the table and plot of one run;
+# ANCHOR "-" tabulates the other workloads, sixfs's alone, without a plot.
 btree_table() {
 	local log=$1 anchor=$2 name=$3 title=$4 note
 	shift 4
-	local notes=()
-	for note in "$@" "Plot: $name.svg."; do notes+=(--note "$note"); done
-	python3 "$SIXFS_ROOT/scripts/bench-btree-table.py" "$log" --anchor "$anchor" \
-		--svg "$results/$name.svg" --title "$title" \
-		--command "make bench (BENCH=$what BENCH_BTREE_SIZES=\"$sizes\")" \
+	local notes=() args=(--workloads more)
+	if [ "$anchor" != - ]; then
+		args=(--anchor "$anchor" --svg "$results/$name.svg")
+		set -- "$@" "Plot: $name.svg."
+	fi
+	for note in "$@"; do notes+=(--note "$note"); done
+	python3 "$SIXFS_ROOT/scripts/bench-btree-table.py" "$log" "${args[@]}" --title "$title" \
+		--command "make bench (BENCH=$what BENCH_BTREE_SIZES=\"$sizes\" BENCH_BTREE_MORE_SIZES=\"$more_sizes\")" \
 		"${notes[@]}" >"$results/$name.md"
 	cat "$results/$name.md"
 }
@@ -50,6 +58,14 @@ if [ "$what" = all ] || [ "$what" = btree ]; then
 		"bcachefs's published figures for reference (native Ryzen 5950X, 10M keys, 1 thread): rand_insert 1480 ns, rand_lookup 736 ns."
 fi
 
+if [ "$what" = all ] || [ "$what" = btree-more ]; then
+	"$SIXFS_ROOT/scripts/run-guest.sh" -f perf -m 4G -o "$out/guest-btree-more" -t 20000 \
+		-- sh /sixfs/bench-btree-more.sh $more_sizes | tee "$out/btree-more.log"
+	btree_table "$out/btree-more.log" - btree-kernel-more "Btree benchmark, other workloads (kernel)" \
+		"Perf kernel under QEMU ($(cat "$out/guest-btree-more/accel")), 2 vCPUs, one boot, one run per row; sixfs nodes of 256 KiB." \
+		"rand_insert_multi inserts random keys 8 per transaction; rand_mixed looks up random positions and updates every fourth key found; rand_delete deletes the random keys; seq_overwrite rewrites every key in order, a commit per key; seq_delete deletes them in order. Each runs on a fresh tree, filled untimed with the keys it needs."
+fi
+
 if [ "$what" = all ] || [ "$what" = user ]; then
 	(cd "$SIXFS_ROOT/tools" && cargo run --quiet --release -p sixfs-bench -- six) | tee "$out/user-six.log"
 	{
@@ -62,9 +78,11 @@ if [ "$what" = all ] || [ "$what" = user ]; then
 		echo '```'
 	} >"$results/six-user.md"
 	user_sizes=$(echo "$sizes" | tr ' ' ',')
-	(cd "$SIXFS_ROOT/tools" && cargo run --quiet --release -p sixfs-bench -- btree --sizes "$user_sizes") |
-		tee "$out/user-btree.log"
-	btree_table "$out/user-btree.log" btreemap btree-user "Btree benchmark (userspace)" \
-		"Native, $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')); one run per row; sixfs nodes of 256 KiB." \
+	user_more_sizes=$(echo "$more_sizes" | tr ' ' ',')
+	(cd "$SIXFS_ROOT/tools" && cargo run --quiet --release -p sixfs-bench -- btree \
+		--sizes "$user_sizes" --more-sizes "$user_more_sizes") | tee "$out/user-btree.log"
+	machine="Native, $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')); one run per row; sixfs nodes of 256 KiB."
+	btree_table "$out/user-btree.log" btreemap btree-user "Btree benchmark (userspace)" "$machine" \
 		"std's BTreeMap runs the same operations on the same keys; with 2 threads it sits behind a parking_lot RwLock."
+	btree_table "$out/user-btree.log" - btree-user-more "Btree benchmark, other workloads (userspace)" "$machine"
 fi

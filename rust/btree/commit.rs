@@ -126,6 +126,7 @@ impl Trans<'_> {
         let prev = i.checked_sub(1).and_then(|p| self.updates.get(p)?.path);
         (prev != Some(idx)).then_some(idx)
     }
+
     /// Commits the queued updates atomically; they are gone afterwards.
     #[must_use = "a restart must be propagated"]
     pub fn commit(&mut self) -> BtreeResult<()> {

@@ -305,7 +305,7 @@ impl Node {
     }
 
     /// [`Self::live_bytes`] the slow way, by walking every key.
-    fn count_live_bytes(&self) -> usize {
+    pub(crate) fn count_live_bytes(&self) -> usize {
         self.keys(super::iter::Filter::NoDeleted)
             .map(|k| k.len())
             .sum()

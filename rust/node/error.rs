@@ -27,6 +27,8 @@ pub enum NodeError {
     NotSiblings,
     /// Split of a node with fewer than two live keys.
     TooFewKeys,
+    /// A bset read from a device is not valid (see `image.rs`): why.
+    Corrupt(&'static str),
 }
 
 impl From<AllocError> for NodeError {

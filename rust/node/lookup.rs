@@ -187,17 +187,22 @@ pub fn scan(data: &[u8], mut at: usize, stop: usize, target: Pos) -> usize {
 /// Keys a step forward passes before a search is cheaper.
 pub const MAX_STEPS: usize = 8;
 
-/// [`scan`] for a target expected a few keys after `from`: the offset of
-/// the first key in `data[from..stop]` whose position is `>= target`, or
-/// `stop`; `None` if more than [`MAX_STEPS`] keys lie before it (search
-/// instead).
+/// [`scan`] for a target expected a few keys after `at`: the offset of the
+/// first key in `data[at..stop]` whose position is `>= target`, or `stop`;
+/// `None` if more than [`MAX_STEPS`] keys lie before it (search instead).
 #[inline]
 pub fn step(data: &[u8], mut at: usize, stop: usize, target: Pos) -> Option<usize> {
     for _ in 0..=MAX_STEPS {
-        match KeyRef::at(data, at).filter(|_| at < stop) {
-            Some(key) if key.pos() < target => at = at.saturating_add(key.len()),
-            _ => return Some(at.min(stop)),
+        if at >= stop {
+            return Some(stop);
         }
+        let Some(key) = KeyRef::at(data, at) else {
+            return Some(stop);
+        };
+        if key.pos() >= target {
+            return Some(at);
+        }
+        at = at.saturating_add(key.len());
     }
     None
 }

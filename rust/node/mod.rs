@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Btree nodes: bsets of sorted keys, the node iterator, search, insert,
-//! sealing and merging bsets, compaction, split and merge, extents. See
+//! sealing and merging bsets, compaction, split and merge, extents, bsets
+//! as bytes for a device. See
 //! `Documentation/btree-node.rst`.
 
 mod btree_node;
 mod compact;
 mod error;
 mod extent;
+mod image;
 mod insert;
 mod iter;
 pub mod lookup;
@@ -27,6 +29,8 @@ mod test_util;
 
 #[cfg(any(test, CONFIG_KUNIT))]
 mod extent_tests;
+#[cfg(any(test, CONFIG_KUNIT))]
+mod image_tests;
 #[cfg(any(test, CONFIG_KUNIT))]
 mod iter_tests;
 #[cfg(any(test, CONFIG_KUNIT))]

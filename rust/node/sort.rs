@@ -195,7 +195,7 @@ impl Node {
     }
 
     /// Bytes of bset `i`.
-    fn bset_bytes(&self, i: usize) -> usize {
+    fn bset_len(&self, i: usize) -> usize {
         self.bset(i).map_or(0, |b| b.end.saturating_sub(b.start))
     }
 
@@ -205,7 +205,7 @@ impl Node {
         let (w, n) = (self.written_sets, self.nsets);
         // The keys of the bsets above the oldest merged one go to the free
         // space first.
-        let above: usize = (w + 1..n).map(|i| self.bset_bytes(i)).sum();
+        let above: usize = (w + 1..n).map(|i| self.bset_len(i)).sum();
         if n < w + 2 || above > self.free_bytes() {
             return Ok(false);
         }

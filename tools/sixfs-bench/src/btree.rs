@@ -2,7 +2,8 @@
 
 //! `btree`: sixfs's btree perf_test workloads (`rust/perf/btree.rs`) in
 //! userspace, beside std's `BTreeMap` doing the same operations on the same
-//! keys, for several tree sizes. Prints bcachefs-format report lines
+//! keys, for several tree sizes; then the workloads without a `BTreeMap`
+//! counterpart (`--more-sizes`), sixfs alone. Prints bcachefs-format report lines
 //! (`sixfs: ...`, `btreemap: ...`) that `scripts/bench-btree-table.py`
 //! turns into a table and a plot.
 //!
@@ -17,6 +18,15 @@ use std::ops::Bound;
 
 /// The workloads compared, by perf_test name.
 const WORKLOADS: [&str; 4] = ["rand_insert", "rand_lookup", "seq_insert", "seq_lookup"];
+
+/// The other workloads, run for sixfs alone.
+const MORE_WORKLOADS: [&str; 5] = [
+    "rand_insert_multi",
+    "rand_mixed",
+    "rand_delete",
+    "seq_overwrite",
+    "seq_delete",
+];
 
 /// The model's key: (inode, offset, snapshot) as sixfs orders positions.
 type MapKey = (u64, u64, u32);
@@ -78,17 +88,14 @@ fn report(source: &str, name: &str, measurement: Measurement) {
 /// Runs every workload at every size on 1 and 2 threads.
 pub fn main(args: &[String]) -> Result<(), String> {
     let mut sizes = vec![10_000, 100_000, 1_000_000];
+    let mut more_sizes = vec![];
     let mut node_size = 256 << 10;
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
         let mut value = || rest.next().ok_or(format!("{arg} needs a value"));
         match arg.as_str() {
-            "--sizes" => {
-                sizes = value()?
-                    .split(',')
-                    .map(|s| parse_count(s).ok_or(format!("--sizes: bad count {s}")))
-                    .collect::<Result<_, _>>()?
-            }
+            "--sizes" => sizes = counts(arg, value()?)?,
+            "--more-sizes" => more_sizes = counts(arg, value()?)?,
             "--node-size" => {
                 node_size = value()?.parse().map_err(|e| format!("--node-size: {e}"))?
             }
@@ -111,5 +118,22 @@ pub fn main(args: &[String]) -> Result<(), String> {
             }
         }
     }
+    for &size in &more_sizes {
+        for threads in [1u32, 2] {
+            for name in MORE_WORKLOADS {
+                let workload = Workload::from_name(name).ok_or("unknown workload")?;
+                let ours = run(workload, size, threads, node_size)
+                    .map_err(|e| format!("sixfs {name}: {e:?}"))?;
+                report("sixfs", name, ours);
+            }
+        }
+    }
     Ok(())
+}
+
+/// A comma-separated list of counts (`10K,1M`), the value of `option`.
+fn counts(option: &str, list: &str) -> Result<Vec<u64>, String> {
+    list.split(',')
+        .map(|s| parse_count(s).ok_or(format!("{option}: bad count {s}")))
+        .collect()
 }

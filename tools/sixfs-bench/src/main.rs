@@ -6,8 +6,9 @@
 //! prints one table comparing sixfs's six lock with std's and
 //! parking_lot's reader-writer locks.
 //!
-//! `cargo run --release -p sixfs-bench -- btree [--sizes 10K,1M] [--node-size BYTES]`
-//! prints perf_test report lines for sixfs's btree and std's `BTreeMap`.
+//! `cargo run --release -p sixfs-bench -- btree [--sizes 10K,1M] [--more-sizes 10K]
+//! [--node-size BYTES]` prints perf_test report lines for sixfs's btree and
+//! std's `BTreeMap`.
 
 mod btree;
 mod locks;
@@ -16,7 +17,7 @@ mod six;
 use std::process::ExitCode;
 
 const USAGE: &str = "usage: sixfs-bench six [--count N] [--tries N]\n       \
-                     sixfs-bench btree [--sizes N,N...] [--node-size BYTES]";
+                     sixfs-bench btree [--sizes N,N...] [--more-sizes N,N...] [--node-size BYTES]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A node's bsets as bytes: the interface persistence builds on.
+//!
+//! A node write takes the bytes of the unwritten bsets
+//! ([`Node::bset_bytes`] for `written_sets()..nsets()`) and, once they are
+//! on the device, calls [`Node::mark_written`]. A node read starts from an
+//! empty node with the parameters the parent's pointer gives, and hands it
+//! each bset found on the device, oldest first ([`Node::read_bset`]).
+//! Keys are the same bytes in memory and on disk (`bkey/encoding.rs`), so
+//! neither direction converts anything; what a read must do is distrust the
+//! bytes: every key is parsed and checked (length, type, reserved bits,
+//! value, order, range, level) before the node takes the bset, and a bad
+//! one is refused with an error, the node unchanged.
+
+use super::btree_node::{Bset, Node, MAX_BSETS};
+use super::error::NodeError;
+use crate::bkey::{KeyRef, KeyType, Pos};
+
+impl Node {
+    /// The bytes of bset `i`: its keys back to back.
+    pub fn bset_bytes(&self, i: usize) -> Option<&[u8]> {
+        let b = self.bset(i)?;
+        self.data.get(b.start..b.end)
+    }
+
+    /// Appends `bytes`, a bset read from a device, as the newest written
+    /// bset, after checking every key. Only a node that holds nothing
+    /// unwritten can take it (a read fills the node before anyone inserts).
+    /// When the bset slots are full, the written bsets are compacted into
+    /// one first, as bcachefs sorts the bsets of a node it reads.
+    pub fn read_bset(&mut self, bytes: &[u8]) -> Result<(), NodeError> {
+        let last = self.last();
+        let fresh = self.nsets == 1 && self.written_sets == 0 && last.end == last.start;
+        if !fresh && self.written_sets != self.nsets {
+            return Err(NodeError::BadParams);
+        }
+        self.check_bset(bytes)?;
+        if bytes.len() > self.free_bytes() {
+            return Err(NodeError::Full);
+        }
+        if !fresh && self.nsets >= MAX_BSETS {
+            self.compact()?;
+        }
+        let start = if fresh { 0 } else { self.used_bytes() };
+        let end = start + bytes.len();
+        self.data
+            .get_mut(start..end)
+            .ok_or(NodeError::Full)?
+            .copy_from_slice(bytes);
+        let slot = if fresh { 0 } else { self.nsets };
+        let b = self.bsets.get_mut(slot).ok_or(NodeError::Full)?;
+        *b = Bset {
+            start,
+            end,
+            ..Default::default()
+        };
+        self.nsets = slot + 1;
+        self.written_sets = self.nsets;
+        self.rebuild_samples();
+        self.live = self.count_live_bytes();
+        self.seq = self.seq.wrapping_add(1);
+        Ok(())
+    }
+
+    /// Checks that `bytes` are keys this node may hold, sorted by strictly
+    /// increasing position.
+    fn check_bset(&self, mut bytes: &[u8]) -> Result<(), NodeError> {
+        let mut prev: Option<Pos> = None;
+        while !bytes.is_empty() {
+            let (key, rest) = KeyRef::parse(bytes)?;
+            let pos = key.pos();
+            if prev.is_some_and(|p| p >= pos) {
+                return Err(NodeError::Corrupt("bset not sorted"));
+            }
+            if pos < self.params.min || pos > self.params.max {
+                return Err(NodeError::Corrupt("key outside the node's range"));
+            }
+            let ptr = key.kind() == KeyType::BtreePtr;
+            if key.kind() != KeyType::Deleted && ptr != (self.params.level > 0) {
+                return Err(NodeError::Corrupt("key type does not fit the level"));
+            }
+            if key.len() > self.max_key_bytes() {
+                return Err(NodeError::Corrupt("key larger than the node allows"));
+            }
+            prev = Some(pos);
+            bytes = rest;
+        }
+        Ok(())
+    }
+}

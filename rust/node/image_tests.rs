@@ -1,0 +1,160 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Tests of a node's bsets as bytes, run by `cargo test` and as the KUnit
+//! suite `sixfs_node_image`.
+
+use super::test_util::{leaf, p, ptr, tkey};
+use super::{Filter, Node, NodeError, MAX_BSETS};
+use crate::bkey::encoding::OFF_FLAGS;
+use crate::bkey::{KeyError, Pos};
+use crate::platform::ok;
+use crate::platform::vec::Vec;
+use crate::platform::{check, check_eq, test_suite};
+
+/// A node with written bsets, deletes over written keys, and an unwritten
+/// open bset: what a node write would find.
+fn written_node() -> Result<Node, NodeError> {
+    let mut node = Node::new(leaf(8192))?;
+    for i in 0..40 {
+        node.insert(&tkey(i * 2, i))?;
+    }
+    node.mark_written();
+    for i in 0..20 {
+        node.insert(&tkey(i * 3, 100 + i))?;
+    }
+    node.delete(p(4))?;
+    node.mark_written();
+    node.insert(&tkey(1, 7))?;
+    Ok(node)
+}
+
+/// Reads every bset of `from` into a fresh node with its parameters.
+fn read_back(from: &Node) -> Result<Node, NodeError> {
+    let mut node = Node::new(from.params())?;
+    for i in 0..from.nsets() {
+        node.read_bset(from.bset_bytes(i).unwrap_or(&[]))?;
+    }
+    Ok(node)
+}
+
+/// The positions and bytes of a node's newest keys through `filter`,
+/// without the in-memory flags (a read cannot know them).
+fn contents(node: &Node, filter: Filter) -> Result<Vec<(Pos, Vec<u8>)>, NodeError> {
+    let mut out = Vec::new();
+    for key in node.keys(filter) {
+        let mut bytes = Vec::new();
+        bytes.try_extend_from_slice(key.as_bytes())?;
+        if let Some(flags) = bytes.get_mut(OFF_FLAGS) {
+            *flags = 0;
+        }
+        out.try_push((key.pos(), bytes))?;
+    }
+    Ok(out)
+}
+
+/// Whether two [`contents`] are the same.
+fn same(a: &[(Pos, Vec<u8>)], b: &[(Pos, Vec<u8>)]) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|(x, y)| x.0 == y.0 && x.1[..] == y.1[..])
+}
+
+test_suite! {
+    sixfs_node_image;
+
+    fn bsets_read_back_as_they_were() {
+        let node = ok!(written_node());
+        check_eq!(node.nsets(), 3);
+        let copy = ok!(read_back(&node));
+        // Every bset read is written: the copy is what the device holds.
+        check_eq!(copy.written_sets(), copy.nsets());
+        check_eq!(copy.check(), Ok(()));
+        check_eq!(copy.live_bytes(), node.live_bytes());
+        let all = |n: &Node| contents(n, Filter::All);
+        check!(same(&ok!(all(&node)), &ok!(all(&copy))));
+        // A read copy takes inserts like any node.
+        let mut copy = copy;
+        ok!(copy.insert(&tkey(4, 9)));
+        check_eq!(copy.check(), Ok(()));
+        check!(copy.get(p(4)).is_some());
+    }
+
+    fn more_bsets_than_slots_are_compacted_on_read() {
+        let node = ok!(written_node());
+        let mut copy = ok!(Node::new(node.params()));
+        // Read the same three bsets twice: six bsets, three slots.
+        for _ in 0..2 {
+            for i in 0..node.nsets() {
+                ok!(copy.read_bset(node.bset_bytes(i).unwrap_or(&[])));
+                check!(copy.nsets() <= MAX_BSETS);
+                check_eq!(copy.check(), Ok(()));
+            }
+        }
+        // Compaction drops the deletes (nothing older is left under them
+        // in the node), so compare what is there.
+        let live = |n: &Node| contents(n, Filter::NoDeleted);
+        check!(same(&ok!(live(&copy)), &ok!(live(&node))));
+    }
+
+    fn bad_bsets_are_refused_and_change_nothing() {
+        let node = ok!(written_node());
+        let bytes = node.bset_bytes(0).unwrap_or(&[]);
+        let mut copy = ok!(Node::new(node.params()));
+        ok!(copy.read_bset(bytes));
+        let before = ok!(contents(&copy, Filter::All));
+
+        // Unsorted: the second key first.
+        let mut swapped = Vec::new();
+        ok!(swapped.try_extend_from_slice(bytes.get(48..96).unwrap_or(&[])));
+        ok!(swapped.try_extend_from_slice(bytes.get(..48).unwrap_or(&[])));
+        check_eq!(copy.read_bset(&swapped), Err(NodeError::Corrupt("bset not sorted")));
+        // Truncated in the middle of a key.
+        check_eq!(
+            copy.read_bset(bytes.get(..bytes.len() - 8).unwrap_or(&[])),
+            Err(NodeError::BadKey(KeyError::Truncated))
+        );
+        // A child pointer in a leaf.
+        let mut interior = ok!(Node::new(super::NodeParams { level: 1, ..leaf(1024) }));
+        ok!(interior.insert(&ptr(9, 3)));
+        let ptr_bytes = interior.bset_bytes(0).unwrap_or(&[]);
+        check_eq!(
+            copy.read_bset(ptr_bytes),
+            Err(NodeError::Corrupt("key type does not fit the level"))
+        );
+        // Outside the node's range.
+        let mut narrow = ok!(Node::new(super::NodeParams { max: p(10), ..leaf(8192) }));
+        check_eq!(narrow.read_bset(bytes), Err(NodeError::Corrupt("key outside the node's range")));
+        // Nothing changed.
+        check!(same(&ok!(contents(&copy, Filter::All)), &before));
+        check_eq!(copy.check(), Ok(()));
+
+        // A node with unwritten keys takes no bset.
+        let mut open = ok!(written_node());
+        check_eq!(open.read_bset(bytes), Err(NodeError::BadParams));
+    }
+
+    fn flipped_bytes_never_make_a_bad_node() {
+        let node = ok!(written_node());
+        let bytes = node.bset_bytes(0).unwrap_or(&[]);
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..2000 {
+            let mut bad = Vec::new();
+            ok!(bad.try_extend_from_slice(bytes));
+            for _ in 0..1 + x % 3 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let at = x.checked_rem(bad.len() as u64).unwrap_or(0) as usize;
+                if let Some(b) = bad.get_mut(at) {
+                    *b ^= 1u8 << (x >> 61);
+                }
+            }
+            let mut copy = ok!(Node::new(node.params()));
+            // Refused, or taken and then a valid node.
+            if copy.read_bset(&bad).is_ok() {
+                check_eq!(copy.check(), Ok(()));
+            }
+        }
+    }
+}
