@@ -20,7 +20,7 @@ use core::ops::{Deref, DerefMut};
 /// The paths of a transaction: `slots[..live]` are in use.
 ///
 /// INVARIANT: `live <= slots.len()`; the slots from `live` on are retired
-/// (see [`Path::retire`]).
+/// (see `Path::retire`).
 pub struct Paths {
     slots: Vec<Path>,
     live: usize,

@@ -24,7 +24,7 @@ use super::lookup::Sample;
 use crate::bkey::Pos;
 use crate::platform::vec::Vec;
 
-/// Positions in a block: a power of two, for [`Block::count_below`].
+/// Positions in a block: a power of two, for the binary search in a block.
 pub const KEYS: usize = 8;
 
 /// Children of a block.

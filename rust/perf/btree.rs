@@ -29,7 +29,7 @@ const MULTI: u64 = 8;
 pub enum Workload {
     /// One random key per transaction.
     RandInsert,
-    /// Random keys, [`MULTI`] per transaction.
+    /// Random keys, `MULTI` per transaction.
     RandInsertMulti,
     /// Peek at random positions.
     RandLookup,

@@ -38,24 +38,61 @@ pub struct WriteGuard<'g> {
     _not_send: NotSend,
 }
 
-impl<'a> ReadGuard<'a> {
-    fn new(lock: &'a SixLock) -> Self {
-        Self {
-            lock,
-            _not_send: PhantomData,
+/// What every guard has: a constructor for a hold just taken, the lock, and
+/// the unlock when it is dropped, which cannot fail (the guard is a hold
+/// of that type, and no write guard outlives the intent guard it borrows).
+macro_rules! guard_basics {
+    ($guard:ident, $ty:expr) => {
+        impl<'a> $guard<'a> {
+            fn new(lock: &'a SixLock) -> Self {
+                Self {
+                    lock,
+                    _not_send: PhantomData,
+                }
+            }
+
+            /// The lock held.
+            pub fn lock(&self) -> &'a SixLock {
+                self.lock
+            }
         }
-    }
 
-    /// The lock held.
-    pub fn lock(&self) -> &'a SixLock {
-        self.lock
-    }
+        impl Drop for $guard<'_> {
+            fn drop(&mut self) {
+                let _ = self.lock.unlock($ty);
+            }
+        }
+    };
+}
 
-    /// The lock's sequence number, for a later [`SixLock::relock_read`].
-    pub fn seq(&self) -> u32 {
-        self.lock.seq()
-    }
+/// What read and intent guards have besides: the sequence number to relock
+/// with later, and giving the guard up without the hold.
+macro_rules! relockable_guard {
+    ($guard:ident) => {
+        impl<'a> $guard<'a> {
+            /// The lock's sequence number, for a later relock.
+            pub fn seq(&self) -> u32 {
+                self.lock.seq()
+            }
 
+            /// Gives up the guard but not the hold: the caller must unlock
+            /// the hold's type itself.
+            pub fn into_raw(self) -> &'a SixLock {
+                let lock = self.lock;
+                core::mem::forget(self);
+                lock
+            }
+        }
+    };
+}
+
+guard_basics!(ReadGuard, SixLockType::Read);
+guard_basics!(IntentGuard, SixLockType::Intent);
+guard_basics!(WriteGuard, SixLockType::Write);
+relockable_guard!(ReadGuard);
+relockable_guard!(IntentGuard);
+
+impl<'a> ReadGuard<'a> {
     /// Turns this read hold into an intent hold, if intent is free.
     pub fn try_upgrade(self) -> Result<IntentGuard<'a>, Self> {
         if self.lock.tryupgrade() {
@@ -64,41 +101,9 @@ impl<'a> ReadGuard<'a> {
             Err(self)
         }
     }
-
-    /// Gives up the guard but not the hold: the caller must unlock
-    /// [`SixLockType::Read`] itself.
-    pub fn into_raw(self) -> &'a SixLock {
-        let lock = self.lock;
-        core::mem::forget(self);
-        lock
-    }
-}
-
-impl Drop for ReadGuard<'_> {
-    fn drop(&mut self) {
-        // Cannot fail: the guard is a read hold.
-        let _ = self.lock.unlock(SixLockType::Read);
-    }
 }
 
 impl<'a> IntentGuard<'a> {
-    fn new(lock: &'a SixLock) -> Self {
-        Self {
-            lock,
-            _not_send: PhantomData,
-        }
-    }
-
-    /// The lock held.
-    pub fn lock(&self) -> &'a SixLock {
-        self.lock
-    }
-
-    /// The lock's sequence number, for a later [`SixLock::relock_intent`].
-    pub fn seq(&self) -> u32 {
-        self.lock.seq()
-    }
-
     /// Takes write, sleeping until the readers have left (new ones wait
     /// meanwhile).
     pub fn write(&mut self) -> Result<WriteGuard<'_>, SixError> {
@@ -131,43 +136,6 @@ impl<'a> IntentGuard<'a> {
         } else {
             Err(self)
         }
-    }
-
-    /// Gives up the guard but not the hold: the caller must unlock
-    /// [`SixLockType::Intent`] itself.
-    pub fn into_raw(self) -> &'a SixLock {
-        let lock = self.lock;
-        core::mem::forget(self);
-        lock
-    }
-}
-
-impl Drop for IntentGuard<'_> {
-    fn drop(&mut self) {
-        // Cannot fail: the guard is an intent hold, and no write guard can
-        // outlive it.
-        let _ = self.lock.unlock(SixLockType::Intent);
-    }
-}
-
-impl<'g> WriteGuard<'g> {
-    fn new(lock: &'g SixLock) -> Self {
-        Self {
-            lock,
-            _not_send: PhantomData,
-        }
-    }
-
-    /// The lock held.
-    pub fn lock(&self) -> &'g SixLock {
-        self.lock
-    }
-}
-
-impl Drop for WriteGuard<'_> {
-    fn drop(&mut self) {
-        // Cannot fail: the guard is the write hold.
-        let _ = self.lock.unlock(SixLockType::Write);
     }
 }
 

@@ -107,24 +107,23 @@ pub fn main(args: &[String]) -> Result<(), String> {
         "$ cargo run --release -p sixfs-bench -- {}",
         command.join(" ")
     );
-    for &size in &sizes {
-        for threads in [1u32, 2] {
-            for name in WORKLOADS {
-                let workload = Workload::from_name(name).ok_or("unknown workload")?;
-                let ours = run(workload, size, threads, node_size)
-                    .map_err(|e| format!("sixfs {name}: {e:?}"))?;
-                report("sixfs", name, ours);
-                report("btreemap", name, run_map(name, size, threads));
-            }
-        }
-    }
-    for &size in &more_sizes {
-        for threads in [1u32, 2] {
-            for name in MORE_WORKLOADS {
-                let workload = Workload::from_name(name).ok_or("unknown workload")?;
-                let ours = run(workload, size, threads, node_size)
-                    .map_err(|e| format!("sixfs {name}: {e:?}"))?;
-                report("sixfs", name, ours);
+    // The main workloads beside the BTreeMap, then the others alone.
+    let parts = [
+        (&sizes, &WORKLOADS[..], true),
+        (&more_sizes, &MORE_WORKLOADS[..], false),
+    ];
+    for (sizes, names, with_map) in parts {
+        for &size in sizes {
+            for threads in [1u32, 2] {
+                for &name in names {
+                    let workload = Workload::from_name(name).ok_or("unknown workload")?;
+                    let ours = run(workload, size, threads, node_size)
+                        .map_err(|e| format!("sixfs {name}: {e:?}"))?;
+                    report("sixfs", name, ours);
+                    if with_map {
+                        report("btreemap", name, run_map(name, size, threads));
+                    }
+                }
             }
         }
     }
