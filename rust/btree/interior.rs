@@ -50,15 +50,15 @@ impl Trans<'_> {
         let leaf = self
             .intent_node(idx, 0)?
             .ok_or(BtreeError::Corrupt("leaf not intent locked"))?;
-        let (size, live, free) = leaf.read(|d| (d.size(), d.live_bytes(), d.free_bytes()))?;
+        let (size, live, free, split) =
+            leaf.read(|d| (d.size(), d.live_bytes(), d.free_bytes(), d.needs_split()))?;
         if free >= needed {
             return Ok(());
         }
-        // Compaction leaves about `size - live` free. Unless that is
-        // plenty, split now: compacting first would copy the whole node
-        // and win room for a few inserts only (a leaf full of live keys
-        // was compacted before every split).
-        if size.saturating_sub(live) >= needed.saturating_add(size / 8) {
+        // A full leaf more than 2/3 live splits at once (compacting it
+        // first would copy the whole node to win room for a few inserts);
+        // one less live is compacted, which frees a third of it at least.
+        if !split {
             self.lock_write(&leaf)?;
             let compacted = leaf.write(|d| d.compact());
             self.unlock_write(&leaf);

@@ -230,4 +230,26 @@ fn test_split_and_merge() {
     check!(empty.depth < full.depth);
 }
 
+fn test_overwrites_do_not_split_a_leaf_but_new_keys_do() {
+    // 1 KiB leaves: 8 keys of 48 bytes are 3/8 live. Overwriting them
+    // again and again replaces them in place: the tree does not grow.
+    let b = ok!(tree(1024));
+    for round in 0..40 {
+        for i in 0..8 {
+            ok!(insert(&b, tkey(i, round)));
+        }
+    }
+    let stats = ok!(b.check(T));
+    check_eq!(stats.keys, 8);
+    check_eq!(stats.nodes, 1);
+    // Distinct keys until the leaf is full and more than 2/3 live (21 keys
+    // fill 1008 bytes): the next one splits it.
+    for i in 8..24 {
+        ok!(insert(&b, tkey(i, i)));
+    }
+    let stats = ok!(b.check(T));
+    check_eq!(stats.keys, 24);
+    check!(stats.nodes > 1);
+}
+
 }
