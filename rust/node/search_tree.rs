@@ -26,6 +26,7 @@ use crate::platform::vec::Vec;
 
 /// Positions in a block: a power of two, for the binary search in a block.
 pub const KEYS: usize = 8;
+const _: () = assert!(KEYS.is_power_of_two());
 
 /// Children of a block.
 const FANOUT: usize = KEYS + 1;
