@@ -80,8 +80,8 @@ if [ "$what" = all ] || [ "$what" = user ]; then
 	user_sizes=$(echo "$sizes" | tr ' ' ',')
 	user_more_sizes=$(echo "$more_sizes" | tr ' ' ',')
 	(cd "$SIXFS_ROOT/tools" && cargo run --quiet --release -p sixfs-bench -- btree \
-		--sizes "$user_sizes" --more-sizes "$user_more_sizes") | tee "$out/user-btree.log"
-	machine="Native, $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')); one run per row; sixfs nodes of 256 KiB."
+		--sizes "$user_sizes" --more-sizes "$user_more_sizes" --tries 3) | tee "$out/user-btree.log"
+	machine="Native, $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')); best of 3 runs per row, sixfs's and the anchor's alternating; sixfs nodes of 256 KiB."
 	btree_table "$out/user-btree.log" btreemap btree-user "Btree benchmark (userspace)" "$machine" \
 		"std's BTreeMap runs the same operations on the same keys; with 2 threads it sits behind a parking_lot RwLock."
 	btree_table "$out/user-btree.log" - btree-user-more "Btree benchmark, other workloads (userspace)" "$machine"

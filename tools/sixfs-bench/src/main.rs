@@ -7,7 +7,7 @@
 //! parking_lot's reader-writer locks.
 //!
 //! `cargo run --release -p sixfs-bench -- btree [--sizes 10K,1M] [--more-sizes 10K]
-//! [--node-size BYTES]` prints perf_test report lines for sixfs's btree and
+//! [--tries N] [--node-size BYTES]` prints perf_test report lines for sixfs's btree and
 //! std's `BTreeMap`.
 
 mod btree;
@@ -17,7 +17,7 @@ mod six;
 use std::process::ExitCode;
 
 const USAGE: &str = "usage: sixfs-bench six [--count N] [--tries N]\n       \
-                     sixfs-bench btree [--sizes N,N...] [--more-sizes N,N...] [--node-size BYTES]";
+                     sixfs-bench btree [--sizes N,N...] [--more-sizes N,N...] [--tries N]\n                         [--node-size BYTES]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
