@@ -44,13 +44,12 @@ impl Paths {
         published: Option<&'static PathSlot>,
     ) -> Result<usize, AllocError> {
         let idx = self.live;
-        match self.slots.get_mut(idx) {
-            Some(slot) => slot.reset(btree, pos, (level, locks_want), published),
-            None => {
-                let mut path = Path::new(btree, pos, level, locks_want);
-                path.published = published;
-                self.slots.try_push(path)?;
-            }
+        if self.slots.len() == idx {
+            self.slots
+                .try_push(Path::new(btree, pos, level, locks_want))?;
+        }
+        if let Some(slot) = self.slots.get_mut(idx) {
+            slot.reset(btree, pos, (level, locks_want), published);
         }
         self.live = idx + 1;
         Ok(idx)

@@ -171,17 +171,8 @@ pub fn search_moved(
 /// The offset of the first key in `data[from..stop]` whose position is
 /// `>= target`, or `stop`: the linear part of a search.
 #[inline]
-pub fn scan(data: &[u8], mut at: usize, stop: usize, target: Pos) -> usize {
-    while at < stop {
-        let Some(key) = KeyRef::at(data, at) else {
-            return stop;
-        };
-        if key.pos() >= target {
-            return at;
-        }
-        at = at.saturating_add(key.len());
-    }
-    stop
+pub fn scan(data: &[u8], at: usize, stop: usize, target: Pos) -> usize {
+    walk(data, at, stop, target, usize::MAX).unwrap_or(stop)
 }
 
 /// Keys a step forward passes before a search is cheaper.
@@ -191,8 +182,15 @@ pub const MAX_STEPS: usize = 8;
 /// first key in `data[at..stop]` whose position is `>= target`, or `stop`;
 /// `None` if more than [`MAX_STEPS`] keys lie before it (search instead).
 #[inline]
-pub fn step(data: &[u8], mut at: usize, stop: usize, target: Pos) -> Option<usize> {
-    for _ in 0..=MAX_STEPS {
+pub fn step(data: &[u8], at: usize, stop: usize, target: Pos) -> Option<usize> {
+    walk(data, at, stop, target, MAX_STEPS)
+}
+
+/// [`scan`] passing at most `max_keys` keys: `None` if the target lies
+/// further.
+#[inline]
+fn walk(data: &[u8], mut at: usize, stop: usize, target: Pos, max_keys: usize) -> Option<usize> {
+    for _ in 0..=max_keys {
         if at >= stop {
             return Some(stop);
         }
