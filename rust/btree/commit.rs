@@ -1,17 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Commit: the queued updates go in atomically. Every update gets a path
-//! with an intent lock on its leaf; every path of the transaction must
-//! still relock (nothing it read changed); leaves without room are
+//! Commit: the queued updates go in atomically, in stages (see
+//! [`Trans::commit`] and Documentation/btree.rst). Every update gets a
+//! path with an intent lock on its leaf; every path that read something
+//! must still relock (nothing it read changed); leaves without room are
 //! compacted or split (which restarts the transaction); then the leaves are
-//! write-locked in order, all updates applied, and the locks dropped.
-//! Sparse leaves are merged afterwards, as a best effort.
+//! write-locked in order, every leaf reserves room for its updates, and
+//! only then are they applied, which cannot fail: all or nothing. Sparse
+//! leaves are merged afterwards, as a best effort.
 //!
-//! Extents are planned before commit ([`Trans::insert_extent`]): the keys
-//! they trim, split or delete, in any leaf, become plain updates, and the
-//! leaves planned against stay intent-locked until the commit.
+//! Extents are planned before commit ([`Trans::insert_extent`]) against
+//! the tree as the commit will leave it: the stored extents overlaid with
+//! the queued updates. The keys they trim, split or delete, in any leaf or
+//! among the queued updates, become plain updates, and the leaves planned
+//! against stay intent-locked until the commit.
 
-use super::cache::{BtreeId, MAX_DEPTH};
+use super::cache::{BtreeId, BtreeNode, MAX_DEPTH};
 use super::error::{BtreeError, BtreeResult, RestartReason};
 use super::iter::{Iter, IterFlags};
 use super::path::Uptodate;
@@ -19,18 +23,59 @@ use super::trans::Trans;
 use crate::bkey::extent::{cut_back, cut_front, overwrite, Overwrite, Span};
 use crate::bkey::{Key, Pos};
 use crate::node::split::merge_threshold;
+use crate::platform::sync::Arc;
 use crate::platform::vec::Vec;
 
 impl Trans<'_> {
     /// Queues extent `key`, with the trimming, splitting and deleting of
-    /// the extents it overlaps (same inode and snapshot), across leaves.
+    /// the extents it overlaps (same inode and snapshot), across leaves
+    /// and among the updates already queued: the tree as this commit will
+    /// leave it never holds two extents over one offset.
     pub fn insert_extent(&mut self, btree: BtreeId, key: Key) -> BtreeResult<()> {
-        let new = Span::of(&key);
-        let (inode, snapshot) = (key.pos.inode, key.pos.snapshot);
+        // Queued updates come first: each position once, the last queued.
+        self.sort_updates()?;
+        self.trim_queued(btree, &key)?;
+        self.sort_updates()?;
+        self.trim_stored(btree, &key)?;
+        self.update(btree, key)
+    }
+
+    /// Trims the queued extents that `key` overlaps.
+    fn trim_queued(&mut self, btree: BtreeId, key: &Key) -> BtreeResult<()> {
+        let new = Span::of(key);
+        for i in 0..self.updates.len() {
+            let Some(up) = self.updates.get(i).copied() else {
+                break;
+            };
+            let old = up.key;
+            if up.btree != btree || !same_file(&old, key) || old.size == 0 {
+                continue;
+            }
+            if old.value.kind().is_deleted_or_whiteout() {
+                continue;
+            }
+            let (stays, moved) = trimmed(&old, new)?;
+            if let Some(slot) = self.updates.get_mut(i) {
+                slot.key = stays;
+            }
+            if let Some(moved) = moved {
+                self.update(btree, moved)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Queues the trims of the extents in the tree that `key` overlaps,
+    /// but of those whose position has a queued update: that update
+    /// already stands for them. Each leaf planned against gets a path
+    /// that keeps it intent-locked until the commit.
+    fn trim_stored(&mut self, btree: BtreeId, key: &Key) -> BtreeResult<()> {
+        let new = Span::of(key);
+        let queued = self.updates.len();
         let mut iter = Iter::new(
             self,
             btree,
-            Pos::new(inode, new.start, 0),
+            Pos::new(key.pos.inode, new.start, 0),
             IterFlags::EXTENTS.with(IterFlags::INTENT),
         )?;
         let mut last_leaf = None;
@@ -38,50 +83,50 @@ impl Trans<'_> {
             let Some(k) = iter.next(self)?.copied() else {
                 break;
             };
-            if k.pos.inode != inode || k.pos.offset.saturating_sub(u64::from(u32::MAX)) >= new.end {
+            if k.pos.inode != key.pos.inode
+                || k.pos.offset.saturating_sub(u64::from(u32::MAX)) >= new.end
+            {
+                // No later extent can start before the new end.
                 break;
             }
-            // Keep the leaf planned against locked until commit.
+            let live = k.size != 0 && !k.value.kind().is_deleted_or_whiteout();
+            if live && same_file(&k, key) && k.start() >= new.end {
+                // Extents of one file do not overlap, so they start in the
+                // order they end: none after this one reaches back.
+                break;
+            }
             let leaf = self.path(iter.path_idx())?.node().map(|n| n.id);
             if leaf != last_leaf {
                 last_leaf = leaf;
                 let p = self.path_get(btree, k.pos, 0, 1)?;
                 self.traverse(p)?;
             }
-            if k.pos.snapshot != snapshot || k.size == 0 || k.value.kind().is_deleted_or_whiteout()
-            {
+            if !live || !same_file(&k, key) || self.queued_at(btree, k.pos, queued) {
                 continue;
             }
-            let old = Span::of(&k);
-            if old.start >= new.end {
-                continue;
+            let (stays, moved) = trimmed(&k, new)?;
+            if stays != k {
+                self.update(btree, stays)?;
             }
-            match overwrite(old, new) {
-                Overwrite::None => {}
-                Overwrite::All => self.delete(btree, k.pos)?,
-                Overwrite::Front => {
-                    let cut = cut_front(&k, new.end).ok_or(BtreeError::Corrupt("cut front"))?;
-                    self.update(btree, cut)?;
-                }
-                Overwrite::Back => {
-                    self.delete(btree, k.pos)?;
-                    let cut = cut_back(&k, new.start).ok_or(BtreeError::Corrupt("cut back"))?;
-                    self.update(btree, cut)?;
-                }
-                Overwrite::Middle => {
-                    let back = cut_back(&k, new.start).ok_or(BtreeError::Corrupt("cut back"))?;
-                    let front = cut_front(&k, new.end).ok_or(BtreeError::Corrupt("cut front"))?;
-                    self.update(btree, back)?;
-                    self.update(btree, front)?;
-                }
+            if let Some(moved) = moved {
+                self.update(btree, moved)?;
             }
         }
-        self.update(btree, key)
+        Ok(())
+    }
+
+    /// Whether one of the first `sorted` updates, which are sorted, is at
+    /// `pos` of `btree`.
+    fn queued_at(&self, btree: BtreeId, pos: Pos, sorted: usize) -> bool {
+        self.updates.get(..sorted).is_some_and(|u| {
+            u.binary_search_by(|u| (u.btree, u.key.pos).cmp(&(btree, pos)))
+                .is_ok()
+        })
     }
 
     /// Sorts the updates by (btree, position), the last queued winning at
     /// equal positions.
-    fn sort_updates(&mut self) -> BtreeResult<()> {
+    pub(crate) fn sort_updates(&mut self) -> BtreeResult<()> {
         // Insertion sort: stable, allocation free, and updates are few.
         let u = &mut self.updates[..];
         for i in 1..u.len() {
@@ -119,12 +164,37 @@ impl Trans<'_> {
         Ok(())
     }
 
-    /// The path of update `i` if it is the first update of its leaf (the
-    /// updates are sorted, so each leaf's are together).
-    fn first_of_leaf(&self, i: usize) -> Option<usize> {
-        let idx = self.updates.get(i)?.path?;
-        let prev = i.checked_sub(1).and_then(|p| self.updates.get(p)?.path);
-        (prev != Some(idx)).then_some(idx)
+    /// The leaf of the updates from `i` on: the path they share and where
+    /// the next leaf's updates start (the updates are sorted, so each
+    /// leaf's are together).
+    fn leaf_group(&self, i: usize) -> BtreeResult<Option<(usize, usize)>> {
+        let Some(first) = self.updates.get(i) else {
+            return Ok(None);
+        };
+        let idx = first
+            .path
+            .ok_or(BtreeError::Corrupt("update without path"))?;
+        let mut end = i + 1;
+        while self.updates.get(end).is_some_and(|u| u.path == Some(idx)) {
+            end += 1;
+        }
+        Ok(Some((idx, end)))
+    }
+
+    /// The leaf of path `idx`.
+    fn leaf_of(&self, idx: usize) -> BtreeResult<Arc<BtreeNode>> {
+        self.path(idx)?
+            .node()
+            .cloned()
+            .ok_or(BtreeError::Corrupt("no leaf"))
+    }
+
+    /// The bytes updates `i..end` add to their leaf at most: what they
+    /// replace stays until compaction.
+    fn bytes_of(&self, i: usize, end: usize) -> usize {
+        self.updates
+            .get(i..end)
+            .map_or(0, |u| u.iter().map(|u| u.key.encoded_len()).sum())
     }
 
     /// Commits the queued updates atomically; they are gone afterwards.
@@ -148,13 +218,35 @@ impl Trans<'_> {
         result
     }
 
+    /// The stages of a commit; see the module docs.
     fn do_commit(&mut self) -> BtreeResult<()> {
+        self.leaf_paths()?;
+        self.relock_read_paths()?;
+        self.room_in_leaves()?;
+        let (locked, result) = self.write_lock_leaves();
+        let applied = result.and_then(|()| self.apply());
+        for i in 0..locked {
+            let node = self
+                .updates
+                .get(i)
+                .and_then(|u| u.path)
+                .map(|idx| self.leaf_of(idx));
+            if let Some(Ok(node)) = node {
+                self.unlock_write(&node);
+            }
+        }
+        applied?;
+        self.merge_sparse_leaves(locked)
+    }
+
+    /// Gives every update a path to its leaf, intent-locked, shared by the
+    /// updates of one leaf.
+    fn leaf_paths(&mut self) -> BtreeResult<()> {
         let locks_want = if self.want_depth {
             u8::try_from(MAX_DEPTH).unwrap_or(u8::MAX)
         } else {
             1
         };
-        // A path per leaf, shared by the updates that fall into it.
         let mut i = 0;
         while let Some(up) = self.updates.get(i).copied() {
             let shared = match i.checked_sub(1).and_then(|p| self.updates.get(p)) {
@@ -179,108 +271,115 @@ impl Trans<'_> {
             }
             i += 1;
         }
-        // Nothing read may have changed.
+        Ok(())
+    }
+
+    /// Relocks every path that read something: nothing it read may have
+    /// changed. A path that moved out of its node and was not traversed
+    /// since has read nothing where it is.
+    fn relock_read_paths(&mut self) -> BtreeResult<()> {
         for idx in 0..self.paths.len() {
             let p = self.path(idx)?;
-            if p.node().is_none() || p.uptodate == Uptodate::End {
+            if p.node().is_none() || matches!(p.uptodate, Uptodate::End | Uptodate::NeedTraverse) {
                 continue;
             }
             if !self.relock_path(idx)? {
                 return Err(self.restart(RestartReason::Relock));
             }
         }
-        // Room in every leaf.
+        Ok(())
+    }
+
+    /// Makes room in every leaf for its updates: compaction, or a split
+    /// and a restart.
+    fn room_in_leaves(&mut self) -> BtreeResult<()> {
         let mut i = 0;
-        while let Some(up) = self.updates.get(i).copied() {
-            let idx = up.path.ok_or(BtreeError::Corrupt("update without path"))?;
-            let mut needed = 0usize;
-            let mut j = i;
-            while let Some(u) = self.updates.get(j).filter(|u| u.path == Some(idx)) {
-                // At most the key itself: what it replaces stays until
-                // compaction.
-                needed = needed.saturating_add(u.key.encoded_len());
-                j += 1;
-            }
+        while let Some((idx, end)) = self.leaf_group(i)? {
             // The last update of the first half: a cut there leaves
             // updates on both sides.
-            let half = i.saturating_add(j.saturating_sub(i) / 2).saturating_sub(1);
-            let mid = (j.saturating_sub(i) >= 2)
+            let half = i
+                .saturating_add(end.saturating_sub(i) / 2)
+                .saturating_sub(1);
+            let mid = (end.saturating_sub(i) >= 2)
                 .then(|| self.updates.get(half.max(i)).map(|u| u.key.pos))
                 .flatten();
-            self.make_room(idx, needed, mid)?;
-            i = j;
+            self.make_room(idx, self.bytes_of(i, end), mid)?;
+            i = end;
         }
-        // Write-lock the leaves in order and apply.
-        let mut result = Ok(());
-        // Updates `..locked` are those whose leaves are write-locked.
-        let mut locked = 0;
-        while locked < self.updates.len() {
-            if let Some(idx) = self.first_of_leaf(locked) {
-                let node = self
-                    .path(idx)?
-                    .node()
-                    .cloned()
-                    .ok_or(BtreeError::Corrupt("no leaf"))?;
-                if let Err(e) = self.lock_write(&node) {
-                    result = Err(e);
-                    break;
-                }
-            }
-            locked += 1;
-        }
-        if result.is_ok() {
-            for up in self.updates.iter() {
-                let path = up.path.and_then(|idx| self.paths.get(idx));
-                // The leaf cursor traversal left at the path's position.
-                let cursor = path.and_then(|p| p.l.first()).and_then(|l| l.iter.as_ref());
-                let node = path
-                    .and_then(|p| p.node())
-                    .ok_or(BtreeError::Corrupt("no leaf"));
-                match node {
-                    Ok(node) => {
-                        let inserted = node.write(|n| n.insert_near(&up.key, cursor));
-                        if let Err(e) = inserted.and_then(|r| Ok(r?)) {
-                            // Room was checked: this is a bug, and the
-                            // commit is no longer atomic.
-                            result = Err(e);
-                            break;
-                        }
-                    }
-                    Err(e) => {
-                        result = Err(e);
-                        break;
-                    }
-                }
-            }
-        }
-        for i in 0..locked {
-            let leaf = self.first_of_leaf(i);
-            if let Some(node) = leaf.and_then(|idx| self.paths.get(idx)?.node().cloned()) {
-                self.unlock_write(&node);
-            }
-        }
-        result?;
-        // Merge sparse nodes, best effort: a restart here would undo
-        // nothing, the updates are in.
-        let mut spots: Vec<(BtreeId, Pos)> = Vec::new();
-        for i in 0..locked {
-            let Some(idx) = self.first_of_leaf(i) else {
-                continue;
+        Ok(())
+    }
+
+    /// Write-locks the leaves in order (the lock order); returns how many
+    /// updates have their leaf write-locked, and the error that stopped it.
+    fn write_lock_leaves(&mut self) -> (usize, BtreeResult<()>) {
+        let mut i = 0;
+        loop {
+            let (idx, end) = match self.leaf_group(i) {
+                Ok(Some(group)) => group,
+                Ok(None) => return (i, Ok(())),
+                Err(e) => return (i, Err(e)),
             };
+            let locked = self.leaf_of(idx).and_then(|node| self.lock_write(&node));
+            if let Err(e) = locked {
+                return (i, Err(e));
+            }
+            i = end;
+        }
+    }
+
+    /// Applies the updates, all leaves write-locked. Everything that can
+    /// fail is done first (every leaf reserves room for its updates), so
+    /// either all updates land or none.
+    fn apply(&mut self) -> BtreeResult<()> {
+        let mut i = 0;
+        while let Some((idx, end)) = self.leaf_group(i)? {
+            let bytes = self.bytes_of(i, end);
+            self.leaf_of(idx)?.write(|n| n.reserve(bytes))??;
+            i = end;
+        }
+        for up in self.updates.iter() {
+            let path = up.path.and_then(|idx| self.paths.get(idx));
+            // The leaf cursor traversal left at the path's position.
+            let cursor = path.and_then(|p| p.l.first()).and_then(|l| l.iter.as_ref());
+            let node = path.and_then(|p| p.node());
+            let inserted = node.map(|n| n.write(|n| n.insert_near(&up.key, cursor)));
+            if !matches!(inserted, Some(Ok(Ok(())))) {
+                // Keys were checked by `update`, room reserved: a bug.
+                debug_assert!(false, "insert after reserve failed: {inserted:?}");
+                return Err(BtreeError::Corrupt("commit half applied"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Merges the sparse leaves of the first `locked` updates, best effort:
+    /// the updates are in, and a merge that fails changes nothing.
+    fn merge_sparse_leaves(&mut self, locked: usize) -> BtreeResult<()> {
+        let mut spots: Vec<(BtreeId, Pos)> = Vec::new();
+        let mut i = 0;
+        while let Some((idx, end)) = self.leaf_group(i)? {
+            if i >= locked {
+                break;
+            }
             let p = self.path(idx)?;
             let sparse = p.node().is_some_and(|n| {
                 n.read(|d| d.live_bytes())
                     .is_ok_and(|live| live < merge_threshold(self.btree.params.node_size))
             });
-            if sparse {
-                spots.try_push((p.btree, p.pos))?;
+            // No room to note it: no merge, which is allowed.
+            if sparse && spots.try_push((p.btree, p.pos)).is_err() {
+                break;
             }
+            i = end;
         }
         for &(btree, pos) in spots.iter() {
             match self.merge_up(btree, pos) {
-                // A merge that fails changes nothing: the commit stands.
-                Ok(()) | Err(BtreeError::Restart(_)) | Err(BtreeError::Node(_)) => {}
-                Err(e) => return Err(e),
+                Ok(()) => {}
+                // The lock it would have waited for is nobody's business
+                // now.
+                Err(BtreeError::Restart(_)) => self.wait_hint = None,
+                Err(BtreeError::Node(_) | BtreeError::Alloc | BtreeError::TooBig) => {}
+                Err(e) => debug_assert!(false, "merge after commit: {e:?}"),
             }
         }
         Ok(())
@@ -309,4 +408,24 @@ impl Trans<'_> {
         }
         Ok(())
     }
+}
+
+/// Whether two extents belong to one file: same inode and snapshot.
+fn same_file(a: &Key, b: &Key) -> bool {
+    a.pos.inode == b.pos.inode && a.pos.snapshot == b.pos.snapshot
+}
+
+/// What writing `new` over extent `old` leaves: the key at `old`'s
+/// position (cut, or deleted) and, when `old`'s front survives, that front
+/// at its new position `new.start`.
+fn trimmed(old: &Key, new: Span) -> BtreeResult<(Key, Option<Key>)> {
+    let front = || cut_front(old, new.end).ok_or(BtreeError::Corrupt("cut front"));
+    let back = || cut_back(old, new.start).ok_or(BtreeError::Corrupt("cut back"));
+    Ok(match overwrite(Span::of(old), new) {
+        Overwrite::None => (*old, None),
+        Overwrite::All => (Key::deleted(old.pos), None),
+        Overwrite::Front => (front()?, None),
+        Overwrite::Back => (Key::deleted(old.pos), Some(back()?)),
+        Overwrite::Middle => (front()?, Some(back()?)),
+    })
 }

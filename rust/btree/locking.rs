@@ -3,19 +3,27 @@
 //! Lock ordering with restarts instead of deadlocks.
 //!
 //! Locks are ordered by (btree id, path position, level from the root
-//! down). A transaction may sleep on a lock only if every lock it holds
-//! comes before it and none is at a lower level of the same btree (an
-//! interior node covers many positions, so "ancestors first" must hold
-//! whatever the positions). When it may not sleep it tries once, and on
-//! failure restarts, naming the lock so that [`Trans::run`] can wait for it
-//! holding nothing.
+//! down). A transaction may sleep on a read or intent lock only if every
+//! lock it holds comes before it and none is at a lower level of the same
+//! btree (an interior node covers many positions, so "ancestors first"
+//! must hold whatever the positions). When it may not sleep it tries once,
+//! and on failure restarts, naming the lock so that [`Trans::run`] can
+//! wait for it holding nothing.
 //!
 //! A transaction never waits for intent while another of its paths holds a
-//! read lock: the intent holder may be about to write-lock that node, and
-//! would spin on it until it restarts, again and again (write locks are
-//! never waited for, so this is a livelock, not a deadlock). A path's own
-//! ancestors it simply unlocks before waiting, then checks that the node
-//! it got is still alive and still covers its position.
+//! read lock: the intent holder may be about to write-lock that node and
+//! wait for our read lock to go. It restarts instead, and raises the
+//! `locks_want` of that btree's paths for the next runs, so they take
+//! intent from the start and the pattern cannot repeat (the seed's rule).
+//! A path's own ancestors it simply unlocks before waiting, then checks
+//! that the node it got is still alive and still covers its position.
+//!
+//! Write locks are waited for, with the transaction's own read holds on
+//! the node discounted, as long as every other read lock the transaction
+//! holds is on a node that comes before it; otherwise it restarts and
+//! takes the write lock once, holding nothing, before running again.
+//! Documentation/btree.rst has the argument why no cycle of waits can
+//! form under these rules.
 //!
 //! Two paths of one transaction may lock the same node: the second takes
 //! an extra hold ([`SixLock::increment`]) rather than waiting for itself.
@@ -26,7 +34,7 @@ use super::cache::{BtreeId, BtreeNode};
 use super::error::{BtreeError, BtreeResult, RestartReason};
 use super::trans::Trans;
 use crate::bkey::Pos;
-use crate::platform::sync::{yield_now, Arc};
+use crate::platform::sync::Arc;
 use crate::platform::vec::Vec;
 use crate::six::SixLockType;
 use core::cmp::Reverse;
@@ -59,9 +67,6 @@ pub struct LockInfo {
 
 /// Where a lock sorts in the lock order.
 type Order = (BtreeId, Pos, Reverse<usize>);
-
-/// Spins on a contended write lock before restarting.
-const WRITE_SPINS: u32 = 1000;
 
 impl Trans<'_> {
     /// The locks the transaction holds and the one it waits for.
@@ -157,7 +162,14 @@ impl Trans<'_> {
             node.lock.increment(ty)?;
         } else if !node.lock.trylock(ty) {
             let reads_elsewhere = ty == SixLockType::Intent && self.holds_read(Some(idx));
+            if reads_elsewhere {
+                // Next time the paths of this btree take intent at the
+                // levels we want it, as the seed raises `locks_want`.
+                let want = self.path(idx)?.locks_want;
+                self.raise_locks_want(btree, want);
+            }
             if reads_elsewhere || !self.may_block((btree, pos, Reverse(level))) {
+                self.remember_path(idx)?;
                 self.wait_hint = Some((node.clone(), ty));
                 return Err(self.restart(RestartReason::LockOrder));
             }
@@ -256,34 +268,64 @@ impl Trans<'_> {
         n
     }
 
-    /// Takes the write lock of `node`, whose intent lock we hold. Never
-    /// sleeps: a reader we wait for may wait for a lock we hold, so after a
-    /// while we restart instead.
+    /// Whether every read lock of ours, but those on `node`, is on a node
+    /// that comes before `node` in the lock order (see the module docs).
+    fn reads_before(&self, node: &BtreeNode) -> bool {
+        self.paths.iter().all(|p| {
+            p.l.iter().all(|l| match (l.held, l.node.as_ref()) {
+                (Some(SixLockType::Read), Some(n)) => {
+                    core::ptr::eq(&**n, node) || node_order(n) < node_order(node)
+                }
+                _ => true,
+            })
+        })
+    }
+
+    /// Takes the write lock of `node`, whose intent lock we hold. It waits
+    /// for other transactions' readers unless one of our own read locks
+    /// comes after `node` in the lock order: then a reader we wait for
+    /// might wait for that lock, so it restarts instead
+    /// ([`RestartReason::WriteLock`]), and [`Trans::run`] takes the write
+    /// lock once, holding nothing, before running again.
     pub(crate) fn lock_write(&mut self, node: &Arc<BtreeNode>) -> BtreeResult<()> {
+        if node.lock.trylock(SixLockType::Write) {
+            return Ok(());
+        }
+        if !self.reads_before(node) {
+            self.wait_hint = Some((node.clone(), SixLockType::Write));
+            return Err(self.restart(RestartReason::WriteLock));
+        }
+        // Our own read holds would keep us waiting for ourselves.
         let own = self.own_reads(node);
         if own > 0 {
             node.lock.readers_add(-own)?;
         }
-        let mut taken = false;
-        for _ in 0..WRITE_SPINS {
-            if node.lock.trylock(SixLockType::Write) {
-                taken = true;
-                break;
-            }
-            yield_now();
-        }
+        self.set_waiting(Some(LockInfo {
+            btree: node.btree,
+            level: node.level,
+            pos: node.min,
+            node: node.id,
+            ty: SixLockType::Write,
+            state: LockState::Waiting,
+        }));
+        let locked = node.lock.lock(SixLockType::Write);
+        self.set_waiting(None);
         if own > 0 {
             node.lock.readers_add(own)?;
         }
-        if taken {
-            Ok(())
-        } else {
-            Err(self.restart(RestartReason::WriteLock))
-        }
+        locked?;
+        Ok(())
     }
 
     /// Drops a write lock taken with [`Self::lock_write`].
     pub(crate) fn unlock_write(&mut self, node: &Arc<BtreeNode>) {
         let _ = node.lock.unlock(SixLockType::Write);
     }
+}
+
+/// Where a node sorts in the lock order: btree id, then interior levels
+/// before the levels below them, then position (nodes of one level never
+/// overlap, so their `min` orders them).
+fn node_order(node: &BtreeNode) -> (BtreeId, Reverse<u8>, Pos) {
+    (node.btree, Reverse(node.level), node.min)
 }

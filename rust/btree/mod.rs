@@ -20,6 +20,8 @@ pub mod trans;
 pub mod traverse;
 
 #[cfg(not(loom))]
+pub mod interact;
+#[cfg(not(loom))]
 pub mod stress;
 
 pub use cache::{Btree, BtreeId, BtreeNode, BtreeParams, BTREE_ID_NR, MAX_DEPTH};
@@ -32,6 +34,10 @@ pub use trans::Trans;
 
 #[cfg(any(test, CONFIG_KUNIT))]
 mod cache_tests;
+#[cfg(all(any(test, CONFIG_KUNIT), not(loom)))]
+mod commit_tests;
+#[cfg(all(any(test, CONFIG_KUNIT), not(loom)))]
+mod interact_tests;
 #[cfg(any(test, CONFIG_KUNIT))]
 mod iter_tests;
 #[cfg(any(test, CONFIG_KUNIT))]

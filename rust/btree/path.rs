@@ -11,7 +11,8 @@ use crate::platform::sync::Arc;
 use crate::six::SixLockType;
 
 /// How much of a path can be trusted.
-// The state names are the seed's (UPTODATE, NEED_PEEK, ...).
+// The names are those of bcachefs's first iterator (BTREE_ITER_UPTODATE,
+// BTREE_ITER_NEED_PEEK, ...), which readers of bcachefs will know.
 #[allow(clippy::enum_variant_names)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Uptodate {
@@ -188,11 +189,25 @@ impl Path {
         }
     }
 
-    /// Moves the path; it keeps its locks if its node still covers `pos`.
+    /// Moves the path. It keeps the locks of the levels whose nodes still
+    /// cover `pos`; the others are unlocked (kept for relock), since the
+    /// lock order places a path's locks by its position. A path that left
+    /// its node has read nothing at its new position: it needs a traverse,
+    /// and a commit does not ask it to relock.
     pub fn set_pos(&mut self, pos: Pos) {
         self.pos = pos;
         let covered = self.node().is_some_and(|n| n.covers(pos));
         if !covered {
+            for level in 0..self.l.len() {
+                let stale = self
+                    .l
+                    .get(level)
+                    .and_then(|l| l.node.as_ref())
+                    .is_some_and(|n| !n.covers(pos));
+                if stale {
+                    self.unlock_level(level);
+                }
+            }
             self.uptodate = Uptodate::NeedTraverse;
         } else if self.uptodate == Uptodate::Uptodate {
             self.uptodate = Uptodate::NeedPeek;

@@ -4,14 +4,15 @@
 //! error that unwinds to [`Trans::run`], which unlocks everything, waits for
 //! the lock that caused the restart if there was one, and runs again.
 
-use super::cache::{Btree, BtreeId, BtreeNode};
+use super::cache::{Btree, BtreeId, BtreeNode, BTREE_ID_NR};
 use super::error::{BtreeError, BtreeResult, RestartReason};
 use super::locking::LockInfo;
 use super::path::Path;
 use super::paths::Paths;
 use super::registry::Claim;
-use crate::bkey::{Key, Pos};
-use crate::platform::sync::{yield_now, Arc, Ordering};
+use crate::bkey::{Key, KeyType, Pos};
+use crate::node::{max_key_bytes, NodeError};
+use crate::platform::sync::{cond_resched, Arc, Ordering};
 use crate::platform::vec::Vec;
 use crate::six::SixLockType;
 
@@ -19,6 +20,25 @@ use crate::six::SixLockType;
 pub const MAX_PATHS: usize = 64;
 /// Restarts after which [`Trans::run`] gives up.
 pub const MAX_RESTARTS: u64 = 1 << 20;
+
+/// Paths a transaction remembers across restarts, to lock first.
+const RETRY_PATHS: usize = 4;
+
+/// Where a path pointed, to set it up again in the next run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct PathSpec {
+    pub(crate) btree: BtreeId,
+    pub(crate) pos: Pos,
+    pub(crate) level: u8,
+    pub(crate) locks_want: u8,
+}
+
+impl PathSpec {
+    /// Where the path's locks sort in the lock order.
+    fn order(&self) -> (BtreeId, Pos, core::cmp::Reverse<u8>) {
+        (self.btree, self.pos, core::cmp::Reverse(self.level))
+    }
+}
 
 /// One queued update.
 #[derive(Clone, Copy, Debug)]
@@ -54,6 +74,12 @@ pub struct Trans<'b> {
     pub inject_restarts: u32,
     /// Splits need intent to the root: remembered across restarts.
     pub(crate) want_depth: bool,
+    /// Least `locks_want` of new paths, per btree: raised when a read lock
+    /// of ours made an intent wait impossible, remembered across restarts.
+    pub(crate) locks_want_floor: [u8; BTREE_ID_NR],
+    /// Paths that could not wait for a lock in an earlier run: the next
+    /// runs lock them first, in lock order (see [`Self::run`]).
+    retry_paths: [Option<PathSpec>; RETRY_PATHS],
     rng: u64,
     /// Its slot in the debugfs listing, if it got one.
     pub(crate) listed: Option<Claim>,
@@ -75,6 +101,8 @@ impl<'b> Trans<'b> {
             waiting: None,
             inject_restarts: 0,
             want_depth: false,
+            locks_want_floor: [0; BTREE_ID_NR],
+            retry_paths: [None; RETRY_PATHS],
             rng: SEED
                 .fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed)
                 .wrapping_mul(0x2545_f491_4f6c_dd1d)
@@ -97,30 +125,73 @@ impl<'b> Trans<'b> {
     }
 
     /// Runs `f` until it returns something other than a restart: each run
-    /// starts with no paths, no updates and no locks.
+    /// starts with no paths, no updates and no locks of its own.
+    ///
+    /// A path that had to restart rather than wait for a lock (the lock
+    /// order forbade it) is remembered, and the next runs lock the
+    /// remembered paths before calling `f`, in lock order, which lets them
+    /// wait: `f`'s own paths then share those holds. This is the closure
+    /// form of bcachefs's sorting a restarted transaction's paths and
+    /// traversing them in order; without it, two transactions taking the
+    /// same locks in opposite orders could restart each other for a long
+    /// time.
     pub fn run<T>(
         &mut self,
         mut f: impl FnMut(&mut Trans<'b>) -> BtreeResult<T>,
     ) -> BtreeResult<T> {
         let mut restarts = 0u64;
-        loop {
+        let result = loop {
             self.begin();
-            match f(self) {
+            match self.lock_retry_paths().and_then(|()| f(self)) {
                 Err(BtreeError::Restart(reason)) => {
                     self.restart_wait(reason);
                     restarts = restarts.saturating_add(1);
                     if restarts > MAX_RESTARTS {
-                        self.begin();
-                        return Err(BtreeError::TooManyRestarts);
+                        break Err(BtreeError::TooManyRestarts);
                     }
+                    // However the restarts go, a kernel without preemption
+                    // must get to schedule.
+                    cond_resched();
                 }
-                other => {
-                    self.begin();
-                    self.want_depth = false;
-                    return other;
-                }
+                other => break other,
             }
+        };
+        self.begin();
+        self.want_depth = false;
+        self.locks_want_floor = [0; BTREE_ID_NR];
+        self.retry_paths = [None; RETRY_PATHS];
+        result
+    }
+
+    /// Sets up and traverses the remembered paths, in lock order.
+    fn lock_retry_paths(&mut self) -> BtreeResult<()> {
+        let mut specs = self.retry_paths;
+        specs.sort_unstable_by_key(|s| s.map(|s| s.order()));
+        for spec in specs.iter().flatten() {
+            let idx = self.path_get(spec.btree, spec.pos, spec.level, spec.locks_want)?;
+            self.traverse(idx)?;
         }
+        Ok(())
+    }
+
+    /// Remembers path `idx`, which could not wait for a lock, for the next
+    /// runs (up to a few; the oldest goes first).
+    pub(crate) fn remember_path(&mut self, idx: usize) -> BtreeResult<()> {
+        let p = self.path(idx)?;
+        let spec = PathSpec {
+            btree: p.btree,
+            pos: p.pos,
+            level: p.level,
+            locks_want: p.locks_want,
+        };
+        if self.retry_paths.contains(&Some(spec)) {
+            return Ok(());
+        }
+        self.retry_paths.rotate_left(1);
+        if let Some(last) = self.retry_paths.last_mut() {
+            *last = Some(spec);
+        }
+        Ok(())
     }
 
     /// Bookkeeping of a restart: unlock, then wait (holding nothing, which
@@ -136,18 +207,39 @@ impl<'b> Trans<'b> {
             self.want_depth = true;
         }
         self.begin();
-        if let Some((node, ty)) = self.wait_hint.take() {
-            if ty != SixLockType::Write && node.lock.lock(ty).is_ok() {
-                let _ = node.lock.unlock(ty);
+        let Some((node, ty)) = self.wait_hint.take() else {
+            return;
+        };
+        // Holding nothing, waiting cannot close a cycle.
+        match ty {
+            SixLockType::Write => {
+                if node.lock.lock(SixLockType::Intent).is_ok() {
+                    if node.lock.lock(SixLockType::Write).is_ok() {
+                        let _ = node.lock.unlock(SixLockType::Write);
+                    }
+                    let _ = node.lock.unlock(SixLockType::Intent);
+                }
             }
-        } else if reason == RestartReason::WriteLock {
-            yield_now();
+            _ => {
+                if node.lock.lock(ty).is_ok() {
+                    let _ = node.lock.unlock(ty);
+                }
+            }
         }
     }
 
-    /// A restart error, counted.
+    /// A restart error for `reason`: the caller propagates it to
+    /// [`Self::run`], which does the bookkeeping.
     pub(crate) fn restart(&mut self, reason: RestartReason) -> BtreeError {
         BtreeError::Restart(reason)
+    }
+
+    /// New paths of `btree` want intent on at least `want` levels, for
+    /// the rest of this [`Self::run`].
+    pub(crate) fn raise_locks_want(&mut self, btree: BtreeId, want: u8) {
+        if let Some(floor) = btree.index().and_then(|i| self.locks_want_floor.get_mut(i)) {
+            *floor = (*floor).max(want);
+        }
     }
 
     /// A new path; returns its index.
@@ -165,6 +257,12 @@ impl<'b> Trans<'b> {
             .listed
             .as_ref()
             .and_then(|c| c.slot().path(self.paths.len()));
+        let floor = btree
+            .index()
+            .and_then(|i| self.locks_want_floor.get(i))
+            .copied()
+            .unwrap_or(0);
+        let locks_want = locks_want.max(floor);
         Ok(self
             .paths
             .push(btree, pos, (level, locks_want), published)?)
@@ -195,10 +293,18 @@ impl<'b> Trans<'b> {
     }
 
     /// Queues `key` for `btree`: a deleted key deletes. It takes effect at
-    /// [`Self::commit`].
+    /// [`Self::commit`]. A key no leaf could take is refused here, so that
+    /// a commit never finds out halfway.
     pub fn update(&mut self, btree: BtreeId, key: Key) -> BtreeResult<()> {
         if btree.index().is_none() {
             return Err(BtreeError::TooBig);
+        }
+        key.validate()?;
+        if key.kind() == KeyType::BtreePtr {
+            return Err(NodeError::WrongLevel.into());
+        }
+        if key.encoded_len() > max_key_bytes(self.btree.params.node_size) {
+            return Err(NodeError::KeyTooBig.into());
         }
         self.updates.try_push(Update {
             btree,

@@ -39,22 +39,31 @@ fn test_relock_after_unlock() {
 }
 
 fn test_write_lock_restart() {
-    let b = ok!(tree(1024));
-    ok!(insert(&b, tkey(1, 1)));
-    // A reader in one transaction keeps a writer in another out: the
-    // writer restarts rather than wait while holding intent.
+    // 512-byte leaves: keys 0..40 fill a few, so p(1) and p(35) are in
+    // different leaves.
+    let b = ok!(tree(512));
+    for i in 0..40 {
+        ok!(insert(&b, tkey(i, i)));
+    }
+    // Another transaction reads the first leaf.
     let mut reader = Trans::new(&b);
-    let mut it = ok!(Iter::new(&mut reader, T, p(1), IterFlags::NONE));
-    check!(ok!(it.peek(&mut reader)).is_some());
+    let mut r = ok!(Iter::new(&mut reader, T, p(1), IterFlags::NONE));
+    check!(ok!(r.peek(&mut reader)).is_some());
+    // The writer holds a read lock on a later leaf and updates the first:
+    // waiting for the reader there could close a cycle (the reader may
+    // wait for the later leaf), so it restarts instead.
     let mut writer = Trans::new(&b);
+    let mut later = ok!(Iter::new(&mut writer, T, p(35), IterFlags::NONE));
+    check!(ok!(later.peek(&mut writer)).is_some());
     ok!(writer.update(T, tkey(2, 2)));
     let r = writer.commit();
     check_eq!(r, Err(BtreeError::Restart(RestartReason::WriteLock)));
-    writer.restart_wait(RestartReason::WriteLock);
+    // The next run first takes the write lock holding nothing.
     reader.unlock();
+    writer.restart_wait(RestartReason::WriteLock);
     ok!(writer.update(T, tkey(2, 2)));
     ok!(writer.commit());
-    check_eq!(ok!(all_keys(&b, IterFlags::NONE)).len(), 2);
+    check_eq!(ok!(all_keys(&b, IterFlags::NONE)).len(), 40);
 }
 
 fn test_lock_order_restart() {

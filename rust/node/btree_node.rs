@@ -25,6 +25,17 @@ use crate::platform::vec::Vec;
 pub const MAX_BSETS: usize = 3;
 /// Smallest node size, in bytes.
 pub const MIN_NODE_BYTES: usize = 256;
+
+/// The largest key a node of `size` bytes takes: a quarter of it, so that
+/// a split always leaves room.
+pub const fn max_key_bytes(size: usize) -> usize {
+    let quarter = size / 4;
+    if quarter < MAX_KEY_BYTES {
+        quarter
+    } else {
+        MAX_KEY_BYTES
+    }
+}
 /// Largest node size, in bytes (bcachefs's default is 256 KiB).
 pub const MAX_NODE_BYTES: usize = 1 << 20;
 
@@ -187,7 +198,7 @@ impl Node {
     /// The largest key the node accepts: a quarter of it, so that a split
     /// always leaves room for it.
     pub fn max_key_bytes(&self) -> usize {
-        (self.params.size / 4).min(MAX_KEY_BYTES)
+        max_key_bytes(self.params.size)
     }
 
     /// Marks everything in the node as written, sealed bsets included:

@@ -13,7 +13,7 @@
 //! flag in the key header remembers which keys need that, so deleting
 //! never searches the older bsets again.
 
-use super::btree_node::Node;
+use super::btree_node::{Node, MAX_BSETS};
 use super::error::NodeError;
 use super::iter::NodeIter;
 use super::lookup::{self, SPACING};
@@ -33,6 +33,25 @@ impl Node {
         }
         if key.encoded_len() > self.max_key_bytes() {
             return Err(NodeError::KeyTooBig);
+        }
+        Ok(())
+    }
+
+    /// Readies the node for inserts whose keys, checked with
+    /// [`Self::check_key`], take `bytes` encoded bytes in all: once this
+    /// succeeds, those inserts cannot fail. The open bset is started now
+    /// and the room is there; a batch that later seals the open bset merges
+    /// the unwritten bsets in place (never allocating), and a node whose
+    /// bset slots could run out is compacted here rather than halfway.
+    pub fn reserve(&mut self, bytes: usize) -> Result<(), NodeError> {
+        // With every slot but one written, sealing the open bset would
+        // have to compact (which allocates): do it before the batch.
+        if self.written_sets.saturating_add(1) >= MAX_BSETS {
+            self.compact()?;
+        }
+        self.make_open_bset()?;
+        if self.free_bytes() < bytes {
+            return Err(NodeError::Full);
         }
         Ok(())
     }

@@ -17,7 +17,7 @@ pub mod search_tree;
 mod sort;
 pub mod split;
 
-pub use btree_node::{Node, NodeParams, MAX_BSETS, MAX_NODE_BYTES, MIN_NODE_BYTES};
+pub use btree_node::{max_key_bytes, Node, NodeParams, MAX_BSETS, MAX_NODE_BYTES, MIN_NODE_BYTES};
 pub use error::NodeError;
 pub use extent::Plan;
 pub use iter::{Filter, Keys, NodeIter};

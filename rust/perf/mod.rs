@@ -11,10 +11,9 @@
 pub mod btree;
 mod command;
 pub mod locks;
-mod rng;
 
+pub use crate::platform::rng::Rng;
 pub use command::{parse_command, parse_count, Command, CommandError};
-pub use rng::Rng;
 
 use crate::platform::sync::{cpu_relax, now_ns, run_parallel, AtomicU64, Ordering, SpawnError};
 use core::fmt;

@@ -19,6 +19,8 @@
 //!   `LockClass`/`LockdepMap` for lockdep (no-ops in userspace),
 //!   `run_parallel` on threads, `yield_now`, `now_ns`.
 //! - `vec`: `Vec<T>`, a growable array with fallible growth.
+//! - `rng`: `Rng`, the one pseudo-random generator of workloads and tests
+//!   (plain Rust, the same in both builds).
 //! - the test harness: `test_suite!`, `check!`, `check_eq!`, `ok!`,
 //!   `TestResult`.
 
@@ -31,6 +33,8 @@ pub use kernel::*;
 mod user;
 #[cfg(not(sixfs_kernel))]
 pub use user::*;
+
+pub mod rng;
 
 /// Unwraps a `Result` in a test case: on `Err`, reports it and fails the
 /// case (a kernel test must not panic).

@@ -67,3 +67,11 @@ pub(crate) struct TestFailed;
 
 /// What a shared test case returns.
 pub(crate) type TestResult = Result<(), TestFailed>;
+
+/// Reports a line of a test's findings (counts, rates) to the kernel log.
+macro_rules! test_info {
+    ($($arg:tt)*) => {
+        kernel::pr_info!("{}\n", format_args!($($arg)*))
+    };
+}
+pub(crate) use test_info;

@@ -45,3 +45,12 @@ pub(crate) struct TestFailed;
 
 /// What a shared test case returns.
 pub(crate) type TestResult = Result<(), TestFailed>;
+
+/// Reports a line of a test's findings (counts, rates) on standard output
+/// (shown by `cargo test -- --nocapture`).
+macro_rules! test_info {
+    ($($arg:tt)*) => {
+        std::println!($($arg)*)
+    };
+}
+pub(crate) use test_info;

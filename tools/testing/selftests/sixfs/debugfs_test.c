@@ -43,7 +43,8 @@ static int perf_test(const char *command)
 /*
  * Parses one line of the listing, e.g.
  * "trans 12 task 345 path 0 btree 0 pos 0:17:0 level 0 node 9 intent held"
- * or, for the lock a transaction waits for, "... path - ... intent waiting".
+ * or, for the lock a transaction waits for, "... path - ... intent waiting"
+ * (read, intent or write: a write lock is listed only while awaited).
  * Returns 1 for a held lock, 0 for an awaited one, -1 for a malformed line.
  */
 static int parse_lock_line(const char *line)
@@ -55,7 +56,11 @@ static int parse_lock_line(const char *line)
 	if (sscanf(line, "trans %lu task %lu path %15s btree %u pos %63s level %u node %lu %15s %15s",
 		   &trans, &task, path, &btree, pos, &level, &node, type, state) != 9)
 		return -1;
-	if (!trans || !task || (strcmp(type, "read") && strcmp(type, "intent")))
+	if (!trans || !task)
+		return -1;
+	if (!strcmp(type, "write"))
+		return !strcmp(state, "waiting") && !strcmp(path, "-") ? 0 : -1;
+	if (strcmp(type, "read") && strcmp(type, "intent"))
 		return -1;
 	if (!strcmp(state, "held") && strcmp(path, "-"))
 		return 1;

@@ -3,7 +3,7 @@
 //! A small, fast pseudo-random generator for workloads and stress tests.
 
 /// xorshift64*: not cryptographic, just cheap and well spread. The C
-/// anchor benchmark (bench/kmod) uses the same generator, so both sides run
+/// anchor benchmark (bench/anchor) uses the same generator, so both sides run
 /// the same operation sequence.
 #[derive(Clone, Debug)]
 pub struct Rng(u64);

@@ -1,0 +1,277 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Commits and extents, case by case: each case is a sequence that once
+//! failed (issue 9 of the tracker), kept so it cannot come back.
+
+use super::test_util::{all_keys, ext, insert, insert_extent, p, tkey, tree, T};
+use super::{Iter, IterFlags, RestartReason, Trans};
+use crate::bkey::{BtreePtr, Key, TestVal, Value, TEST_VAL_MAX};
+use crate::platform::ok;
+use crate::platform::rng::Rng;
+use crate::platform::sync::{now_ns, run_parallel, yield_now, AtomicU32, AtomicU64, Ordering};
+use crate::platform::vec::Vec;
+use crate::platform::{check, check_eq, test_suite};
+
+/// The value of a test key, if it is one.
+fn val(k: &Key) -> Option<u64> {
+    match k.value {
+        Value::Test(v) => v.as_u64(),
+        _ => None,
+    }
+}
+
+/// The extents of inode 1 as (start, end, value).
+fn extents(b: &super::Btree) -> super::BtreeResult<Vec<(u64, u64, u64)>> {
+    let mut out = Vec::new();
+    for k in all_keys(b, IterFlags::EXTENTS)?.iter() {
+        out.try_push((k.start(), k.pos.offset, val(k).unwrap_or(u64::MAX)))?;
+    }
+    Ok(out)
+}
+
+/// Whether the extents of inode 1 are exactly `model` (the value of each
+/// sector, 0 for none).
+fn extents_match(b: &super::Btree, model: &[u64]) -> super::BtreeResult<bool> {
+    let mut seen = Vec::new();
+    seen.try_extend_with(model.len(), 0u64)?;
+    let mut last_end = 0;
+    for (start, end, v) in extents(b)?.iter().copied() {
+        if start < last_end || v == 0 {
+            return Ok(false);
+        }
+        last_end = end;
+        for s in start..end {
+            match usize::try_from(s).ok().and_then(|s| seen.get_mut(s)) {
+                Some(slot) => *slot = v,
+                None => return Ok(false),
+            }
+        }
+    }
+    Ok(seen.iter().eq(model.iter()))
+}
+
+test_suite! { sixfs_btree_commit;
+
+fn set_pos_into_another_leaf_then_commit() {
+    // A path moved to a position its leaf does not cover has read nothing
+    // there: the commit must not insist on relocking it (it restarted
+    // forever, ending in TooManyRestarts).
+    let b = ok!(tree(512));
+    for i in 0..300 {
+        ok!(insert(&b, tkey(i, i)));
+    }
+    let mut t = Trans::new(&b);
+    let r = t.run(|t| {
+        let mut it = Iter::new(t, T, p(5), IterFlags::NONE)?;
+        it.peek(t)?;
+        it.set_pos(t, p(290))?;
+        t.update(T, tkey(290, 1000))?;
+        t.commit()
+    });
+    ok!(r);
+    check!(t.restarts < 10);
+    let keys = ok!(all_keys(&b, IterFlags::NONE));
+    check_eq!(keys.iter().find(|k| k.pos == p(290)).and_then(val), Some(1000));
+}
+
+fn overlapping_extents_in_one_transaction() {
+    // The second extent must trim the first, which is only queued.
+    let b = ok!(tree(1024));
+    let r = Trans::new(&b).run(|t| {
+        t.insert_extent(T, ext(0, 10, 1))?;
+        t.insert_extent(T, ext(5, 15, 2))?;
+        t.commit()
+    });
+    ok!(r);
+    check_eq!(&ok!(extents(&b))[..], &[(0, 5, 1), (5, 15, 2)][..]);
+    // Over keys already in the tree too: the middle of a queued extent
+    // that itself split a stored one.
+    ok!(insert_extent(&b, ext(20, 40, 3)));
+    let r = Trans::new(&b).run(|t| {
+        t.insert_extent(T, ext(25, 35, 4))?;
+        t.insert_extent(T, ext(28, 30, 5))?;
+        t.insert_extent(T, ext(2, 22, 6))?;
+        t.commit()
+    });
+    ok!(r);
+    check_eq!(
+        &ok!(extents(&b))[..],
+        &[(0, 2, 1), (2, 22, 6), (22, 25, 3), (25, 28, 4), (28, 30, 5), (30, 35, 4), (35, 40, 3)][..]
+    );
+    ok!(b.check(T));
+}
+
+fn extents_in_one_transaction_match_a_model() {
+    // Random batches of overlapping extents, each batch one commit,
+    // against a sector model; small nodes so batches span leaves.
+    let b = ok!(tree(512));
+    let mut model = Vec::new();
+    ok!(model.try_extend_with(256, 0u64));
+    let mut rng = Rng::new(0xe7e7);
+    let mut v = 0u64;
+    for _ in 0..150 {
+        let n = rng.below(4) + 1;
+        let mut batch = [(0u64, 0u64, 0u64); 4];
+        for slot in batch.iter_mut().take(n as usize) {
+            let start = rng.below(250);
+            let len = rng.below(24).saturating_add(1).min(256 - start);
+            v += 1;
+            *slot = (start, start + len, v);
+        }
+        let r = Trans::new(&b).run(|t| {
+            for &(s, e, v) in batch.iter().take(n as usize) {
+                t.insert_extent(T, ext(s, e, v))?;
+            }
+            t.commit()
+        });
+        ok!(r);
+        for &(s, e, v) in batch.iter().take(n as usize) {
+            for sector in s..e {
+                if let Some(m) = model.get_mut(sector as usize) {
+                    *m = v;
+                }
+            }
+        }
+        check!(ok!(extents_match(&b, &model)));
+    }
+    ok!(b.check(T));
+}
+
+fn small_extent_in_front_of_many() {
+    // The scan for extents to trim stops at the first one that starts at
+    // or after the new end: it used to intent-lock every later leaf and
+    // run out of paths (TooBig).
+    let b = ok!(tree(512));
+    for i in 0..3000 {
+        ok!(insert_extent(&b, ext(10 + 2 * i, 11 + 2 * i, 1)));
+    }
+    let mut t = Trans::new(&b);
+    let r = t.run(|t| {
+        t.insert_extent(T, ext(0, 3, 2))?;
+        t.commit()
+    });
+    ok!(r);
+    // One that does overlap a few, in front of the rest.
+    ok!(insert_extent(&b, ext(2, 15, 3)));
+    let got = ok!(extents(&b));
+    check_eq!(got.len(), 3000 - 3 + 2);
+    check_eq!(got.first().copied(), Some((0, 2, 2)));
+    check_eq!(got.get(1).copied(), Some((2, 15, 3)));
+    check_eq!(got.get(2).copied(), Some((16, 17, 1)));
+    ok!(b.check(T));
+}
+
+fn a_commit_that_fails_changes_nothing() {
+    // The second update cannot go into a leaf (a child pointer): the
+    // commit fails, and the first must not have landed either.
+    let b = ok!(tree(1024));
+    ok!(insert(&b, tkey(1, 1)));
+    let ptr = Key::new(p(3), Value::BtreePtr(BtreePtr { node: 1, seq: 0 }));
+    let mut t = Trans::new(&b);
+    let r = t.run(|t| {
+        t.update(T, tkey(2, 2))?;
+        t.update(T, ptr)?;
+        t.commit()
+    });
+    check!(r.is_err());
+    check!(!r.is_err_and(|e| e.is_restart()));
+    let keys = ok!(all_keys(&b, IterFlags::NONE));
+    check_eq!(keys.len(), 1);
+    check_eq!(keys.first().map(|k| k.pos), Some(p(1)));
+    ok!(b.check(T));
+    // A key too big for the tree's nodes, after one that fits.
+    let small = ok!(tree(256));
+    let big = TestVal::new(&[7; TEST_VAL_MAX]).map(|v| Key::new(p(3), Value::Test(v)));
+    let big = ok!(big.ok_or(()));
+    let r = Trans::new(&small).run(|t| {
+        t.update(T, tkey(2, 2))?;
+        t.update(T, big)?;
+        t.commit()
+    });
+    check!(r.is_err());
+    check_eq!(ok!(all_keys(&small, IterFlags::NONE)).len(), 0);
+}
+
+fn a_reader_never_makes_a_writer_restart() {
+    // A writer waits for another transaction's read lock to go instead of
+    // restarting (it used to spin, then restart with WriteLock).
+    let b = ok!(tree(1024));
+    ok!(insert(&b, tkey(1, 1)));
+    let reading = AtomicU32::new(0);
+    let write_restarts = AtomicU64::new(u64::MAX);
+    let work = |i: usize| {
+        if i == 0 {
+            let mut reader = Trans::new(&b);
+            if let Ok(mut it) = Iter::new(&mut reader, T, p(1), IterFlags::NONE) {
+                let _ = it.peek(&mut reader);
+            }
+            reading.store(1, Ordering::Release);
+            // Hold the read lock while the writer comes.
+            let until = now_ns().saturating_add(500_000_000);
+            while now_ns() < until {
+                yield_now();
+            }
+        } else {
+            while reading.load(Ordering::Acquire) == 0 {
+                yield_now();
+            }
+            let mut writer = Trans::new(&b);
+            let r = writer.run(|t| {
+                t.update(T, tkey(2, 2))?;
+                t.commit()
+            });
+            if r.is_ok() {
+                let n = writer.restarts_by_reason[RestartReason::WriteLock as usize];
+                write_restarts.store(n, Ordering::Relaxed);
+            }
+        }
+    };
+    check!(run_parallel(c"sixfs_write_wait", 2, &work).is_ok());
+    check_eq!(write_restarts.load(Ordering::Relaxed), 0);
+    check_eq!(ok!(all_keys(&b, IterFlags::NONE)).len(), 2);
+}
+
+fn lock_order_restart_raises_locks_want() {
+    // A read path and an intent path in one transaction, while another
+    // thread keeps taking intent on the leaf: after one LockOrder restart
+    // the read path takes intent too, so the pattern cannot repeat.
+    let b = ok!(tree(1024));
+    for i in 0..8 {
+        ok!(insert(&b, tkey(i, i)));
+    }
+    let stop = AtomicU32::new(0);
+    let worst = AtomicU64::new(0);
+    let work = |i: usize| {
+        if i == 0 {
+            let mut other = Trans::new(&b);
+            while stop.load(Ordering::Acquire) == 0 {
+                let _ = other.run(|t| {
+                    let mut it = Iter::new(t, T, p(4), IterFlags::INTENT)?;
+                    it.peek(t)?;
+                    yield_now();
+                    Ok(())
+                });
+            }
+        } else {
+            let mut most = 0;
+            for round in 0..200u64 {
+                let mut t = Trans::new(&b);
+                let _ = t.run(|t| {
+                    let mut r = Iter::new(t, T, p(2), IterFlags::NONE)?;
+                    r.peek(t)?;
+                    let mut w = Iter::new(t, T, p(3), IterFlags::INTENT)?;
+                    w.peek(t)?;
+                    t.update(T, tkey(3, round))?;
+                    t.commit()
+                });
+                most = most.max(t.restarts_by_reason[RestartReason::LockOrder as usize]);
+            }
+            worst.store(most, Ordering::Relaxed);
+            stop.store(1, Ordering::Release);
+        }
+    };
+    check!(run_parallel(c"sixfs_locks_want", 2, &work).is_ok());
+    check!(worst.load(Ordering::Relaxed) <= 1);
+}
+
+}
