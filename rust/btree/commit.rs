@@ -23,6 +23,7 @@ use super::trans::Trans;
 use crate::bkey::extent::{cut_back, cut_front, overwrite, Overwrite, Span};
 use crate::bkey::{Key, Pos};
 use crate::node::split::merge_threshold;
+use crate::platform::sort::insertion_sort_by_key;
 use crate::platform::sync::Arc;
 use crate::platform::vec::Vec;
 
@@ -127,21 +128,8 @@ impl Trans<'_> {
     /// Sorts the updates by (btree, position), the last queued winning at
     /// equal positions.
     pub(crate) fn sort_updates(&mut self) -> BtreeResult<()> {
-        // Insertion sort: stable, allocation free, and updates are few.
-        let u = &mut self.updates[..];
-        for i in 1..u.len() {
-            let mut j = i;
-            while j > 0 {
-                let (Some(a), Some(b)) = (u.get(j - 1), u.get(j)) else {
-                    break;
-                };
-                if (a.btree, a.key.pos) <= (b.btree, b.key.pos) {
-                    break;
-                }
-                u.swap(j - 1, j);
-                j -= 1;
-            }
-        }
+        // Stable, allocation free, and updates are few.
+        insertion_sort_by_key(&mut self.updates[..], |u| (u.btree, u.key.pos));
         // Then keep the last of each position, in place.
         let mut kept = 0;
         for i in 0..self.updates.len() {

@@ -12,6 +12,7 @@ use super::paths::Paths;
 use super::registry::Claim;
 use crate::bkey::{Key, KeyType, Pos};
 use crate::node::{max_key_bytes, NodeError};
+use crate::platform::sort::insertion_sort_by_key;
 use crate::platform::sync::{cond_resched, Arc, Ordering};
 use crate::platform::vec::Vec;
 use crate::six::SixLockType;
@@ -166,7 +167,7 @@ impl<'b> Trans<'b> {
     /// Sets up and traverses the remembered paths, in lock order.
     fn lock_retry_paths(&mut self) -> BtreeResult<()> {
         let mut specs = self.retry_paths;
-        specs.sort_unstable_by_key(|s| s.map(|s| s.order()));
+        insertion_sort_by_key(&mut specs, |s| s.map(|s| s.order()));
         for spec in specs.iter().flatten() {
             let idx = self.path_get(spec.btree, spec.pos, spec.level, spec.locks_want)?;
             self.traverse(idx)?;

@@ -21,6 +21,7 @@
 //! - `vec`: `Vec<T>`, a growable array with fallible growth.
 //! - `rng`: `Rng`, the one pseudo-random generator of workloads and tests
 //!   (plain Rust, the same in both builds).
+//! - `sort`: `insertion_sort_by_key` for small slices (no `core` sort).
 //! - the test harness: `test_suite!`, `check!`, `check_eq!`, `ok!`,
 //!   `TestResult`.
 
@@ -35,6 +36,7 @@ mod user;
 pub use user::*;
 
 pub mod rng;
+pub mod sort;
 
 /// Unwraps a `Result` in a test case: on `Err`, reports it and fails the
 /// case (a kernel test must not panic).
