@@ -10,23 +10,34 @@ use kernel::prelude::*;
 
 // The shared core is a library: its `pub` items are the API of the userspace
 // crate (tools/sixfs-core), and parts of it serve only the tools and the
-// tests until the filesystem layer grows into them.
+// tests until the filesystem layer grows into them. It has no `unsafe`, by
+// rule: only `glue` and the kernel half of `platform` (which forbids it in
+// its other parts itself) meet the kernel's C. With KUnit, the suites'
+// statics carry `#[link_section]`, which the lint counts as unsafe; the
+// userspace crate compiles the same files under `forbid` unconditionally.
 #[allow(unreachable_pub, dead_code, unused_imports)]
+#[cfg_attr(not(CONFIG_KUNIT), forbid(unsafe_code))]
 mod bkey;
 #[allow(unreachable_pub, dead_code, unused_imports)]
+#[cfg_attr(not(CONFIG_KUNIT), forbid(unsafe_code))]
 mod btree;
 #[allow(unreachable_pub, dead_code, unused_imports)]
+#[cfg_attr(not(CONFIG_KUNIT), forbid(unsafe_code))]
 mod format;
 #[allow(unreachable_pub, dead_code, unused_imports)]
+#[cfg_attr(not(CONFIG_KUNIT), forbid(unsafe_code))]
 mod node;
 #[allow(unreachable_pub, dead_code, unused_imports)]
+#[cfg_attr(not(CONFIG_KUNIT), forbid(unsafe_code))]
 mod perf;
 #[allow(unreachable_pub, dead_code, unused_imports)]
 mod platform;
 #[allow(unreachable_pub, dead_code, unused_imports)]
+#[cfg_attr(not(CONFIG_KUNIT), forbid(unsafe_code))]
 mod six;
 
-// Kernel-only layers.
+// Kernel-only layers; `fs` works through the glue's safe types.
+#[cfg_attr(not(CONFIG_KUNIT), forbid(unsafe_code))]
 mod fs;
 mod glue;
 mod perf_test;
@@ -42,7 +53,7 @@ module! {
 /// `/sys/kernel/debug/sixfs/btree_transactions`: every running
 /// transaction's held and awaited locks.
 static BTREE_TRANSACTIONS: glue::debugfs::Text = glue::debugfs::Text {
-    show: |out| btree::registry::write_text(out),
+    show: |out| btree::trans_list::write_text(out),
 };
 
 static SIXFS_TYPE: glue::fs_type::FileSystemType = glue::fs_type::FileSystemType::new();

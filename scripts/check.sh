@@ -22,6 +22,7 @@ lint() {
 	fi
 }
 rust_sources=$(cd "$SIXFS_ROOT" && git ls-files 'rust/*.rs' 'tools/*.rs' 2>/dev/null || find rust tools -name '*.rs')
+lint "layering (scripts/check-layers.py)" python3 "$SIXFS_ROOT/scripts/check-layers.py"
 lint "rustfmt" bash -c "cd '$SIXFS_ROOT' && rustfmt --check $(echo $rust_sources)"
 lint "cargo clippy" bash -c "cd '$SIXFS_ROOT/tools' && cargo clippy --quiet --all-targets -- -D warnings"
 lint "module build (clippy, no warnings)" env CLIPPY=1 "$SIXFS_ROOT/scripts/build-module.sh" debug

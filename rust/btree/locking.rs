@@ -33,37 +33,12 @@
 use super::cache::{BtreeId, BtreeNode};
 use super::error::{BtreeError, BtreeResult, RestartReason};
 use super::trans::Trans;
+use super::trans_list::{LockInfo, LockState};
 use crate::bkey::Pos;
 use crate::platform::sync::Arc;
 use crate::platform::vec::Vec;
 use crate::six::SixLockType;
 use core::cmp::Reverse;
-
-/// Whether a lock is held or waited for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LockState {
-    /// Held.
-    Held,
-    /// Being waited for.
-    Waiting,
-}
-
-/// One lock of a transaction, for introspection (debugfs).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct LockInfo {
-    /// Which tree.
-    pub btree: BtreeId,
-    /// The node's level.
-    pub level: u8,
-    /// The position of the path that holds it.
-    pub pos: Pos,
-    /// The node's cache id.
-    pub node: u64,
-    /// How.
-    pub ty: SixLockType,
-    /// Held or awaited.
-    pub state: LockState,
-}
 
 /// Where a lock sorts in the lock order.
 type Order = (BtreeId, Pos, Reverse<usize>);

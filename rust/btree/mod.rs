@@ -15,8 +15,8 @@ pub mod iter;
 pub mod locking;
 pub mod path;
 pub mod paths;
-pub mod registry;
 pub mod trans;
+pub mod trans_list;
 pub mod traverse;
 
 #[cfg(not(loom))]
@@ -28,9 +28,9 @@ pub use cache::{Btree, BtreeId, BtreeNode, BtreeParams, BTREE_ID_NR, MAX_DEPTH};
 pub use check::TreeStats;
 pub use error::{BtreeError, BtreeResult, RestartReason};
 pub use iter::{Iter, IterFlags};
-pub use locking::{LockInfo, LockState};
 pub use path::{Path, Uptodate};
 pub use trans::Trans;
+pub use trans_list::{LockInfo, LockState};
 
 #[cfg(any(test, CONFIG_KUNIT))]
 mod cache_tests;
@@ -40,11 +40,11 @@ mod commit_tests;
 mod interact_tests;
 #[cfg(any(test, CONFIG_KUNIT))]
 mod iter_tests;
-#[cfg(any(test, CONFIG_KUNIT))]
-mod registry_tests;
 #[cfg(all(any(test, CONFIG_KUNIT), not(loom)))]
 mod stress_tests;
 #[cfg(any(test, CONFIG_KUNIT))]
 mod test_util;
+#[cfg(any(test, CONFIG_KUNIT))]
+mod trans_list_tests;
 #[cfg(any(test, CONFIG_KUNIT))]
 mod trans_tests;

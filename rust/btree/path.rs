@@ -4,7 +4,7 @@
 //! position, the locks held on them and the sequence numbers seen.
 
 use super::cache::{BtreeId, BtreeNode, MAX_DEPTH};
-use super::registry::PathSlot;
+use super::trans_list::PathSlot;
 use crate::bkey::Pos;
 use crate::node::NodeIter;
 use crate::platform::sync::Arc;

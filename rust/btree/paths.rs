@@ -11,7 +11,7 @@
 
 use super::cache::BtreeId;
 use super::path::Path;
-use super::registry::PathSlot;
+use super::trans_list::PathSlot;
 use crate::bkey::Pos;
 use crate::platform::sync::AllocError;
 use crate::platform::vec::Vec;

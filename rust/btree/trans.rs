@@ -6,10 +6,10 @@
 
 use super::cache::{Btree, BtreeId, BtreeNode, BTREE_ID_NR};
 use super::error::{BtreeError, BtreeResult, RestartReason};
-use super::locking::LockInfo;
 use super::path::Path;
 use super::paths::Paths;
-use super::registry::Claim;
+use super::trans_list::Claim;
+use super::trans_list::LockInfo;
 use crate::bkey::{Key, KeyType, Pos};
 use crate::node::{max_key_bytes, NodeError};
 use crate::platform::sort::insertion_sort_by_key;

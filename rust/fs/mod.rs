@@ -3,7 +3,7 @@
 //! The VFS face of sixfs.
 
 use crate::format::superblock::{self, ProbeError};
-use crate::glue::{fs_type::FileSystem, super_block::SuperBlock};
+use crate::glue::{errno, fs_type::FileSystem, super_block::SuperBlock};
 use kernel::{c_str, prelude::*, str::CStr};
 
 /// The `sixfs` filesystem type.
@@ -43,7 +43,7 @@ impl FileSystem for SixFs {
             }
             Ok(()) => {
                 pr_err!("{dev}: sixfs superblock found, but this module does not read the on-disk format yet\n");
-                Err(Error::from_errno(-(kernel::bindings::EOPNOTSUPP as i32)))
+                Err(errno::eopnotsupp())
             }
         }
     }

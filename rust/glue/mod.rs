@@ -7,6 +7,7 @@
 
 pub(crate) mod block;
 pub(crate) mod debugfs;
+pub(crate) mod errno;
 pub(crate) mod ffi;
 pub(crate) mod fs_type;
 pub(crate) mod kthread;

@@ -315,13 +315,6 @@ impl Node {
         self.live
     }
 
-    /// [`Self::live_bytes`] the slow way, by walking every key.
-    pub(crate) fn count_live_bytes(&self) -> usize {
-        self.keys(super::iter::Filter::NoDeleted)
-            .map(|k| k.len())
-            .sum()
-    }
-
     /// Rebuilds the search trees of bsets `first..` from their samples:
     /// all but the last get one. Call it when bset `first` changed, or
     /// stopped being the last. Never allocates: a tree that does not fit

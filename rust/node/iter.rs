@@ -247,6 +247,11 @@ impl<'n> Iterator for Keys<'n> {
 }
 
 impl Node {
+    /// [`Self::live_bytes`] the slow way, by walking every key.
+    pub(crate) fn count_live_bytes(&self) -> usize {
+        self.keys(Filter::NoDeleted).map(|k| k.len()).sum()
+    }
+
     /// The keys of the node in order, through `filter`.
     pub fn keys(&self, filter: Filter) -> Keys<'_> {
         Keys {

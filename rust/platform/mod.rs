@@ -31,11 +31,14 @@ mod kernel;
 pub use kernel::*;
 
 #[cfg(not(sixfs_kernel))]
+#[forbid(unsafe_code)]
 mod user;
 #[cfg(not(sixfs_kernel))]
 pub use user::*;
 
+#[forbid(unsafe_code)]
 pub mod rng;
+#[forbid(unsafe_code)]
 pub mod sort;
 
 /// Unwraps a `Result` in a test case: on `Err`, reports it and fails the
@@ -55,7 +58,10 @@ macro_rules! ok {
 #[cfg(any(test, CONFIG_KUNIT))]
 pub(crate) use ok;
 
+// KUnit's suite statics need `#[link_section]` (see rust/sixfs.rs).
 #[cfg(any(test, CONFIG_KUNIT))]
+#[cfg_attr(not(CONFIG_KUNIT), forbid(unsafe_code))]
 mod sync_tests;
 #[cfg(any(test, CONFIG_KUNIT))]
+#[cfg_attr(not(CONFIG_KUNIT), forbid(unsafe_code))]
 mod vec_tests;

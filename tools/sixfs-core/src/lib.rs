@@ -5,28 +5,36 @@
 //! These are the same source files that the kernel module compiles (see
 //! `rust/sixfs.rs`); only the platform layer differs. Nothing here may be
 //! written twice: add a core module in `rust/` and list it in both roots.
+//! The core has no `unsafe`, by rule (`forbid(unsafe_code)` on every module;
+//! the userspace platform forbids it in `platform/mod.rs`).
 
 #[path = "../../../rust/platform/mod.rs"]
 pub mod platform;
 
 #[path = "../../../rust/six/mod.rs"]
+#[forbid(unsafe_code)]
 pub mod six;
 
 #[path = "../../../rust/bkey/mod.rs"]
+#[forbid(unsafe_code)]
 pub mod bkey;
 
 #[path = "../../../rust/node/mod.rs"]
+#[forbid(unsafe_code)]
 pub mod node;
 
 // Loom checks the six lock only; the btree's statics are not loom's.
 #[cfg(not(loom))]
 #[path = "../../../rust/btree/mod.rs"]
+#[forbid(unsafe_code)]
 pub mod btree;
 
 #[path = "../../../rust/format/mod.rs"]
+#[forbid(unsafe_code)]
 pub mod format;
 
 // Benchmarks run threads and read clocks, which loom does not model.
 #[cfg(not(loom))]
 #[path = "../../../rust/perf/mod.rs"]
+#[forbid(unsafe_code)]
 pub mod perf;

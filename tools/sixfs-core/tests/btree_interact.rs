@@ -27,7 +27,11 @@ fn run(node_size: usize, threads: usize, inject_ppm: u32, seed: u64) {
     // other thousands of times in a row (13709 at worst in these runs);
     // locking the paths that could not wait first, in order, keeps it to
     // a handful.
-    assert!(counts.most_restarts < 500, "{} restarts in one run", counts.most_restarts);
+    assert!(
+        counts.most_restarts < 500,
+        "{} restarts in one run",
+        counts.most_restarts
+    );
 }
 
 #[test]

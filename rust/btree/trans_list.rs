@@ -13,11 +13,36 @@
 //! in one transaction, run normally but are not listed.
 
 use super::cache::{BtreeId, MAX_DEPTH};
-use super::locking::{LockInfo, LockState};
 use crate::bkey::Pos;
 use crate::platform::sync::{task_id, AtomicU64, Ordering};
 use crate::six::SixLockType;
 use core::fmt;
+
+/// Whether a lock is held or waited for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LockState {
+    /// Held.
+    Held,
+    /// Being waited for.
+    Waiting,
+}
+
+/// One lock of a transaction, for introspection (debugfs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LockInfo {
+    /// Which tree.
+    pub btree: BtreeId,
+    /// The node's level.
+    pub level: u8,
+    /// The position of the path that holds it.
+    pub pos: Pos,
+    /// The node's cache id.
+    pub node: u64,
+    /// How.
+    pub ty: SixLockType,
+    /// Held or awaited.
+    pub state: LockState,
+}
 
 /// Transactions listed at once.
 pub const LISTED_TRANS: usize = 64;

@@ -4,8 +4,8 @@
 //! shows up under its serial number and goes when it is dropped; a
 //! transaction blocked on a lock shows what it waits for.
 
-use super::registry::{for_each_lock, write_text, ListedLock};
 use super::test_util::{insert, p, tkey, tree, T};
+use super::trans_list::{for_each_lock, write_text, ListedLock};
 use super::{Iter, IterFlags, LockInfo, LockState, Trans};
 use crate::platform::ok;
 use crate::platform::sync::{now_ns, run_parallel, yield_now, AtomicU64, Ordering};
@@ -56,7 +56,7 @@ fn wait_for(cond: impl Fn() -> bool) -> bool {
     true
 }
 
-test_suite! { sixfs_btree_registry;
+test_suite! { sixfs_btree_trans_list;
 
 fn test_held_locks_are_listed() {
     let b = ok!(tree(512));
@@ -149,7 +149,7 @@ fn test_awaited_lock_is_listed() {
             waited.store(u64::from(got == Ok(true)), Ordering::Release);
         }
     };
-    check!(run_parallel(c"sixfs_registry_test", 2, &work).is_ok());
+    check!(run_parallel(c"sixfs_trans_list_test", 2, &work).is_ok());
     check_eq!(found.load(Ordering::Acquire), 1);
     check_eq!(waited.load(Ordering::Acquire), 1);
 }
