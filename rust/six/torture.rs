@@ -7,7 +7,7 @@
 //! `cargo test`.
 
 use super::{SixError, SixLock, SixLockType};
-use crate::perf::Rng;
+use crate::platform::rng::Rng;
 use crate::platform::sync::{run_parallel, AtomicU64, LockClass, Ordering};
 use crate::platform::vec::Vec;
 
