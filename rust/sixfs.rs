@@ -40,7 +40,7 @@ mod six;
 #[cfg_attr(not(CONFIG_KUNIT), forbid(unsafe_code))]
 mod fs;
 mod glue;
-mod perf_test;
+mod perf_command;
 
 module! {
     type: SixfsModule,
@@ -66,7 +66,7 @@ struct SixfsModule {
 impl kernel::Module for SixfsModule {
     fn init(module: &'static ThisModule) -> Result<Self> {
         let debugfs = glue::debugfs::Dir::new(c"sixfs")?;
-        debugfs.command_file(c"perf_test", &perf_test::COMMAND)?;
+        debugfs.command_file(c"perf_test", &perf_command::COMMAND)?;
         debugfs.text_file(c"btree_transactions", &BTREE_TRANSACTIONS)?;
         let fs = glue::fs_type::Registration::new(&SIXFS_TYPE, module)?;
         pr_info!("filesystem type registered\n");

@@ -53,7 +53,7 @@ impl Default for BtreeParams {
 }
 
 /// A node in memory.
-pub struct BtreeNode {
+pub struct CachedNode {
     /// The protocol lock: read, intent, write, sequence numbers.
     pub lock: SixLock,
     /// The cache key, which parents' pointers name.
@@ -76,7 +76,7 @@ pub struct BtreeNode {
 /// sees it broke the locking protocol.
 pub const TAKEN: BtreeError = BtreeError::Corrupt("node data out with its writer");
 
-impl BtreeNode {
+impl CachedNode {
     /// The node's contents, for one short access under its six lock
     /// (read, intent or write): no sleeping, no allocating while the guard
     /// lives.
@@ -129,16 +129,16 @@ impl BtreeNode {
 /// The cache's table: (id, node) sorted by id, and the room allocated for
 /// it, so that adding under the spinlock never allocates.
 pub struct NodeTable {
-    entries: Vec<(u64, Arc<BtreeNode>)>,
+    entries: Vec<(u64, Arc<CachedNode>)>,
     cap: usize,
 }
 
 /// Puts `(id, node)` into `entries`, sorted by id, keeping the order; no
 /// allocation while there is capacity.
 fn insert_sorted(
-    entries: &mut Vec<(u64, Arc<BtreeNode>)>,
+    entries: &mut Vec<(u64, Arc<CachedNode>)>,
     id: u64,
-    node: Arc<BtreeNode>,
+    node: Arc<CachedNode>,
 ) -> Result<(), AllocError> {
     let at = entries.partition_point(|(k, _)| *k < id);
     entries.try_push((id, node))?;
@@ -153,7 +153,7 @@ pub struct Btree {
     /// Parameters.
     pub params: BtreeParams,
     nodes: SpinLock<NodeTable>,
-    roots: SpinLock<[Option<Arc<BtreeNode>>; BTREE_ID_NR]>,
+    roots: SpinLock<[Option<Arc<CachedNode>>; BTREE_ID_NR]>,
     /// The roots' ids, so that checking whether a node is a root takes no
     /// lock (ids are never reused).
     root_ids: [AtomicU64; BTREE_ID_NR],
@@ -197,10 +197,10 @@ impl Btree {
     }
 
     /// Puts a node into the cache under a fresh id.
-    pub fn add(&self, btree: BtreeId, node: Node) -> BtreeResult<Arc<BtreeNode>> {
+    pub fn add(&self, btree: BtreeId, node: Node) -> BtreeResult<Arc<CachedNode>> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let p = node.params();
-        let bn = Arc::try_new(BtreeNode {
+        let bn = Arc::try_new(CachedNode {
             // Untracked by lockdep, as bcachefs's node locks: the btree
             // holds many at once (a commit may lock more than lockdep's 48)
             // and avoids deadlocks by its own order and restarts.
@@ -222,7 +222,7 @@ impl Btree {
     /// at the end. A full table is grown into a new array allocated with
     /// the spinlock released (allocation may sleep), whose elements are
     /// moved over under the lock.
-    pub(super) fn insert_entry(&self, id: u64, node: Arc<BtreeNode>) -> BtreeResult<()> {
+    pub(super) fn insert_entry(&self, id: u64, node: Arc<CachedNode>) -> BtreeResult<()> {
         loop {
             let len = {
                 let mut t = self.nodes.lock();
@@ -255,7 +255,7 @@ impl Btree {
     }
 
     /// The node a pointer names.
-    pub fn find(&self, id: u64) -> Option<Arc<BtreeNode>> {
+    pub fn find(&self, id: u64) -> Option<Arc<CachedNode>> {
         let t = self.nodes.lock();
         let i = t.entries.binary_search_by_key(&id, |(k, _)| *k).ok()?;
         t.entries.get(i).map(|(_, n)| n.clone())
@@ -285,7 +285,7 @@ impl Btree {
     }
 
     /// The root of `btree`.
-    pub fn root(&self, btree: BtreeId) -> BtreeResult<Arc<BtreeNode>> {
+    pub fn root(&self, btree: BtreeId) -> BtreeResult<Arc<CachedNode>> {
         let i = btree.index().ok_or(BtreeError::TooBig)?;
         self.roots
             .lock()
@@ -296,7 +296,7 @@ impl Btree {
 
     /// Makes `node` the root of its btree; the caller holds the old root's
     /// intent lock.
-    pub fn set_root(&self, node: Arc<BtreeNode>) -> BtreeResult<()> {
+    pub fn set_root(&self, node: Arc<CachedNode>) -> BtreeResult<()> {
         let i = node.btree.index().ok_or(BtreeError::TooBig)?;
         let id = node.id;
         let old = {
@@ -314,7 +314,7 @@ impl Btree {
     }
 
     /// Whether `node` is the root of its btree now.
-    pub fn is_root(&self, node: &Arc<BtreeNode>) -> bool {
+    pub fn is_root(&self, node: &Arc<CachedNode>) -> bool {
         let Some(i) = node.btree.index() else {
             return false;
         };

@@ -4,7 +4,7 @@
 //! node's range is its pointer's, children tile their parent's range in
 //! order, levels step down by one, keys are sorted and inside their node.
 
-use super::cache::{Btree, BtreeId, BtreeNode};
+use super::cache::{Btree, BtreeId, CachedNode};
 use super::error::{BtreeError, BtreeResult};
 use crate::bkey::{Pos, Value};
 use crate::node::Filter;
@@ -50,7 +50,7 @@ impl Btree {
     /// Checks `node`, read-locked by the caller.
     fn check_node(
         &self,
-        node: &Arc<BtreeNode>,
+        node: &Arc<CachedNode>,
         min: Pos,
         max: Pos,
         stats: &mut TreeStats,

@@ -15,7 +15,7 @@
 //! among the queued updates, become plain updates, and the leaves planned
 //! against stay intent-locked until the commit.
 
-use super::cache::{BtreeId, BtreeNode, MAX_DEPTH};
+use super::cache::{BtreeId, CachedNode, MAX_DEPTH};
 use super::error::{BtreeError, BtreeResult, RestartReason};
 use super::iter::{Iter, IterFlags};
 use super::path::Uptodate;
@@ -170,7 +170,7 @@ impl Trans<'_> {
     }
 
     /// The leaf of path `idx`.
-    fn leaf_of(&self, idx: usize) -> BtreeResult<Arc<BtreeNode>> {
+    fn leaf_of(&self, idx: usize) -> BtreeResult<Arc<CachedNode>> {
         self.path(idx)?
             .node()
             .cloned()

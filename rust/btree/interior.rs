@@ -10,7 +10,7 @@
 //! trusting it. A split restarts the transaction, so that everything it
 //! planned is planned again against the new nodes.
 
-use super::cache::{BtreeNode, MAX_DEPTH};
+use super::cache::{CachedNode, MAX_DEPTH};
 use super::error::{BtreeError, BtreeResult, RestartReason};
 use super::trans::Trans;
 use crate::bkey::{Pos, Value, BTREE_PTR_BYTES, HEADER_BYTES};
@@ -24,7 +24,7 @@ const SPLIT_ROOM: usize = 4 * (HEADER_BYTES + BTREE_PTR_BYTES);
 
 impl Trans<'_> {
     /// The node at `level` of path `idx`, which must be held for intent.
-    fn intent_node(&self, idx: usize, level: usize) -> BtreeResult<Option<Arc<BtreeNode>>> {
+    fn intent_node(&self, idx: usize, level: usize) -> BtreeResult<Option<Arc<CachedNode>>> {
         let p = self.path(idx)?;
         let Some(l) = p.l.get(level) else {
             return Ok(None);
@@ -141,8 +141,8 @@ impl Trans<'_> {
     /// The split proper, with `node` (and `parent`) write-locked.
     fn split_locked(
         &mut self,
-        node: &Arc<BtreeNode>,
-        parent: Option<&Arc<BtreeNode>>,
+        node: &Arc<CachedNode>,
+        parent: Option<&Arc<CachedNode>>,
         at: Option<Pos>,
     ) -> BtreeResult<()> {
         let (left, right) = node.write(|data| halves(data, at))??;
@@ -188,9 +188,9 @@ impl Trans<'_> {
     /// A new root above the halves of the old root `node` (write-locked).
     fn new_root(
         &mut self,
-        node: &Arc<BtreeNode>,
-        lb: &Arc<BtreeNode>,
-        rb: &Arc<BtreeNode>,
+        node: &Arc<CachedNode>,
+        lb: &Arc<CachedNode>,
+        rb: &Arc<CachedNode>,
     ) -> BtreeResult<()> {
         let mut root = self.btree.alloc(NodeParams {
             size: self.btree.params.node_size,
@@ -249,8 +249,8 @@ impl Trans<'_> {
 
     fn merge_with_sibling(
         &mut self,
-        node: &Arc<BtreeNode>,
-        parent: &Arc<BtreeNode>,
+        node: &Arc<CachedNode>,
+        parent: &Arc<CachedNode>,
     ) -> BtreeResult<bool> {
         // The next sibling, then the previous one.
         let sibs = parent.read(|data| -> BtreeResult<[Option<Value>; 2]> {
@@ -277,8 +277,8 @@ impl Trans<'_> {
 
     fn merge_with(
         &mut self,
-        node: &Arc<BtreeNode>,
-        parent: &Arc<BtreeNode>,
+        node: &Arc<CachedNode>,
+        parent: &Arc<CachedNode>,
         sib_id: u64,
     ) -> BtreeResult<bool> {
         let Some(sib) = self.btree.find(sib_id) else {
@@ -294,9 +294,9 @@ impl Trans<'_> {
 
     fn merge_locked(
         &mut self,
-        node: &Arc<BtreeNode>,
-        sib: &Arc<BtreeNode>,
-        parent: &Arc<BtreeNode>,
+        node: &Arc<CachedNode>,
+        sib: &Arc<CachedNode>,
+        parent: &Arc<CachedNode>,
     ) -> BtreeResult<bool> {
         if sib.is_dead() || sib.level != node.level {
             return Ok(false);
@@ -345,10 +345,10 @@ impl Trans<'_> {
     /// their merge; returns it.
     fn merge_write_locked(
         &mut self,
-        left: &Arc<BtreeNode>,
-        right: &Arc<BtreeNode>,
-        parent: &Arc<BtreeNode>,
-    ) -> BtreeResult<Arc<BtreeNode>> {
+        left: &Arc<CachedNode>,
+        right: &Arc<CachedNode>,
+        parent: &Arc<CachedNode>,
+    ) -> BtreeResult<Arc<CachedNode>> {
         let merged = left.write(|l| right.write(|r| merge(l, r)))???;
         let mb = self.btree.add(left.btree, merged)?;
         let linked = parent
@@ -376,7 +376,7 @@ impl Trans<'_> {
     }
 
     /// If `parent` is a root left with one child `mb`, makes `mb` the root.
-    fn collapse_root(&mut self, parent: &Arc<BtreeNode>, mb: &Arc<BtreeNode>) -> bool {
+    fn collapse_root(&mut self, parent: &Arc<CachedNode>, mb: &Arc<CachedNode>) -> bool {
         if !self.btree.is_root(parent) || parent.level == 0 {
             return false;
         }

@@ -7,7 +7,7 @@
 //! A key returned borrows the iterator mutably (it is a copy kept in the
 //! iterator), so it cannot outlive the next call.
 
-use super::cache::{BtreeId, BtreeNode};
+use super::cache::{BtreeId, CachedNode};
 use super::error::{BtreeError, BtreeResult};
 use super::path::Uptodate;
 use super::trans::Trans;
@@ -120,7 +120,7 @@ impl Iter {
     }
 
     /// The leaf at the path's position, traversed.
-    fn leaf(&self, trans: &mut Trans<'_>, search: Pos) -> BtreeResult<Arc<BtreeNode>> {
+    fn leaf(&self, trans: &mut Trans<'_>, search: Pos) -> BtreeResult<Arc<CachedNode>> {
         trans.path_mut(self.path)?.set_pos(search);
         trans.traverse(self.path)?;
         trans
@@ -302,7 +302,7 @@ impl Iter {
     }
 
     /// The node at the iterator's level holding its position.
-    pub fn peek_node(&mut self, trans: &mut Trans<'_>) -> BtreeResult<Option<Arc<BtreeNode>>> {
+    pub fn peek_node(&mut self, trans: &mut Trans<'_>) -> BtreeResult<Option<Arc<CachedNode>>> {
         let root = trans.btree.root(self.btree)?;
         if root.level < self.level {
             return Ok(None);
@@ -313,7 +313,7 @@ impl Iter {
     }
 
     /// The node after the current one at the iterator's level.
-    pub fn next_node(&mut self, trans: &mut Trans<'_>) -> BtreeResult<Option<Arc<BtreeNode>>> {
+    pub fn next_node(&mut self, trans: &mut Trans<'_>) -> BtreeResult<Option<Arc<CachedNode>>> {
         let Some(cur) = self.peek_node(trans)? else {
             return Ok(None);
         };

@@ -14,7 +14,8 @@
 //! read lock: the intent holder may be about to write-lock that node and
 //! wait for our read lock to go. It restarts instead, and raises the
 //! `locks_want` of that btree's paths for the next runs, so they take
-//! intent from the start and the pattern cannot repeat (the seed's rule).
+//! intent from the start and the pattern cannot repeat (the rule of
+//! bcachefs's first iterator).
 //! A path's own ancestors it simply unlocks before waiting, then checks
 //! that the node it got is still alive and still covers its position.
 //!
@@ -30,7 +31,7 @@
 //!
 //! [`SixLock::increment`]: crate::six::SixLock::increment
 
-use super::cache::{BtreeId, BtreeNode};
+use super::cache::{BtreeId, CachedNode};
 use super::error::{BtreeError, BtreeResult, RestartReason};
 use super::trans::Trans;
 use super::trans_list::{LockInfo, LockState};
@@ -80,7 +81,7 @@ impl Trans<'_> {
 
     /// Another path of ours holding `node` in a way that lets us take an
     /// extra hold of type `ty`.
-    fn shared_hold(&self, node: &Arc<BtreeNode>, ty: SixLockType) -> bool {
+    fn shared_hold(&self, node: &Arc<CachedNode>, ty: SixLockType) -> bool {
         self.paths.iter().any(|p| {
             p.l.iter().any(|l| {
                 // The hold first: most levels hold nothing.
@@ -127,7 +128,7 @@ impl Trans<'_> {
         &mut self,
         idx: usize,
         level: usize,
-        node: &Arc<BtreeNode>,
+        node: &Arc<CachedNode>,
     ) -> BtreeResult<()> {
         let (btree, pos, ty) = {
             let p = self.path(idx)?;
@@ -229,7 +230,7 @@ impl Trans<'_> {
 
     /// Our own read holds on `node`, which its write lock must not wait
     /// for.
-    fn own_reads(&self, node: &Arc<BtreeNode>) -> i32 {
+    fn own_reads(&self, node: &Arc<CachedNode>) -> i32 {
         let mut n = 0i32;
         for p in self.paths.iter() {
             for l in p.l.iter() {
@@ -245,7 +246,7 @@ impl Trans<'_> {
 
     /// Whether every read lock of ours, but those on `node`, is on a node
     /// that comes before `node` in the lock order (see the module docs).
-    fn reads_before(&self, node: &BtreeNode) -> bool {
+    fn reads_before(&self, node: &CachedNode) -> bool {
         self.paths.iter().all(|p| {
             p.l.iter().all(|l| match (l.held, l.node.as_ref()) {
                 (Some(SixLockType::Read), Some(n)) => {
@@ -262,7 +263,7 @@ impl Trans<'_> {
     /// might wait for that lock, so it restarts instead
     /// ([`RestartReason::WriteLock`]), and [`Trans::run`] takes the write
     /// lock once, holding nothing, before running again.
-    pub(crate) fn lock_write(&mut self, node: &Arc<BtreeNode>) -> BtreeResult<()> {
+    pub(crate) fn lock_write(&mut self, node: &Arc<CachedNode>) -> BtreeResult<()> {
         if node.lock.trylock(SixLockType::Write) {
             return Ok(());
         }
@@ -293,7 +294,7 @@ impl Trans<'_> {
     }
 
     /// Drops a write lock taken with [`Self::lock_write`].
-    pub(crate) fn unlock_write(&mut self, node: &Arc<BtreeNode>) {
+    pub(crate) fn unlock_write(&mut self, node: &Arc<CachedNode>) {
         let _ = node.lock.unlock(SixLockType::Write);
     }
 }
@@ -301,6 +302,6 @@ impl Trans<'_> {
 /// Where a node sorts in the lock order: btree id, then interior levels
 /// before the levels below them, then position (nodes of one level never
 /// overlap, so their `min` orders them).
-fn node_order(node: &BtreeNode) -> (BtreeId, Reverse<u8>, Pos) {
+fn node_order(node: &CachedNode) -> (BtreeId, Reverse<u8>, Pos) {
     (node.btree, Reverse(node.level), node.min)
 }

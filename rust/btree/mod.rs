@@ -19,12 +19,14 @@ pub mod trans;
 pub mod trans_list;
 pub mod traverse;
 
-#[cfg(not(loom))]
+// Test harnesses: in the module only with KUnit, always in userspace (the
+// cargo tests of tools/ use them).
+#[cfg(all(not(loom), any(not(sixfs_kernel), CONFIG_KUNIT)))]
 pub mod interact;
-#[cfg(not(loom))]
+#[cfg(all(not(loom), any(not(sixfs_kernel), CONFIG_KUNIT)))]
 pub mod stress;
 
-pub use cache::{Btree, BtreeId, BtreeNode, BtreeParams, BTREE_ID_NR, MAX_DEPTH};
+pub use cache::{Btree, BtreeId, BtreeParams, CachedNode, BTREE_ID_NR, MAX_DEPTH};
 pub use check::TreeStats;
 pub use error::{BtreeError, BtreeResult, RestartReason};
 pub use iter::{Iter, IterFlags};

@@ -3,7 +3,7 @@
 //! A btree path: the nodes from a level up to the root that lead to one
 //! position, the locks held on them and the sequence numbers seen.
 
-use super::cache::{BtreeId, BtreeNode, MAX_DEPTH};
+use super::cache::{BtreeId, CachedNode, MAX_DEPTH};
 use super::trans_list::PathSlot;
 use crate::bkey::Pos;
 use crate::node::NodeIter;
@@ -32,7 +32,7 @@ pub enum Uptodate {
 #[derive(Default)]
 pub struct Level {
     /// The node, kept after unlocking so it can be relocked.
-    pub node: Option<Arc<BtreeNode>>,
+    pub node: Option<Arc<CachedNode>>,
     /// Its lock sequence number when last locked.
     pub seq: u32,
     /// How it is locked now, if at all.
@@ -134,7 +134,7 @@ impl Path {
     }
 
     /// The node at the path's own level.
-    pub fn node(&self) -> Option<&Arc<BtreeNode>> {
+    pub fn node(&self) -> Option<&Arc<CachedNode>> {
         self.l
             .get(usize::from(self.level))
             .and_then(|l| l.node.as_ref())

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! A multithreaded stress test, shared by `cargo test` and (later) KUnit:
+//! A multithreaded stress test, shared by `cargo test` and KUnit:
 //! threads insert, overwrite, delete, look up and scan, each owning the
 //! keys `thread + threads * i` and keeping a model of them, so every read
 //! of its own keys can be checked exactly while the others change the tree

@@ -4,7 +4,7 @@
 //! error that unwinds to [`Trans::run`], which unlocks everything, waits for
 //! the lock that caused the restart if there was one, and runs again.
 
-use super::cache::{Btree, BtreeId, BtreeNode, BTREE_ID_NR};
+use super::cache::{Btree, BtreeId, CachedNode, BTREE_ID_NR};
 use super::error::{BtreeError, BtreeResult, RestartReason};
 use super::path::Path;
 use super::paths::Paths;
@@ -67,7 +67,7 @@ pub struct Trans<'b> {
     /// The reason of the last restart.
     pub last_restart: Option<RestartReason>,
     /// The lock to wait for before running again after a restart.
-    pub(crate) wait_hint: Option<(Arc<BtreeNode>, SixLockType)>,
+    pub(crate) wait_hint: Option<(Arc<CachedNode>, SixLockType)>,
     /// The lock being waited for right now (for introspection).
     pub(crate) waiting: Option<LockInfo>,
     /// Relocks fail with this probability (parts per million), on top of

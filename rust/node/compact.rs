@@ -19,7 +19,7 @@
 use super::btree_node::{zeroed, Bset, Node, NodeParams};
 use super::error::NodeError;
 use super::iter::Filter;
-use super::sort::{set_needs_whiteout, SetMerge};
+use super::sort::{set_needs_whiteout, BsetSort};
 use crate::bkey::encoding::{FLAG_NEEDS_WHITEOUT, OFF_FLAGS};
 use crate::bkey::{KeyRef, KeyType, Pos};
 
@@ -37,7 +37,7 @@ impl Node {
         let mut out = zeroed(self.params.size)?;
         let mut written_end = 0;
         if w > 0 {
-            let mut all = SetMerge::new(self, 0, n);
+            let mut all = BsetSort::new(self, 0, n);
             while let Some(g) = all.next(self) {
                 // A written key that an unwritten one hides goes too: the
                 // unwritten key has the needs-whiteout flag for the copy
@@ -54,7 +54,7 @@ impl Node {
             }
         }
         let mut end = written_end;
-        let mut unwritten = SetMerge::new(self, w, n);
+        let mut unwritten = BsetSort::new(self, w, n);
         while let Some(g) = unwritten.next(self) {
             let (Some(newest), Some(oldest)) = (self.key_at(g.newest.1), self.key_at(g.oldest.1))
             else {

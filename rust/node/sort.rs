@@ -1,34 +1,39 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Sealing and merging bsets in memory, so that an insert never moves more
-//! than a small open bset.
+//! Sealing bsets and sorting them together in memory, so that an insert
+//! never moves more than a small open bset.
+//!
+//! Words: *sorting* bsets combines bsets of one node into one (a merge
+//! sort: [`BsetSort`], `sort_unwritten`, `sort_in_place`, as bcachefs's
+//! `btree_sort`); *merging* nodes combines two sibling nodes (`node::merge`,
+//! the btree's `try_merge`).
 //!
 //! An insert shifts the rest of the open bset, so the open bset is kept
 //! small: once it holds more than [`SEAL_BYTES`] it is *sealed* (it stops
 //! changing) and a new one is opened, whether or not anything was written,
 //! as bcachefs does (`want_new_bset`). If a sealed unwritten bset exists
-//! already, the two are merged into one instead, in place, without
+//! already, the two are sorted into one instead, in place, without
 //! allocating (bcachefs sorts into a bounce buffer): so the unwritten keys
 //! are in one big sealed bset and a small open one, and a lookup searches
-//! two bsets, not three. The merge moves the node's bytes about once per
+//! two bsets, not three. The sort moves the node's bytes about once per
 //! [`SEAL_BYTES`] of inserts, where each insert moved half of them before.
-//! Keeping a third bset, or merging only the newest bsets (size tiers, as
+//! Keeping a third bset, or sorting only the newest bsets (size tiers, as
 //! in LSM trees), moves fewer bytes but makes every lookup search more:
 //! measured slower overall (see `Documentation/btree-node.rst`).
 //!
-//! A merge keeps the newest key at each position and drops the dead ones:
+//! A sort keeps the newest key at each position and drops the dead ones:
 //! older keys at the same position, and deleted keys that hide nothing. A
-//! deleted key hides something when the oldest merged key at its position
+//! deleted key hides something when the oldest sorted key at its position
 //! has the needs-whiteout flag (an older copy lies in a bset outside the
-//! merge, or on disk); the merged key inherits that flag. Merges here only
+//! sort, or on disk); the sorted key inherits that flag. Sorts here only
 //! ever take unwritten bsets, so the written ones stay as they are on disk
-//! and the merged bset is unwritten; [`Node::compact`] merges the written
+//! and the sorted bset is unwritten; [`Node::compact`] sorts the written
 //! bsets among themselves.
 //!
 //! For persistence: a node write will write bsets `written_sets..nsets`
-//! (sealed and open; it may merge them into one on the way, as bcachefs's
+//! (sealed and open; it may sort them into one on the way, as bcachefs's
 //! `btree_node_write` sorts them into its write buffer) and then mark them
-//! written, under the same lock as the merges here: a merge must never
+//! written, under the same lock as the sorts here: a sort must never
 //! combine bsets that are being written with newer ones, because marking
 //! them written afterwards would then cover keys that never reached disk.
 
@@ -40,10 +45,10 @@ use crate::bkey::{KeyRef, KeyType, Pos};
 
 /// Bytes above which the open bset, if unwritten, is sealed and a new one
 /// opened (bcachefs's `btree_write_set_buffer`). Nodes of this size or less
-/// never seal: shifting a few KiB per insert is cheaper than merging.
+/// never seal: shifting a few KiB per insert is cheaper than sorting.
 pub const SEAL_BYTES: usize = 4096;
 
-/// The keys at one position among the bsets being merged: the bset and
+/// The keys at one position among the bsets being sorted: the bset and
 /// offset of the newest and of the oldest.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Group {
@@ -54,19 +59,19 @@ pub(crate) struct Group {
 
 /// A walk over the bsets `from..to` of a node by position, every key at a
 /// position at once. Like `NodeIter` it holds offsets, not a borrow.
-pub(crate) struct SetMerge {
+pub(crate) struct BsetSort {
     cur: [usize; MAX_BSETS],
     from: usize,
     to: usize,
 }
 
-impl SetMerge {
-    pub(crate) fn new(node: &Node, from: usize, to: usize) -> SetMerge {
+impl BsetSort {
+    pub(crate) fn new(node: &Node, from: usize, to: usize) -> BsetSort {
         let mut cur = [0; MAX_BSETS];
         for (i, c) in cur.iter_mut().enumerate() {
             *c = node.bset(i).map_or(0, |b| b.start);
         }
-        SetMerge {
+        BsetSort {
             cur,
             from,
             to: to.min(node.nsets),
@@ -149,7 +154,7 @@ impl Node {
     }
 
     /// Makes sure the last bset can take an insert: starts a new one if the
-    /// last is written, or is unwritten and full; a full open bset merges
+    /// last is written, or is unwritten and full; a full open bset is sorted
     /// with the sealed unwritten one instead, if there is one.
     pub(crate) fn make_open_bset(&mut self) -> Result<(), NodeError> {
         let last_written = self.written_sets >= self.nsets;
@@ -157,14 +162,14 @@ impl Node {
             return Ok(());
         }
         if self.nsets.saturating_sub(self.written_sets) >= 2 {
-            if !self.merge_unwritten()? {
-                // Too little room to merge in place: the node is about to
+            if !self.sort_unwritten()? {
+                // Too little room to sort in place: the node is about to
                 // be compacted or split anyway, so keep inserting into the
                 // open bset.
                 return Ok(());
             }
         } else if self.nsets >= MAX_BSETS {
-            // Written bsets take the slots: merge them (this allocates,
+            // Written bsets take the slots: sort them together (this allocates,
             // but happens at most once per node write).
             self.compact()?;
         }
@@ -200,16 +205,16 @@ impl Node {
     }
 
     /// Merges the unwritten bsets into one. `Ok(false)` if there are not
-    /// two, or too little free space to merge them in place.
-    fn merge_unwritten(&mut self) -> Result<bool, NodeError> {
+    /// two, or too little free space to sort them in place.
+    fn sort_unwritten(&mut self) -> Result<bool, NodeError> {
         let (w, n) = (self.written_sets, self.nsets);
-        // The keys of the bsets above the oldest merged one go to the free
+        // The keys of the bsets above the oldest sorted one go to the free
         // space first.
         let above: usize = (w + 1..n).map(|i| self.bset_len(i)).sum();
         if n < w + 2 || above > self.free_bytes() {
             return Ok(false);
         }
-        self.merge_in_place(w)?;
+        self.sort_in_place(w)?;
         Ok(true)
     }
 
@@ -218,14 +223,14 @@ impl Node {
     ///
     /// Call the oldest bset X and the newer ones Y. First Y's newest key at
     /// each position goes to the free space (with its needs-whiteout flag
-    /// set to whether it hides something outside the merge), skipping
+    /// set to whether it hides something outside the sort), skipping
     /// deleted keys that cancel out entirely. Then X's keys from the first
     /// one Y touches on move up by what was copied, which opens a gap
     /// before them that the output, written forwards from there, never
     /// overtakes: it grows by at most the copied bytes more than X shrinks.
     /// Runs of X go as whole copies; X is never walked key by key except to
     /// rebuild its samples.
-    pub(crate) fn merge_in_place(&mut self, s: usize) -> Result<(), NodeError> {
+    pub(crate) fn sort_in_place(&mut self, s: usize) -> Result<(), NodeError> {
         let n = self.nsets;
         let x = self.bset(s).ok_or(NodeError::Full)?;
         if s < self.written_sets || s + 1 >= n {
@@ -240,7 +245,7 @@ impl Node {
         let copied_from = used;
         let mut copied_end = used;
         let mut first = x.end;
-        let mut y = SetMerge::new(self, s + 1, n);
+        let mut y = BsetSort::new(self, s + 1, n);
         // Y's keys come in order, so each is found in X from the last.
         let mut x_at = x.start;
         while let Some(g) = y.next(self) {

@@ -2,12 +2,13 @@
 
 //! Lock workloads: the same operation sequences for every lock measured
 //! (sixfs's six lock, the kernel's rw_semaphore, std and parking_lot locks
-//! in userspace). bench/kmod runs the identical workloads in C for
+//! in userspace). bench/anchor runs the identical workloads in C for
 //! bcachefs's six lock, so all of them are compared in one boot.
 
 use super::{measure, Measurement, Rng};
-use crate::platform::sync::{AllocError, AtomicU64, Ordering, SpawnError};
+use crate::platform::sync::{AllocError, AtomicU64, LockClass, Ordering, SpawnError};
 use crate::platform::vec::Vec;
+use crate::six::{SixLock, SixLockType};
 
 /// A lock with read, intent and write modes, each running a closure with
 /// the lock held. Locks without an intent mode (rw_semaphore, RwLock) take
@@ -58,6 +59,38 @@ impl Workload {
     pub fn from_name(name: &str) -> Option<Workload> {
         Self::ALL.iter().find(|(n, _)| *n == name).map(|&(_, w)| w)
     }
+}
+
+/// The lock class of the benchmark's six locks.
+pub static BENCH_SIX_CLASS: LockClass = LockClass::new();
+
+/// sixfs's six lock through its raw operations, as the btree uses it: the
+/// one implementation both the kernel's perf_test and sixfs-bench measure.
+/// Unlocking what the workload just locked cannot fail.
+impl BenchLock for SixLock {
+    fn read(&self, f: impl FnOnce()) -> bool {
+        held(self, SixLockType::Read, f)
+    }
+    fn intent(&self, f: impl FnOnce()) -> bool {
+        held(self, SixLockType::Intent, f)
+    }
+    fn write(&self, f: impl FnOnce()) -> bool {
+        let mut wrote = false;
+        held(self, SixLockType::Intent, || {
+            wrote = held(self, SixLockType::Write, f)
+        }) && wrote
+    }
+}
+
+/// Runs `f` with `lock` held as `ty`; false if it could not be taken.
+#[inline]
+fn held(lock: &SixLock, ty: SixLockType, f: impl FnOnce()) -> bool {
+    if lock.lock(ty).is_err() {
+        return false;
+    }
+    f();
+    let _ = lock.unlock(ty);
+    true
 }
 
 /// Why a workload did not run.

@@ -8,8 +8,7 @@
 //! other upgradable readers, upgraded to write once the readers are gone.
 
 use parking_lot::{RwLockUpgradableReadGuard, RwLockWriteGuard};
-use sixfs_core::perf::locks::BenchLock;
-use sixfs_core::platform::sync::LockClass;
+use sixfs_core::perf::locks::{BenchLock, BENCH_SIX_CLASS};
 use sixfs_core::six::SixLock;
 
 /// A lock of the table: its column title and how to make one.
@@ -20,8 +19,6 @@ pub trait Named: BenchLock + Sized {
     fn new() -> Self;
 }
 
-static CLASS: LockClass = LockClass::new();
-
 /// Runs `f` while `guard` lives; false if the lock was not taken.
 fn holding<G, E>(guard: Result<G, E>, f: impl FnOnce()) -> bool {
     let Ok(_guard) = guard else {
@@ -31,30 +28,13 @@ fn holding<G, E>(guard: Result<G, E>, f: impl FnOnce()) -> bool {
     true
 }
 
-/// sixfs's six lock, through its guards.
-pub struct Six(SixLock);
-
-impl Named for Six {
+/// sixfs's six lock, through the core's `BenchLock` (its raw operations, as
+/// the btree and the kernel's perf_test use it).
+impl Named for SixLock {
     const NAME: &'static str = "sixfs six";
 
     fn new() -> Self {
-        Self(SixLock::new(c"sixfs_bench", &CLASS))
-    }
-}
-
-impl BenchLock for Six {
-    fn read(&self, f: impl FnOnce()) -> bool {
-        holding(self.0.read(), f)
-    }
-
-    fn intent(&self, f: impl FnOnce()) -> bool {
-        holding(self.0.intent(), f)
-    }
-
-    fn write(&self, f: impl FnOnce()) -> bool {
-        self.0
-            .intent()
-            .is_ok_and(|mut intent| holding(intent.write(), f))
+        SixLock::new(c"sixfs_bench", &BENCH_SIX_CLASS)
     }
 }
 

@@ -4,9 +4,10 @@
 //! the workloads of the kernel's perf_test (`sixfs_core::perf::locks`): the
 //! same code, operation mix and random generator.
 
-use crate::locks::{Named, ParkingLot, Six, StdRwLock};
+use crate::locks::{Named, ParkingLot, StdRwLock};
 use sixfs_core::perf::locks::{run, Workload};
 use sixfs_core::perf::Measurement;
+use sixfs_core::six::SixLock;
 
 /// One row of the table.
 struct Row {
@@ -104,14 +105,14 @@ pub fn main(args: &[String]) -> Result<(), String> {
          mixed = 70% read, 20% intent, 10% intent+write",
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
-    let names = [Six::NAME, StdRwLock::NAME, ParkingLot::NAME];
+    let names = [SixLock::NAME, StdRwLock::NAME, ParkingLot::NAME];
     println!(
         "{:<38} {:>11} {:>11} {:>11}",
         "", names[0], names[1], names[2]
     );
     for row in &ROWS {
         let cells = [
-            cell(row, &best::<Six>(row, count, tries)),
+            cell(row, &best::<SixLock>(row, count, tries)),
             cell(row, &best::<StdRwLock>(row, count, tries)),
             cell(row, &best::<ParkingLot>(row, count, tries)),
         ];

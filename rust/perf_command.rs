@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! `/sys/kernel/debug/sixfs/perf_test`: writing "NAME COUNT THREADS" runs a
+//! The command behind `/sys/kernel/debug/sixfs/perf_test` (the file keeps
+//! bcachefs's name): writing "NAME COUNT THREADS" runs a
 //! benchmark in the kernel and prints its report to the kernel log, as
 //! bcachefs's perf_test does. NAME is a btree workload with bcachefs's name
 //! (`rand_insert`, ..., see `perf::btree::Workload`) or LOCK_WORKLOAD, e.g.
@@ -8,8 +9,8 @@
 
 use crate::glue::{debugfs, rwsem::RwSemaphore};
 use crate::perf::{self, locks, locks::BenchLock, locks::Workload};
-use crate::platform::sync::{AllocError, LockClass};
-use crate::six::{SixLock, SixLockType};
+use crate::platform::sync::AllocError;
+use crate::six::SixLock;
 use kernel::prelude::*;
 
 /// The command behind the debugfs file.
@@ -32,37 +33,6 @@ impl BenchLock for RwSemaphore {
     fn write(&self, f: impl FnOnce()) -> bool {
         self.intent(f)
     }
-}
-
-/// The lock class of the benchmark's six locks.
-static BENCH_SIX_CLASS: LockClass = LockClass::new();
-
-/// sixfs's six lock through its raw operations, as the btree uses it.
-/// Unlocking what the workload just locked cannot fail.
-impl BenchLock for SixLock {
-    fn read(&self, f: impl FnOnce()) -> bool {
-        held(self, SixLockType::Read, f)
-    }
-    fn intent(&self, f: impl FnOnce()) -> bool {
-        held(self, SixLockType::Intent, f)
-    }
-    fn write(&self, f: impl FnOnce()) -> bool {
-        let mut wrote = false;
-        held(self, SixLockType::Intent, || {
-            wrote = held(self, SixLockType::Write, f)
-        }) && wrote
-    }
-}
-
-/// Runs `f` with `lock` held as `ty`; false if it could not be taken.
-#[inline]
-fn held(lock: &SixLock, ty: SixLockType, f: impl FnOnce()) -> bool {
-    if lock.lock(ty).is_err() {
-        return false;
-    }
-    f();
-    let _ = lock.unlock(ty);
-    true
 }
 
 fn run(text: &str) -> Result {
@@ -113,7 +83,7 @@ fn run_lock(name: &str, count: u64, threads: u32) -> Result<perf::Measurement> {
             RwSemaphore::new().map_err(|_| AllocError)
         }),
         "six" => locks::run(workload, count, threads, || {
-            Ok(SixLock::new(c"bench_six", &BENCH_SIX_CLASS))
+            Ok(SixLock::new(c"bench_six", &locks::BENCH_SIX_CLASS))
         }),
         _ => {
             pr_err!("perf_test: unknown lock {lock}\n");
