@@ -4,7 +4,9 @@
 #   make run      install what is missing, build, boot QEMU and show sixfs
 #   make check    every test (cargo, KUnit, kselftests); last line "N passed, N failed"
 #   make bench    benchmarks on the perf kernel; tables in bench/results/
-#   make module   build sixfs.ko for FLAVOUR (debug or perf)
+#   make module   build sixfs.ko for FLAVOUR (debug or perf), or against
+#                 your own configured kernel tree with KDIR=/path/to/kernel
+#   make install  install sixfs.ko (modules_install: INSTALL_MOD_PATH, KDIR)
 #   make kernel   build the FLAVOUR test kernel (first time only)
 #   make clippy   build the module with clippy (the kernel's CLIPPY=1)
 #   make fmt      format all Rust sources
@@ -12,9 +14,12 @@
 # Kbuild (not this file) describes the module to the kernel build system.
 
 FLAVOUR ?= debug
-export CLIPPY
+# A configured and built kernel tree (or its O= build directory) to build
+# the module against instead of the project's own kernels.
+KDIR ?=
+export CLIPPY KDIR INSTALL_MOD_PATH
 
-.PHONY: all deps kernel module selftests tools run check bench clippy fmt clean
+.PHONY: all deps kernel module install selftests tools run check bench clippy fmt clean
 
 all: module tools
 
@@ -24,8 +29,15 @@ deps:
 kernel: deps
 	@scripts/build-kernel.sh $(FLAVOUR)
 
+ifeq ($(KDIR),)
 module: kernel
+else
+module:
+endif
 	@scripts/build-module.sh $(FLAVOUR)
+
+install: module
+	@scripts/install-module.sh $(FLAVOUR)
 
 selftests: kernel
 	@scripts/build-selftests.sh

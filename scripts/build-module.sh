@@ -7,9 +7,19 @@ set -euo pipefail
 
 flavour=${1:-debug}
 check_flavour "$flavour"
-kout=$(kernel_out "$flavour")
-mout=$(module_out "$flavour")
-[ -f "$kout/.sixfs-stamp" ] || die "the $flavour kernel is not built: run scripts/build-kernel.sh $flavour"
+if [ -n "${KDIR:-}" ]; then
+	# Someone's own kernel tree: it must be configured (with CONFIG_RUST)
+	# and built, as for any out-of-tree module.
+	kout=$(cd "$KDIR" && pwd) || die "KDIR=$KDIR: no such directory"
+	[ -f "$kout/.config" ] || die "KDIR=$KDIR: not a configured kernel tree (no .config)"
+	grep -q '^CONFIG_RUST=y' "$kout/.config" || die "KDIR=$KDIR: the kernel is configured without CONFIG_RUST"
+	[ -f "$kout/Module.symvers" ] || die "KDIR=$KDIR: the kernel is not built (no Module.symvers)"
+	mout=$SIXFS_BUILD/module-kdir
+else
+	kout=$(kernel_out "$flavour")
+	mout=$(module_out "$flavour")
+	[ -f "$kout/.sixfs-stamp" ] || die "the $flavour kernel is not built: run scripts/build-kernel.sh $flavour"
+fi
 
 mkdir -p "$mout"
 rsync -a --delete --exclude='*.o' --exclude='*.ko' --exclude='.*.cmd' --exclude='*.mod*' \
