@@ -10,6 +10,7 @@
 #include <linux/types.h>
 
 struct block_device;
+struct completion;
 struct dentry;
 struct file_operations;
 struct kunit;
@@ -51,6 +52,9 @@ void sixfs_set_current_state_uninterruptible(void);
 void sixfs_set_current_state_running(void);
 void sixfs_might_sleep(void);
 void sixfs_cond_resched(void);
+
+/* A completion; all of sixfs's share one lockdep class. */
+void sixfs_init_completion(struct completion *x);
 
 /*
  * Starts a kernel thread named "@name/@index" running @fn(@data); returns

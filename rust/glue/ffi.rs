@@ -62,6 +62,7 @@ extern "C" {
     #[cfg(CONFIG_DEBUG_ATOMIC_SLEEP)]
     pub(crate) fn sixfs_might_sleep();
     pub(crate) fn sixfs_cond_resched();
+    pub(crate) fn sixfs_init_completion(x: *mut bindings::completion);
     pub(crate) fn sixfs_kthread_run(
         thread_fn: Option<unsafe extern "C" fn(data: *mut core::ffi::c_void) -> kernel::ffi::c_int>,
         data: *mut core::ffi::c_void,

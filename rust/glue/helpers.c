@@ -5,6 +5,7 @@
  */
 #include <linux/atomic.h>
 #include <linux/blkdev.h>
+#include <linux/completion.h>
 #include <linux/debugfs.h>
 #include <linux/kthread.h>
 #include <linux/lockdep.h>
@@ -67,6 +68,11 @@ void sixfs_might_sleep(void)
 void sixfs_cond_resched(void)
 {
 	cond_resched();
+}
+
+void sixfs_init_completion(struct completion *x)
+{
+	init_completion(x);
 }
 
 struct task_struct *sixfs_kthread_run(int (*fn)(void *data), void *data,
