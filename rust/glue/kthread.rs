@@ -65,9 +65,8 @@ pub(crate) fn run_parallel(
         // closure and the completion it points to, until the thread has
         // completed `done`: this function waits for that below before it
         // returns. `name` is a static NUL-terminated string.
-        let task = unsafe {
-            ffi::sixfs_kthread_run(Some(thread_main), data, name.as_ptr().cast(), index)
-        };
+        let task =
+            unsafe { ffi::sixfs_kthread_run(Some(thread_main), data, name.as_ptr().cast(), index) };
         if let Err(e) = from_err_ptr(task) {
             result = Err(e);
             break;
