@@ -84,6 +84,8 @@ void sixfs_lockdep_init_map(struct lockdep_map *map, const char *name,
 void sixfs_lockdep_init_map_untracked(struct lockdep_map *map, const char *name);
 void sixfs_lock_acquire(struct lockdep_map *map, bool trylock, bool read);
 void sixfs_lock_release(struct lockdep_map *map);
+/* How many locks lockdep sees the current task hold (for tests). */
+int sixfs_lockdep_depth(void);
 
 /* Size of the device in 512-byte sectors. */
 u64 sixfs_bdev_nr_sectors(struct block_device *bdev);

@@ -98,4 +98,6 @@ extern "C" {
     pub(crate) fn sixfs_lock_acquire(map: *mut bindings::lockdep_map, trylock: bool, read: bool);
     #[cfg(CONFIG_LOCKDEP)]
     pub(crate) fn sixfs_lock_release(map: *mut bindings::lockdep_map);
+    #[cfg(CONFIG_LOCKDEP)]
+    pub(crate) fn sixfs_lockdep_depth() -> kernel::ffi::c_int;
 }

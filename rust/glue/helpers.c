@@ -132,6 +132,12 @@ void sixfs_lockdep_init_map_untracked(struct lockdep_map *map, const char *name)
 #endif
 }
 
+/* 0 also when lockdep has turned itself off (after a report). */
+int sixfs_lockdep_depth(void)
+{
+	return lockdep_depth(current);
+}
+
 /* _RET_IP_ names the Rust caller in lockdep's reports. */
 void sixfs_lock_acquire(struct lockdep_map *map, bool trylock, bool read)
 {

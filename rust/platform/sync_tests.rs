@@ -2,13 +2,13 @@
 
 //! Tests of the platform's synchronisation primitives, run by `cargo test`
 //! and as the KUnit suite `sixfs_platform_sync` (where they exercise the
-//! kernel atomics, raw spinlocks, scheduler and lockdep through the glue).
+//! kernel atomics, raw spinlocks and scheduler through the glue). The
+//! lockdep annotations are tested only in the kernel, by
+//! `platform/kernel/lockdep_tests.rs`.
 
 use super::sync::{cpu_relax, might_sleep, now_ns, run_parallel, sleep_until, yield_now};
-use super::sync::{Arc, AtomicU32, AtomicU64, LockClass, LockdepMap, Ordering, SpinLock, Task};
+use super::sync::{Arc, AtomicU32, AtomicU64, Ordering, SpinLock, Task};
 use crate::platform::{check, check_eq, test_suite};
-
-static TEST_CLASS: LockClass = LockClass::new();
 
 test_suite! {
     sixfs_platform_sync;
@@ -87,16 +87,6 @@ test_suite! {
         });
         check_eq!(checks, 1);
         cpu_relax();
-    }
-
-    fn lockdep_sees_balanced_acquire_and_release() {
-        let map = LockdepMap::new(c"sixfs_test_lock", &TEST_CLASS);
-        map.acquire(false, true);
-        map.acquire(true, true);
-        map.release();
-        map.release();
-        map.acquire(false, false);
-        map.release();
     }
 
     fn run_parallel_runs_every_index_once_and_joins() {

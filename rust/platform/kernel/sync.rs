@@ -327,6 +327,15 @@ impl LockdepMap {
     }
 }
 
+/// How many locks lockdep sees the calling task hold, for tests of the
+/// annotations; 0 once lockdep has turned itself off after a report.
+#[cfg(CONFIG_LOCKDEP)]
+pub fn lockdep_held_locks() -> u32 {
+    // SAFETY: reads the current task's own count; no preconditions.
+    let depth = unsafe { ffi::sixfs_lockdep_depth() };
+    u32::try_from(depth).unwrap_or(0)
+}
+
 /// A thread could not be started.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SpawnError;
