@@ -102,6 +102,22 @@ test_suite! {
         check_eq!(sum.load(Ordering::Relaxed), 6);
     }
 
+    fn run_parallel_joins_again_and_again() {
+        // Many short joins: each returns only once its threads are done
+        // with its frame, which the next call reuses at once (the kernel's
+        // join is a completion in that frame; KASAN watches it).
+        for round in 0..100u64 {
+            let sum = AtomicU64::new(0);
+            let result = run_parallel(c"sixfs_test", 3, &|index| {
+                sum.fetch_add(round + index as u64, Ordering::Relaxed);
+            });
+            check_eq!(result, Ok(()));
+            check_eq!(sum.load(Ordering::Relaxed), 3 * round + 3);
+        }
+        // No threads: nothing to wait for.
+        check_eq!(run_parallel(c"sixfs_test", 0, &|_| {}), Ok(()));
+    }
+
     fn run_parallel_threads_wake_each_other() {
         // Thread 0 sleeps until thread 1 wakes it: sleeping and waking
         // across threads, as the six lock does.
