@@ -143,6 +143,8 @@ def main():
         read_cargo(tally, path, int(rc))
     if args.guest:
         expected = expected_suites(args.kunit_sources) if args.kunit_sources else ()
+        if args.kunit_sources and not expected:
+            tally.add("kunit", f"no test_suite! found in {args.kunit_sources}", "failed")
         read_guest(tally, args.guest, args.guest_rc, expected)
 
     total = Counter()
