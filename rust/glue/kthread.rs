@@ -62,9 +62,9 @@ pub(crate) fn run_parallel(
     for (index, start) in (0..count).zip(starts.iter()) {
         let data = (start as *const Start<'_>).cast_mut().cast::<c_void>();
         // SAFETY: `thread_main` gets a `Start` that stays valid, with the
-        // closure and the completion it points to, until the thread has
-        // completed `done`: this function waits for that below before it
-        // returns. `name` is a static NUL-terminated string.
+        // closure and the completion it points to, until the thread's
+        // `complete()` of `done` has returned: this function waits for that
+        // below before it returns. `name` is a static NUL-terminated string.
         let task =
             unsafe { ffi::sixfs_kthread_run(Some(thread_main), data, name.as_ptr().cast(), index) };
         if let Err(e) = from_err_ptr(task) {
@@ -79,11 +79,13 @@ pub(crate) fn run_parallel(
         // process context (the callers may sleep), holding no spinlock.
         unsafe { bindings::wait_for_completion(done.get()) };
     }
-    // Every started thread has completed `done` once, and each `complete()`
-    // has finished with it: `wait_for_completion` consumes one completion
-    // per call under `done`'s lock, which `complete()` holds from its count
-    // to its last access (the kernel's `completion_done()` relies on the
-    // same). After that a thread runs only `kthread_exit`: nothing of this
+    // Every started thread has completed `done`, and each `complete()` has
+    // finished with it: the last wait took `done`'s lock and found the
+    // `started`-th count there, and each `complete()` counts under that lock
+    // and releases it as its last access to `done`, so all of them had
+    // released it before (the kernel's `completion_done()` relies on the
+    // same). A thread that failed to start never runs `thread_main`. After
+    // its `complete()` a thread runs only `kthread_exit`: nothing of this
     // frame, the closure or this module's code. `done`, `starts` and the
     // closure may go.
     result
@@ -94,7 +96,7 @@ pub(crate) fn run_parallel(
 /// # Safety
 ///
 /// `data` must point to a `Start` whose closure, record and completion stay
-/// valid until the thread completes `Start::done`.
+/// valid until this thread's `complete()` of `Start::done` has returned.
 unsafe extern "C" fn thread_main(data: *mut c_void) -> kernel::ffi::c_int {
     let done = {
         // SAFETY: `run_parallel` passes a valid `Start` (the caller's
@@ -105,7 +107,7 @@ unsafe extern "C" fn thread_main(data: *mut c_void) -> kernel::ffi::c_int {
         start.done
     };
     // SAFETY: `done` is the spawner's initialised completion, valid until
-    // this completes it (the caller's promise). `complete()` is the last
+    // `complete()` here has returned (the caller's promise). `complete()` is the last
     // access to the spawner's frame, made with no reference to it alive in
     // this thread; `kthread_complete_and_exit` is core kernel code that
     // never returns, so this module's code is not run after it either.
