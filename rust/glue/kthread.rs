@@ -63,7 +63,7 @@ pub(crate) fn run_parallel(
         let data = (start as *const Start<'_>).cast_mut().cast::<c_void>();
         // SAFETY: `thread_main` gets a `Start` that stays valid, with the
         // closure and the completion it points to, until the thread's
-        // `complete()` of `done` has returned: this function waits for that
+        // `complete()` of `done` is done with it: this function waits for that
         // below before it returns. `name` is a static NUL-terminated string.
         let task =
             unsafe { ffi::sixfs_kthread_run(Some(thread_main), data, name.as_ptr().cast(), index) };
@@ -96,7 +96,7 @@ pub(crate) fn run_parallel(
 /// # Safety
 ///
 /// `data` must point to a `Start` whose closure, record and completion stay
-/// valid until this thread's `complete()` of `Start::done` has returned.
+/// valid until this thread's `complete()` of `Start::done` is done with it.
 unsafe extern "C" fn thread_main(data: *mut c_void) -> kernel::ffi::c_int {
     let done = {
         // SAFETY: `run_parallel` passes a valid `Start` (the caller's
@@ -107,9 +107,9 @@ unsafe extern "C" fn thread_main(data: *mut c_void) -> kernel::ffi::c_int {
         start.done
     };
     // SAFETY: `done` is the spawner's initialised completion, valid until
-    // `complete()` here has returned (the caller's promise). `complete()` is the last
-    // access to the spawner's frame, made with no reference to it alive in
-    // this thread; `kthread_complete_and_exit` is core kernel code that
-    // never returns, so this module's code is not run after it either.
+    // `complete()` here is done with it (the caller's promise). `complete()`
+    // is the last access to the spawner's frame, made with no reference to
+    // it alive in this thread; `kthread_complete_and_exit` is core kernel
+    // code that never returns, so this module's code is not run after it.
     unsafe { bindings::kthread_complete_and_exit(done, 0) }
 }
