@@ -48,4 +48,4 @@ cp "$results/guest/output.log" "$results/guest.log" 2>/dev/null || : >"$results/
 
 python3 "$SIXFS_ROOT/scripts/results.py" --lint "$results/lint.log" \
 	--cargo "$results/cargo.log:$cargo_rc" --cargo "$results/loom.log:$loom_rc" \
-	--guest "$results/guest.log" --guest-rc "$guest_rc"
+	--guest "$results/guest.log" --guest-rc "$guest_rc" --kunit-sources "$SIXFS_ROOT/rust"

@@ -9,10 +9,14 @@ Reads the logs that scripts/check.sh collected:
   --guest FILE   the guest's output: SIXFS_SECTION blocks of KTAP/TAP, and
                  the exit code of scripts/run-guest.sh (non-zero also when the
                  kernel log showed a splat)
+  --kunit-sources DIR  the module's Rust sources: every suite declared there
+                 with `test_suite! { NAME; ...` must have run in the guest;
+                 each one that did not counts as a failure
 The last line printed is "N passed, N failed" (", N skipped" when any were
 skipped); the exit code is 1 when anything failed or nothing ran.
 """
 import argparse
+import pathlib
 import re
 import sys
 from collections import Counter
@@ -58,9 +62,24 @@ def read_cargo(tally, path, rc):
         tally.add("cargo", f"{path}: cargo exited {rc} (build failure?)", "failed")
 
 
-def read_guest(tally, path, rc):
+SUITE = re.compile(r"\btest_suite!\s*\{\s*(\w+)\s*;")
+
+
+def expected_suites(root):
+    """The KUnit suites declared in the Rust sources under root, read at
+    check time so that no list needs maintaining by hand. Line comments are
+    skipped (examples in documentation)."""
+    names = set()
+    for path in sorted(pathlib.Path(root).rglob("*.rs")):
+        text = re.sub(r"//[^\n]*", "", path.read_text(errors="replace"))
+        names.update(SUITE.findall(text))
+    return names
+
+
+def read_guest(tally, path, rc, expected=()):
     """KUnit suites (cases one indent level below "# Subtest: NAME") and
-    kselftest binaries (top-level TAP), each checked against its plan."""
+    kselftest binaries (top-level TAP), each checked against its plan; each
+    suite in `expected` that did not run at all is a failure."""
     unit = None  # (kind, name) of the suite or binary being read
     planned, counted, failed = {}, Counter(), Counter()
     for raw in open(path, errors="replace"):
@@ -101,6 +120,9 @@ def read_guest(tally, path, rc):
     for (kind, name), n in planned.items():
         for i in range(counted[(kind, name)], n):
             tally.add(kind, f"{name}: result {i + 1} of {n} missing", "failed")
+    ran = {name for kind, name in planned if kind == "kunit"}
+    for name in sorted(set(expected) - ran):
+        tally.add("kunit", f"{name}: suite did not run", "failed")
     tally.add("guest", "finished with a clean kernel log", "passed" if rc == 0 else "failed")
 
 
@@ -110,6 +132,7 @@ def main():
     ap.add_argument("--cargo", action="append", default=[])
     ap.add_argument("--guest")
     ap.add_argument("--guest-rc", type=int, default=0)
+    ap.add_argument("--kunit-sources")
     args = ap.parse_args()
 
     tally = Tally()
@@ -119,7 +142,10 @@ def main():
         path, _, rc = run.rpartition(":")
         read_cargo(tally, path, int(rc))
     if args.guest:
-        read_guest(tally, args.guest, args.guest_rc)
+        expected = expected_suites(args.kunit_sources) if args.kunit_sources else ()
+        if args.kunit_sources and not expected:
+            tally.add("kunit", f"no test_suite! found in {args.kunit_sources}", "failed")
+        read_guest(tally, args.guest, args.guest_rc, expected)
 
     total = Counter()
     print("\n== sixfs test summary ==")

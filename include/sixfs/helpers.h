@@ -10,6 +10,7 @@
 #include <linux/types.h>
 
 struct block_device;
+struct completion;
 struct dentry;
 struct file_operations;
 struct kunit;
@@ -52,6 +53,9 @@ void sixfs_set_current_state_running(void);
 void sixfs_might_sleep(void);
 void sixfs_cond_resched(void);
 
+/* A completion; all of sixfs's share one lockdep class. */
+void sixfs_init_completion(struct completion *x);
+
 /*
  * Starts a kernel thread named "@name/@index" running @fn(@data); returns
  * it or an ERR_PTR.
@@ -80,6 +84,8 @@ void sixfs_lockdep_init_map(struct lockdep_map *map, const char *name,
 void sixfs_lockdep_init_map_untracked(struct lockdep_map *map, const char *name);
 void sixfs_lock_acquire(struct lockdep_map *map, bool trylock, bool read);
 void sixfs_lock_release(struct lockdep_map *map);
+/* How many locks lockdep sees the current task hold (for tests). */
+int sixfs_lockdep_depth(void);
 
 /* Size of the device in 512-byte sectors. */
 u64 sixfs_bdev_nr_sectors(struct block_device *bdev);

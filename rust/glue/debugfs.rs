@@ -80,8 +80,10 @@ impl Dir {
     ) -> Result {
         let data = (data as *const T).cast_mut().cast::<c_void>();
         // SAFETY: `name` is NUL-terminated, the directory is live (type
-        // invariant), `data` and `fops` are static, so they outlive the
-        // file; `fops` reads `data` as the `T` it is (the caller's promise).
+        // invariant). `data` and `fops` are statics of this module, and
+        // outlive the file: it is removed before the module goes (`Dir` is
+        // dropped at unload), and an open file pins the module (`owner` of
+        // `fops`). `fops` reads `data` as the `T` it is (the caller's promise).
         let file = unsafe {
             ffi::sixfs_debugfs_create_file(
                 name.as_ptr().cast(),
@@ -99,21 +101,30 @@ impl Dir {
 impl Drop for Dir {
     fn drop(&mut self) {
         // SAFETY: the directory is ours (type invariant). debugfs waits for
-        // running file operations before removing a file.
+        // running file operations before removing a file; files still open
+        // get only `release` afterwards, and they keep the module loaded.
         unsafe { ffi::sixfs_debugfs_remove(self.dentry.as_ptr()) };
     }
 }
 
 /// A `file_operations` table that can live in a `static`.
+///
+/// Its `owner` is this module: opening a file takes a reference to the
+/// module (debugfs's `full_proxy_open` calls `fops_get`), so the module
+/// cannot be unloaded while a file is open. Without it, a file opened
+/// before `rmmod` and closed after would run `release` (which debugfs calls
+/// even on a removed file) from unloaded code.
 #[repr(transparent)]
 struct FileOperations(bindings::file_operations);
 
 // SAFETY: the table is never written after initialisation; its only pointers
-// are to functions and a null owner.
+// are to functions and to this module's `struct module`, which the table
+// never writes through.
 unsafe impl Sync for FileOperations {}
 
 /// The file operations of every command file.
 static COMMAND_FOPS: FileOperations = FileOperations(bindings::file_operations {
+    owner: crate::THIS_MODULE.as_ptr(),
     write: Some(command_write),
     llseek: Some(bindings::noop_llseek),
     // SAFETY: all-zero is a valid `file_operations`: no other operations.
@@ -149,6 +160,7 @@ unsafe extern "C" fn command_write(
 
 /// The file operations of every text file.
 static TEXT_FOPS: FileOperations = FileOperations(bindings::file_operations {
+    owner: crate::THIS_MODULE.as_ptr(),
     open: Some(text_open),
     read: Some(text_read),
     release: Some(text_release),

@@ -62,6 +62,7 @@ extern "C" {
     #[cfg(CONFIG_DEBUG_ATOMIC_SLEEP)]
     pub(crate) fn sixfs_might_sleep();
     pub(crate) fn sixfs_cond_resched();
+    pub(crate) fn sixfs_init_completion(x: *mut bindings::completion);
     pub(crate) fn sixfs_kthread_run(
         thread_fn: Option<unsafe extern "C" fn(data: *mut core::ffi::c_void) -> kernel::ffi::c_int>,
         data: *mut core::ffi::c_void,
@@ -97,4 +98,6 @@ extern "C" {
     pub(crate) fn sixfs_lock_acquire(map: *mut bindings::lockdep_map, trylock: bool, read: bool);
     #[cfg(CONFIG_LOCKDEP)]
     pub(crate) fn sixfs_lock_release(map: *mut bindings::lockdep_map);
+    #[cfg(CONFIG_LOCKDEP)]
+    pub(crate) fn sixfs_lockdep_depth() -> kernel::ffi::c_int;
 }

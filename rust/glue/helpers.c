@@ -5,6 +5,7 @@
  */
 #include <linux/atomic.h>
 #include <linux/blkdev.h>
+#include <linux/completion.h>
 #include <linux/debugfs.h>
 #include <linux/kthread.h>
 #include <linux/lockdep.h>
@@ -69,6 +70,11 @@ void sixfs_cond_resched(void)
 	cond_resched();
 }
 
+void sixfs_init_completion(struct completion *x)
+{
+	init_completion(x);
+}
+
 struct task_struct *sixfs_kthread_run(int (*fn)(void *data), void *data,
 				      const char *name, unsigned int index)
 {
@@ -124,6 +130,12 @@ void sixfs_lockdep_init_map_untracked(struct lockdep_map *map, const char *name)
 #ifdef CONFIG_LOCKDEP
 	lockdep_init_map(map, name, &__lockdep_no_track__, 0);
 #endif
+}
+
+/* 0 also when lockdep has turned itself off (after a report). */
+int sixfs_lockdep_depth(void)
+{
+	return lockdep_depth(current);
 }
 
 /* _RET_IP_ names the Rust caller in lockdep's reports. */

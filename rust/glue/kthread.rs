@@ -1,36 +1,26 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Kernel threads running a borrowed closure, joined before returning.
+//!
+//! The join is a `struct completion` in the spawner's frame. A thread's last
+//! touch of that frame is `complete()`, made by `kthread_complete_and_exit`,
+//! core kernel code that never returns to this module. A counter that the
+//! spawner polls would not do: a thread still inside `fetch_sub(&self)` when
+//! the spawner sees zero and returns holds a reference to a freed frame
+//! (rust-lang/rust#55005), and it still runs this module's code after
+//! counting itself out, which an unload could then free under it.
 
 use super::ffi;
-use crate::platform::sync::{AtomicU32, Ordering, Task};
 use core::ffi::{c_void, CStr};
-use kernel::{error::from_err_ptr, prelude::*};
+use core::pin::pin;
+use kernel::{bindings, error::from_err_ptr, prelude::*, types::Opaque};
 
-/// What every thread of one [`run_parallel`] call shares.
-struct Shared<'a> {
-    work: &'a (dyn Fn(usize) + Sync),
-    /// Threads started and not yet finished, plus one while spawning.
-    running: AtomicU32,
-    spawner: Task,
-}
-
-/// One thread's start record: its index and the shared state.
+/// One thread's start record, in the spawner's vector.
 struct Start<'a> {
-    shared: &'a Shared<'a>,
+    work: &'a (dyn Fn(usize) + Sync),
     index: usize,
-}
-
-impl Shared<'_> {
-    /// Counts one finished thread (or the spawner) out; wakes the spawner
-    /// when it was the last. Touches nothing of `self` after the decrement
-    /// but a task reference taken before it: the spawner may return at once.
-    fn finish(&self) {
-        let spawner = self.spawner.clone();
-        if self.running.fetch_sub(1, Ordering::AcqRel) == 1 {
-            spawner.wake();
-        }
-    }
+    /// The spawner's completion, completed once by each thread.
+    done: *mut bindings::completion,
 }
 
 /// Runs `work(0)` .. `work(threads - 1)` on as many kernel threads named
@@ -43,43 +33,61 @@ pub(crate) fn run_parallel(
     threads: usize,
     work: &(dyn Fn(usize) + Sync),
 ) -> Result {
-    let count = u32::try_from(threads).map_err(|_| EINVAL)?;
-    let shared = Shared {
-        work,
-        running: AtomicU32::new(1),
-        spawner: Task::current(),
-    };
+    // `complete()` counts up to UINT_MAX - 1; UINT_MAX means "complete_all".
+    let count = u32::try_from(threads)
+        .ok()
+        .filter(|&n| n < u32::MAX)
+        .ok_or(EINVAL)?;
+    // Pinned: an initialised completion's wait list points to itself.
+    let done = pin!(Opaque::<bindings::completion>::uninit());
+    // SAFETY: `done` is valid for writes and pinned, so it stays where it was
+    // initialised until it is dropped, after the last wait below.
+    unsafe { ffi::sixfs_init_completion(done.get()) };
+
     let mut starts = KVec::with_capacity(threads, GFP_KERNEL)?;
     for index in 0..threads {
         starts.push(
             Start {
-                shared: &shared,
+                work,
                 index,
+                done: done.get(),
             },
             GFP_KERNEL,
         )?;
     }
 
+    // No push after this: the records stay put while threads read them.
     let mut result = Ok(());
+    let mut started = 0;
     for (index, start) in (0..count).zip(starts.iter()) {
-        shared.running.fetch_add(1, Ordering::Relaxed);
         let data = (start as *const Start<'_>).cast_mut().cast::<c_void>();
-        // `thread_main` gets a `Start` that outlives the thread: this
-        // function does not return before every started thread has called
-        // `finish`, after which the thread no longer touches it.
-        let name = name.as_ptr().cast();
-        // SAFETY: `data` is valid until the thread's `finish` (above); `name`
-        // is a static NUL-terminated string.
-        let task = unsafe { ffi::sixfs_kthread_run(Some(thread_main), data, name, index) };
+        // SAFETY: `thread_main` gets a `Start` that stays valid, with the
+        // closure and the completion it points to, until the thread's
+        // `complete()` of `done` is done with it: this function waits for that
+        // below before it returns. `name` is a static NUL-terminated string.
+        let task =
+            unsafe { ffi::sixfs_kthread_run(Some(thread_main), data, name.as_ptr().cast(), index) };
         if let Err(e) = from_err_ptr(task) {
-            shared.running.fetch_sub(1, Ordering::Relaxed);
             result = Err(e);
             break;
         }
+        started += 1;
     }
-    // Count the spawner out, then wait for the threads.
-    shared.finish();
-    crate::platform::sync::sleep_until(|| shared.running.load(Ordering::Acquire) == 0);
+
+    for _ in 0..started {
+        // SAFETY: `done` was initialised above and is pinned; we are in
+        // process context (the callers may sleep), holding no spinlock.
+        unsafe { bindings::wait_for_completion(done.get()) };
+    }
+    // Every started thread has completed `done`, and each `complete()` has
+    // finished with it: the last wait took `done`'s lock and found the
+    // `started`-th count there, and each `complete()` counts under that lock
+    // and releases it as its last access to `done`, so all of them had
+    // released it before (the kernel's `completion_done()` relies on the
+    // same). A thread that failed to start never runs `thread_main`. After
+    // its `complete()` a thread runs only `kthread_exit`: nothing of this
+    // frame, the closure or this module's code. `done`, `starts` and the
+    // closure may go.
     result
 }
 
@@ -87,11 +95,21 @@ pub(crate) fn run_parallel(
 ///
 /// # Safety
 ///
-/// `data` must point to a `Start` that stays valid until `finish` is called.
+/// `data` must point to a `Start` whose closure, record and completion stay
+/// valid until this thread's `complete()` of `Start::done` is done with it.
 unsafe extern "C" fn thread_main(data: *mut c_void) -> kernel::ffi::c_int {
-    // SAFETY: the caller (`run_parallel`) passes a valid `Start`.
-    let start = unsafe { &*data.cast::<Start<'_>>() };
-    (start.shared.work)(start.index);
-    start.shared.finish();
-    0
+    let done = {
+        // SAFETY: `run_parallel` passes a valid `Start` (the caller's
+        // promise). The reference and `start.work` live only in this block,
+        // before `done` is completed.
+        let start = unsafe { &*data.cast::<Start<'_>>() };
+        (start.work)(start.index);
+        start.done
+    };
+    // SAFETY: `done` is the spawner's initialised completion, valid until
+    // `complete()` here is done with it (the caller's promise). `complete()`
+    // is the last access to the spawner's frame, made with no reference to
+    // it alive in this thread; `kthread_complete_and_exit` is core kernel
+    // code that never returns, so this module's code is not run after it.
+    unsafe { bindings::kthread_complete_and_exit(done, 0) }
 }

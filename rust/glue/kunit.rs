@@ -61,6 +61,31 @@ pub(crate) fn report_failure(file: &str, line: u32, what: fmt::Arguments<'_>) {
     fail(test, format_args!("{file}:{line}: {what}"));
 }
 
+/// Ends the running case, which returned `ok`: one that returned an error
+/// fails, with a message of its own unless it already reported a failure
+/// (`check!` does; a bare `return Err(TestFailed)` does not).
+pub(crate) fn case_returned(ok: bool) {
+    if ok {
+        return;
+    }
+    // SAFETY: no preconditions; returns null outside a KUnit case.
+    let test = unsafe { bindings::kunit_get_current_test() };
+    if test.is_null() {
+        pr_err!("a test case returned an error (outside a KUnit case)\n");
+        return;
+    }
+    // SAFETY: `test` is the case running on this thread, live until the case
+    // returns; `KUNIT_FAIL` writes its `status` with WRITE_ONCE, read here
+    // once, as READ_ONCE would.
+    let status = unsafe { core::ptr::read_volatile(&raw const (*test).status) };
+    if status != bindings::kunit_status_KUNIT_FAILURE {
+        fail(
+            test,
+            format_args!("the case returned an error without reporting a failure"),
+        );
+    }
+}
+
 /// Fails the KUnit case `test` with `message`.
 fn fail(test: *mut bindings::kunit, message: fmt::Arguments<'_>) {
     let message: *const fmt::Arguments<'_> = &message;
@@ -76,8 +101,7 @@ macro_rules! kunit_suite {
         mod $suite {
             $(
                 pub(super) extern "C" fn $case(_test: *mut kernel::bindings::kunit) {
-                    // A failing case has already reported to KUnit.
-                    let _ = super::$case();
+                    $crate::glue::kunit::case_returned(super::$case().is_ok());
                 }
             )*
         }

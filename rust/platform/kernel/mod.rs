@@ -8,6 +8,10 @@ mod atomic;
 pub mod sync;
 pub mod vec;
 
+// Only where lockdep can say what it saw: elsewhere the annotations are
+// no-ops, with nothing to check.
+#[cfg(all(CONFIG_KUNIT, CONFIG_LOCKDEP))]
+mod lockdep_tests;
 #[cfg(CONFIG_KUNIT)]
 mod test;
 #[cfg(CONFIG_KUNIT)]

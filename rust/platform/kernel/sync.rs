@@ -170,6 +170,9 @@ impl Task {
 
     /// Wakes the task if it sleeps in [`sleep_until`]; if it is about to,
     /// it will not sleep (the wakeup is not lost).
+    ///
+    /// Call it on a `Task` the sleeper cannot free under the waker: the
+    /// waker's own clone, or one in an `Arc` it holds (see [`sleep_until`]).
     pub fn wake(&self) {
         self.0.wake_up();
     }
@@ -186,6 +189,14 @@ impl fmt::Debug for Task {
 /// `ready` is checked after the task is marked sleeping and before each
 /// `schedule()`, so a [`Task::wake`] that follows a change making `ready`
 /// true is never lost. `ready` must not sleep.
+///
+/// Once `ready` can see the change, this may return and its caller free
+/// what `ready` reads: the store making `ready` true must be the waker's
+/// last touch of memory the sleeper may free, and [`Task::wake`] must then
+/// use a `Task` the waker keeps alive itself (the six lock's waker holds an
+/// `Arc` of each waiter). Joining threads is not built on this, as a thread
+/// would still run module code after its last store: [`run_parallel`]
+/// uses a completion.
 pub fn sleep_until(mut ready: impl FnMut() -> bool) {
     loop {
         // SAFETY: changes only the state of the current task; the barrier it
@@ -316,12 +327,22 @@ impl LockdepMap {
     }
 }
 
+/// How many locks lockdep sees the calling task hold, for tests of the
+/// annotations; 0 once lockdep has turned itself off after a report.
+#[cfg(CONFIG_LOCKDEP)]
+pub fn lockdep_held_locks() -> u32 {
+    // SAFETY: reads the current task's own count; no preconditions.
+    let depth = unsafe { ffi::sixfs_lockdep_depth() };
+    u32::try_from(depth).unwrap_or(0)
+}
+
 /// A thread could not be started.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SpawnError;
 
 /// Runs `work(0)` .. `work(threads - 1)` on as many kernel threads named
-/// `name/INDEX`, and returns when all have finished.
+/// `name/INDEX`, and returns when all have finished: when no thread touches
+/// `work` or runs this module's code any more (`glue::kthread`).
 pub fn run_parallel(
     name: &'static CStr,
     threads: usize,

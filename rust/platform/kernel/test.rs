@@ -5,17 +5,18 @@
 /// Declares the test cases of one suite, shared by both builds.
 ///
 /// In the kernel the cases form a KUnit suite named `$suite`, compiled only
-/// when the kernel has KUnit; they run when the module is loaded.
+/// when the kernel has KUnit; they run when the module is loaded. A case
+/// that returns an error fails, whether or not it reported why.
 macro_rules! test_suite {
     ($suite:ident; $(fn $case:ident() $body:block)*) => {
         $(
-                        #[allow(unreachable_code)]
+            #[allow(unreachable_code)]
             fn $case() -> $crate::platform::TestResult {
                 $body
                 Ok(())
             }
         )*
-                $crate::glue::kunit::kunit_suite!($suite; $($case),*);
+        $crate::glue::kunit::kunit_suite!($suite; $($case),*);
     };
 }
 pub(crate) use test_suite;

@@ -2,7 +2,8 @@
 /*
  * The debugfs files of sixfs: btree_transactions lists the locks of running
  * transactions (here: the btree perf test's threads), and is empty when
- * nothing runs; perf_test refuses malformed commands.
+ * nothing runs; perf_test refuses malformed commands; an open file keeps
+ * the module loaded.
  */
 #include <sys/wait.h>
 #include "kselftest_harness.h"
@@ -123,6 +124,39 @@ TEST_F(debugfs, btree_transactions_lists_running_transactions)
 	ASSERT_LT(0, held);
 	/* Finished: nothing left behind. */
 	ASSERT_EQ(0, read_all(DEBUGFS "btree_transactions", buf, sizeof(buf)));
+}
+
+/*
+ * An open file pins the module: unloading is refused (EWOULDBLOCK, the
+ * kernel's answer for a module in use) until the file is closed. Without
+ * the pin the module went away under the open file, and closing it ran the
+ * file's release from unloaded code: an oops, which fails the guest run.
+ */
+static void unload_refused_while_open(struct __test_metadata *_metadata,
+				      const char *name, int flags)
+{
+	char buf[4096];
+	int fd = open(name, flags | O_CLOEXEC);
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(-EWOULDBLOCK, sixfs_unload());
+	ASSERT_TRUE(fs_type_registered("sixfs"));
+	/* Still usable, and still removable once closed. */
+	if (flags == O_RDONLY)
+		ASSERT_LE(0, read(fd, buf, sizeof(buf)));
+	ASSERT_EQ(0, close(fd));
+	ASSERT_EQ(0, sixfs_unload());
+	ASSERT_FALSE(fs_type_registered("sixfs"));
+}
+
+TEST_F(debugfs, unload_refused_while_btree_transactions_is_open)
+{
+	unload_refused_while_open(_metadata, DEBUGFS "btree_transactions", O_RDONLY);
+}
+
+TEST_F(debugfs, unload_refused_while_perf_test_is_open)
+{
+	unload_refused_while_open(_metadata, DEBUGFS "perf_test", O_WRONLY);
 }
 
 TEST_F(debugfs, perf_test_refuses_malformed_commands)

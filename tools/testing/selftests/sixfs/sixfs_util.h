@@ -33,7 +33,10 @@ static inline int sixfs_load(void)
 	return ret;
 }
 
-/* Unloads sixfs; returns 0 or -errno. */
+/*
+ * Unloads sixfs; returns 0 or -errno: -EWOULDBLOCK while the module is in
+ * use (an open file of it, a mount), -ENOENT when it is not loaded.
+ */
 static inline int sixfs_unload(void)
 {
 	return syscall(__NR_delete_module, "sixfs", O_NONBLOCK) ? -errno : 0;
