@@ -5,11 +5,13 @@
 //! position (or the root), and down again with lock coupling: a child is
 //! locked before its parent is let go, so the pointer followed stays valid.
 
+use super::cache::CachedNode;
 use super::error::{BtreeError, BtreeResult};
 use super::path::Uptodate;
 use super::trans::Trans;
-use crate::bkey::Value;
+use crate::bkey::{Pos, Value};
 use crate::node::{Filter, NodeIter};
+use crate::platform::sync::Arc;
 
 impl Trans<'_> {
     /// Relocks every level path `idx` wants locked; true if all did and
@@ -44,7 +46,10 @@ impl Trans<'_> {
         Ok(true)
     }
 
-    /// Makes path `idx` locked and positioned at its `pos`.
+    /// Makes path `idx` locked and positioned at its `pos`: still locked
+    /// and in place, or relocked by sequence number, or walked up to a
+    /// node that relocks and covers the position (or the root) and down
+    /// again with lock coupling.
     #[must_use = "a restart must be propagated"]
     pub fn traverse(&mut self, idx: usize) -> BtreeResult<()> {
         let up = self.path(idx)?.uptodate;
@@ -55,14 +60,26 @@ impl Trans<'_> {
             self.path_mut(idx)?.uptodate = Uptodate::Uptodate;
             return self.init_iter(idx);
         }
-        // Walk up: the lowest level that relocks and covers the position,
-        // and above which every level the path wants locked relocks too.
         self.path_mut(idx)?.unlock();
+        let top = match self.walk_up(idx)? {
+            Some(level) => level,
+            None => {
+                self.path_mut(idx)?.unlock();
+                self.lock_root(idx)?
+            }
+        };
+        self.walk_down(idx, top)?;
+        self.init_iter(idx)
+    }
+
+    /// The lowest level, not below the ones the path wants intent-locked,
+    /// whose node is alive, covers the position and relocks; `None` if
+    /// that is none (start from the root).
+    fn walk_up(&mut self, idx: usize) -> BtreeResult<Option<usize>> {
         let (level, want, pos) = {
             let p = self.path(idx)?;
             (usize::from(p.level), usize::from(p.locks_want), p.pos)
         };
-        let mut start = None;
         let from = level.max(want.saturating_sub(1));
         for l in from..super::cache::MAX_DEPTH {
             let usable = self
@@ -71,23 +88,25 @@ impl Trans<'_> {
                 .get(l)
                 .and_then(|x| x.node.as_ref())
                 .is_some_and(|n| n.covers(pos) && !n.is_dead());
-            if !usable {
-                continue;
+            if usable {
+                // Only the lowest usable level is tried: a higher one that
+                // relocked while this one did not would mean walking down
+                // past a node that changed anyway.
+                return Ok(self.relock_level(idx, l)?.then_some(l));
             }
-            if self.relock_level(idx, l)? {
-                start = Some(l);
-                break;
-            }
-            break;
         }
-        let mut l = match start {
-            Some(l) => l,
-            None => {
-                self.path_mut(idx)?.unlock();
-                self.lock_root(idx)?
-            }
+        Ok(None)
+    }
+
+    /// Walks path `idx` down from level `top`, which it holds, to its own
+    /// level: each child is locked before the parent is let go, so the
+    /// pointer followed stays valid.
+    fn walk_down(&mut self, idx: usize, top: usize) -> BtreeResult<()> {
+        let (level, want, pos) = {
+            let p = self.path(idx)?;
+            (usize::from(p.level), usize::from(p.locks_want), p.pos)
         };
-        // Down, coupling.
+        let mut l = top;
         while l > level {
             let parent = self
                 .path(idx)?
@@ -95,21 +114,7 @@ impl Trans<'_> {
                 .get(l)
                 .and_then(|x| x.node.clone())
                 .ok_or(BtreeError::Corrupt("no parent"))?;
-            let child_id = {
-                let guard = parent.data();
-                let data = guard.as_ref().ok_or(super::cache::TAKEN)?;
-                let key = data
-                    .first_from(pos)
-                    .ok_or(BtreeError::Corrupt("no child pointer"))?;
-                match key.value()? {
-                    Value::BtreePtr(p) => p.node,
-                    _ => return Err(BtreeError::Corrupt("not a pointer")),
-                }
-            };
-            let child = self
-                .btree
-                .find(child_id)
-                .ok_or(BtreeError::Corrupt("pointer to no node"))?;
+            let child = self.child_at(&parent, pos)?;
             let child_level = l.saturating_sub(1);
             if usize::from(child.level) != child_level || !child.covers(pos) {
                 return Err(BtreeError::Corrupt("child does not fit"));
@@ -126,7 +131,25 @@ impl Trans<'_> {
             p.forget_level(below);
         }
         p.uptodate = Uptodate::Uptodate;
-        self.init_iter(idx)
+        Ok(())
+    }
+
+    /// The child of `parent` (locked) whose range holds `pos`.
+    fn child_at(&self, parent: &CachedNode, pos: Pos) -> BtreeResult<Arc<CachedNode>> {
+        let child_id = {
+            let guard = parent.data();
+            let data = guard.as_ref().ok_or(super::cache::TAKEN)?;
+            let key = data
+                .first_from(pos)
+                .ok_or(BtreeError::Corrupt("no child pointer"))?;
+            match key.value()? {
+                Value::BtreePtr(p) => p.node,
+                _ => return Err(BtreeError::Corrupt("not a pointer")),
+            }
+        };
+        self.btree
+            .find(child_id)
+            .ok_or(BtreeError::Corrupt("pointer to no node"))
     }
 
     /// Locks the root of the path's tree at its level; returns the level.

@@ -37,11 +37,12 @@
 //! combine bsets that are being written with newer ones, because marking
 //! them written afterwards would then cover keys that never reached disk.
 
-use super::btree_node::{Node, MAX_BSETS};
+use super::btree_node::{Bset, Node, MAX_BSETS};
 use super::error::NodeError;
 use super::lookup::{self, SPACING};
 use crate::bkey::encoding::{FLAG_NEEDS_WHITEOUT, OFF_FLAGS};
 use crate::bkey::{KeyRef, KeyType, Pos};
+use core::ops::Range;
 
 /// Bytes above which the open bset, if unwritten, is sealed and a new one
 /// opened (bcachefs's `btree_write_set_buffer`). Nodes of this size or less
@@ -240,12 +241,27 @@ impl Node {
         if used.saturating_sub(x.end) > self.free_bytes() {
             return Err(NodeError::Full);
         }
+        let (copies, first) = self.copy_newer_keys(x, s + 1, n)?;
+        let end = self.interleave(x, first, copies)?;
+        self.finish_sorted(s, x, first, end);
+        Ok(())
+    }
 
-        // Y's keys, merged, after the used bytes.
-        let copied_from = used;
-        let mut copied_end = used;
+    /// Copies the newest key at each position of bsets `from..to` (Y)
+    /// after the used bytes, flagged whether something outside lies under
+    /// it, dropping deletes of keys nothing lies under. Returns the copies'
+    /// byte range and the first byte of bset `x` (X) that a copy falls
+    /// into (X's end if none).
+    fn copy_newer_keys(
+        &mut self,
+        x: Bset,
+        from: usize,
+        to: usize,
+    ) -> Result<(Range<usize>, usize), NodeError> {
+        let copied_from = self.used_bytes();
+        let mut copied_end = copied_from;
         let mut first = x.end;
-        let mut y = BsetSort::new(self, s + 1, n);
+        let mut y = BsetSort::new(self, from, to);
         // Y's keys come in order, so each is found in X from the last.
         let mut x_at = x.start;
         while let Some(g) = y.next(self) {
@@ -272,15 +288,25 @@ impl Node {
             set_needs_whiteout(&mut self.data, copied_end, below);
             copied_end = copied_end.saturating_add(len);
         }
+        Ok((copied_from..copied_end, first))
+    }
 
-        // X's keys from `first` on move up by `shift`: they then end where
-        // Y ended, at most, and the copies of Y's keys follow.
-        let shift = copied_end.saturating_sub(copied_from);
+    /// Moves X's keys from `first` on up by the copies' length (they then
+    /// end where Y ended, at most) and writes them back down interleaved
+    /// with the copies, a copy replacing X's key at its position and
+    /// deletes that hide nothing dropped. Returns the new end of X.
+    fn interleave(
+        &mut self,
+        x: Bset,
+        first: usize,
+        copies: Range<usize>,
+    ) -> Result<usize, NodeError> {
+        let shift = copies.end.saturating_sub(copies.start);
         move_bytes(&mut self.data, (first, x.end), first.saturating_add(shift))?;
         let mut out = first;
         let mut read = first;
-        let mut at_copy = copied_from;
-        while at_copy < copied_end {
+        let mut at_copy = copies.start;
+        while at_copy < copies.end {
             let Some(key) = KeyRef::at(&self.data, at_copy) else {
                 return Err(NodeError::Full);
             };
@@ -321,10 +347,16 @@ impl Node {
             out,
         )?;
         out = out.saturating_add(x.end.saturating_sub(read));
-        if let Some(garbage) = self.data.get_mut(out..copied_end) {
+        if let Some(garbage) = self.data.get_mut(out..copies.end) {
             garbage.fill(0);
         }
+        Ok(out)
+    }
 
+    /// Makes bset `s` (was `x`) the last one, ending at `end`: the bsets
+    /// after it go, its samples from `first` on are taken again, and it
+    /// loses its search tree (it is the last bset now).
+    fn finish_sorted(&mut self, s: usize, x: Bset, first: usize, end: usize) {
         for (i, b) in self.bsets.iter_mut().enumerate() {
             if i > s {
                 *b = Default::default();
@@ -349,16 +381,14 @@ impl Node {
             self.sample_cap,
             &self.data,
             resample_from,
-            out,
+            end,
             SPACING,
         );
         if let Some(b) = self.bsets.get_mut(s) {
-            b.end = out;
+            b.end = end;
             b.tend = self.samples.len();
         }
-        // The merged bset is the last: it loses its tree.
         self.rebuild_trees(s);
         self.seq = self.seq.wrapping_add(1);
-        Ok(())
     }
 }
