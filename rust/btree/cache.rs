@@ -74,7 +74,9 @@ pub struct CachedNode {
 
 /// The error for a node whose data is out with its writer: a reader that
 /// sees it broke the locking protocol.
-pub const TAKEN: BtreeError = BtreeError::Corrupt("node data out with its writer");
+pub fn taken() -> BtreeError {
+    BtreeError::bug("node data out with its writer")
+}
 
 impl CachedNode {
     /// The node's contents, for one short access under its six lock
@@ -86,14 +88,14 @@ impl CachedNode {
 
     /// Runs `f` on the node under its spinlock (see [`Self::data`]).
     pub fn read<R>(&self, f: impl FnOnce(&Node) -> R) -> BtreeResult<R> {
-        self.data.lock().as_ref().map(f).ok_or(TAKEN)
+        self.data.lock().as_ref().map(f).ok_or_else(taken)
     }
 
     /// Runs `f` on the node with the spinlock *not* held, so `f` may
     /// allocate (compaction, splits). The caller holds the six write lock:
     /// no reader can look while the node is out.
     pub fn write<R>(&self, f: impl FnOnce(&mut Node) -> R) -> BtreeResult<R> {
-        let mut node = self.data.lock().take().ok_or(TAKEN)?;
+        let mut node = self.data.lock().take().ok_or_else(taken)?;
         let r = f(&mut node);
         *self.data.lock() = Some(node);
         Ok(r)

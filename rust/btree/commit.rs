@@ -161,7 +161,7 @@ impl Trans<'_> {
         };
         let idx = first
             .path
-            .ok_or(BtreeError::Corrupt("update without path"))?;
+            .ok_or_else(|| BtreeError::bug("update without path"))?;
         let mut end = i + 1;
         while self.updates.get(end).is_some_and(|u| u.path == Some(idx)) {
             end += 1;
@@ -174,7 +174,7 @@ impl Trans<'_> {
         self.path(idx)?
             .node()
             .cloned()
-            .ok_or(BtreeError::Corrupt("no leaf"))
+            .ok_or_else(|| BtreeError::bug("no leaf"))
     }
 
     /// The bytes updates `i..end` add to their leaf at most: what they
@@ -332,9 +332,8 @@ impl Trans<'_> {
             let node = path.and_then(|p| p.node());
             let inserted = node.map(|n| n.write(|n| n.insert_near(&up.key, cursor)));
             if !matches!(inserted, Some(Ok(Ok(())))) {
-                // Keys were checked by `update`, room reserved: a bug.
-                debug_assert!(false, "insert after reserve failed: {inserted:?}");
-                return Err(BtreeError::Corrupt("commit half applied"));
+                // Keys were checked by `update`, room reserved.
+                return Err(BtreeError::bug("an insert after the reserve failed"));
             }
         }
         Ok(())
@@ -407,8 +406,8 @@ fn same_file(a: &Key, b: &Key) -> bool {
 /// position (cut, or deleted) and, when `old`'s front survives, that front
 /// at its new position `new.start`.
 fn trimmed(old: &Key, new: Span) -> BtreeResult<(Key, Option<Key>)> {
-    let front = || cut_front(old, new.end).ok_or(BtreeError::Corrupt("cut front"));
-    let back = || cut_back(old, new.start).ok_or(BtreeError::Corrupt("cut back"));
+    let front = || cut_front(old, new.end).ok_or_else(|| BtreeError::bug("cut front"));
+    let back = || cut_back(old, new.start).ok_or_else(|| BtreeError::bug("cut back"));
     Ok(match overwrite(Span::of(old), new) {
         Overwrite::None => (*old, None),
         Overwrite::All => (Key::deleted(old.pos), None),

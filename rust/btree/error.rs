@@ -55,6 +55,16 @@ pub enum BtreeError {
 }
 
 impl BtreeError {
+    /// A broken invariant of the btree code itself (not of data read from
+    /// anywhere): a debug build stops right there (in the kernel the debug
+    /// kernel's Rust assertions make it a BUG the test run reports), a
+    /// release build reports [`BtreeError::Corrupt`] instead of going on.
+    #[track_caller]
+    pub fn bug(what: &'static str) -> BtreeError {
+        debug_assert!(false, "btree bug: {what}");
+        BtreeError::Corrupt(what)
+    }
+
     /// Whether this is a restart.
     pub fn is_restart(&self) -> bool {
         matches!(self, BtreeError::Restart(_))

@@ -49,7 +49,7 @@ impl Trans<'_> {
     ) -> BtreeResult<()> {
         let leaf = self
             .intent_node(idx, 0)?
-            .ok_or(BtreeError::Corrupt("leaf not intent locked"))?;
+            .ok_or_else(|| BtreeError::bug("leaf not intent locked"))?;
         let (size, live, free, split) =
             leaf.read(|d| (d.size(), d.live_bytes(), d.free_bytes(), d.needs_split()))?;
         if free >= needed {

@@ -127,7 +127,7 @@ impl Iter {
             .path(self.path)?
             .node()
             .cloned()
-            .ok_or(BtreeError::Corrupt("traversed path without node"))
+            .ok_or_else(|| BtreeError::bug("traversed path without node"))
     }
 
     /// The first live key at or after `search`, in any leaf.
@@ -141,7 +141,7 @@ impl Iter {
                 let level = usize::from(path.level);
                 let cursor = &mut path.l.get_mut(level).ok_or(BtreeError::TooBig)?.iter;
                 let guard = leaf.data();
-                let data = guard.as_ref().ok_or(super::cache::TAKEN)?;
+                let data = guard.as_ref().ok_or_else(super::cache::taken)?;
                 let it = match cursor {
                     Some(it) => {
                         it.seek_ahead(data, search);
@@ -231,7 +231,7 @@ impl Iter {
             let leaf = self.leaf(trans, at)?;
             let found = {
                 let guard = leaf.data();
-                let data = guard.as_ref().ok_or(super::cache::TAKEN)?;
+                let data = guard.as_ref().ok_or_else(super::cache::taken)?;
                 let mut it = NodeIter::new(data, before, Filter::Live);
                 match it.prev(data) {
                     Some(k) => Some(k.to_key()?),
@@ -276,7 +276,7 @@ impl Iter {
         let leaf = self.leaf(trans, pos)?;
         let found = {
             let guard = leaf.data();
-            let data = guard.as_ref().ok_or(super::cache::TAKEN)?;
+            let data = guard.as_ref().ok_or_else(super::cache::taken)?;
             match data.get(pos) {
                 Some(k) if !k.is_deleted_or_whiteout() => Some(k.to_key()?),
                 _ => None,

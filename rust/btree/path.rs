@@ -42,6 +42,17 @@ pub struct Level {
 }
 
 /// A path from the root down to `level` for position `pos`.
+///
+/// # Invariants
+///
+/// - A level holds a lock (`held`) only if it has a node, and the six
+///   lock's count includes that hold: dropping a level's hold goes through
+///   `unlock_level`, which releases it.
+/// - Every node the path holds locked covers `pos` (`set_pos` unlocks the
+///   levels that stop covering it): the lock order compares paths by their
+///   positions, which is sound only for nodes that cover them (see
+///   Documentation/btree.rst, "Why no wait can deadlock").
+/// - Levels below `level` hold nothing once traversed.
 pub struct Path {
     /// Which tree.
     pub btree: BtreeId,
@@ -161,9 +172,13 @@ impl Path {
     pub fn unlock_level(&mut self, level: usize) {
         if let Some(l) = self.l.get_mut(level) {
             if let (Some(ty), Some(node)) = (l.held.take(), l.node.as_ref()) {
-                // A failure would be a bug in our bookkeeping; nothing
-                // better to do than carry on unlocked.
-                let _ = node.lock.unlock(ty);
+                // A failure is a bug in our bookkeeping; a release build
+                // carries on unlocked.
+                let unlocked = node.lock.unlock(ty);
+                debug_assert!(
+                    unlocked.is_ok(),
+                    "unlock of a lock the path held: {unlocked:?}"
+                );
                 if let Some(slot) = self.published {
                     slot.dropped(level);
                 }

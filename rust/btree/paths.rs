@@ -19,8 +19,12 @@ use core::ops::{Deref, DerefMut};
 
 /// The paths of a transaction: `slots[..live]` are in use.
 ///
-/// INVARIANT: `live <= slots.len()`; the slots from `live` on are retired
-/// (see `Path::retire`).
+/// # Invariants
+///
+/// - `live <= slots.len()`.
+/// - The slots from `live` on are retired (see `Path::retire`): they hold
+///   no lock, no node and no cursor, so a path set up in one inherits
+///   nothing.
 pub struct Paths {
     slots: Vec<Path>,
     live: usize,

@@ -113,7 +113,7 @@ impl Trans<'_> {
                 .l
                 .get(l)
                 .and_then(|x| x.node.clone())
-                .ok_or(BtreeError::Corrupt("no parent"))?;
+                .ok_or_else(|| BtreeError::bug("no parent"))?;
             let child = self.child_at(&parent, pos)?;
             let child_level = l.saturating_sub(1);
             if usize::from(child.level) != child_level || !child.covers(pos) {
@@ -138,7 +138,7 @@ impl Trans<'_> {
     fn child_at(&self, parent: &CachedNode, pos: Pos) -> BtreeResult<Arc<CachedNode>> {
         let child_id = {
             let guard = parent.data();
-            let data = guard.as_ref().ok_or(super::cache::TAKEN)?;
+            let data = guard.as_ref().ok_or_else(super::cache::taken)?;
             let key = data
                 .first_from(pos)
                 .ok_or(BtreeError::Corrupt("no child pointer"))?;
@@ -183,7 +183,7 @@ impl Trans<'_> {
         let l = p.l.get_mut(level).ok_or(BtreeError::TooBig)?;
         if let Some(node) = l.node.clone() {
             let guard = node.data();
-            let data = guard.as_ref().ok_or(super::cache::TAKEN)?;
+            let data = guard.as_ref().ok_or_else(super::cache::taken)?;
             match l.iter.as_mut() {
                 Some(it) => it.seek_ahead(data, pos),
                 None => l.iter = Some(NodeIter::new(data, pos, Filter::Live)),

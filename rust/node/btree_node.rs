@@ -74,18 +74,26 @@ pub(crate) struct Found<'a> {
     pub(crate) key: KeyRef<'a>,
 }
 
-/// A btree node in memory.
+/// A btree node in memory: its keys, in bsets.
 ///
-/// INVARIANTS: `data.len() == params.size`; the bsets `0..nsets` tile
-/// `data[0..used]` in order, each a sequence of valid keys sorted by
-/// strictly increasing position within `[min, max]`; the first
-/// `written_sets` bsets are written, the others unwritten (sealed, then
-/// the last, open, unless it is written); every bset but the last is
-/// non-empty; in an unwritten bset, a key has the needs-whiteout flag if
-/// an older bset has a key at its position, and a deleted key always has
-/// it; each bset's samples point at its keys in order; a bset other than
-/// the last has either no search tree or the tree of its samples, and the
-/// last has none; `live` is what [`Node::live_bytes`] describes.
+/// # Invariants
+///
+/// [`Node::check`] verifies all but the last line's `seq`; the node tests,
+/// property tests and `Btree::check` call it.
+///
+/// - `data.len() == params.size`; the bsets `0..nsets` tile `data[0..used]`
+///   in order (what lies after `used` means nothing).
+/// - Each bset is a sequence of valid keys sorted by strictly increasing
+///   position within `[min, max]`; every bset but the last is non-empty.
+/// - The first `written_sets` bsets are written, the others unwritten
+///   (sealed, then the last, open, unless it is written).
+/// - In an unwritten bset, a key has the needs-whiteout flag if an older
+///   bset has a key at its position, and a deleted key always has it.
+/// - Each bset's samples point at its keys in order; a bset other than the
+///   last has either no search tree or the tree of its samples, and the
+///   last has none.
+/// - `live` is what [`Node::live_bytes`] describes; `seq` changes whenever
+///   a key moves (cursors compare it).
 pub struct Node {
     pub(crate) params: NodeParams,
     pub(crate) data: Vec<u8>,
@@ -459,6 +467,9 @@ impl Node {
         }
         if self.live != self.count_live_bytes() {
             return Err("live byte count");
+        }
+        if self.data.len() != self.params.size {
+            return Err("buffer size");
         }
         Ok(())
     }

@@ -160,7 +160,8 @@ impl Node {
         }
         let tail_from = at + old;
         if tail_from > used || at < self.last().start {
-            // Not a key of the open bset: a bug, refused rather than fatal.
+            // Not a key of the open bset: a bug, refused in a release build.
+            debug_assert!(false, "put outside the open bset: {at}+{old} of {used}");
             return Err(NodeError::Full);
         }
         if len != old {
@@ -181,6 +182,7 @@ impl Node {
     fn remove(&mut self, at: usize, len: usize) {
         let used = self.used_bytes();
         if at + len > used || at < self.last().start {
+            debug_assert!(false, "remove outside the open bset: {at}+{len} of {used}");
             return;
         }
         self.data.copy_within(at + len..used, at);

@@ -123,10 +123,14 @@ impl BsetSort {
 }
 
 /// Moves `data[from..to]` to `dst`; refuses a range outside `data`, which
-/// the callers' arithmetic rules out (a bug, reported rather than fatal).
+/// the callers' arithmetic rules out (a bug: asserted in debug builds,
+/// refused in release builds).
 fn move_bytes(data: &mut [u8], (from, to): (usize, usize), dst: usize) -> Result<(), NodeError> {
-    let len = to.checked_sub(from).ok_or(NodeError::Full)?;
-    if to > data.len() || dst.saturating_add(len) > data.len() {
+    let fits = to
+        .checked_sub(from)
+        .is_some_and(|len| to <= data.len() && dst.saturating_add(len) <= data.len());
+    debug_assert!(fits, "move_bytes {from}..{to} to {dst} in {}", data.len());
+    if !fits {
         return Err(NodeError::Full);
     }
     data.copy_within(from..to, dst);
