@@ -16,9 +16,22 @@
 use super::btree_node::{Node, MAX_BSETS};
 use super::error::NodeError;
 use super::iter::NodeIter;
-use super::lookup::{self, SPACING};
+use super::lookup::{self, Change, SampleSeg, SPACING};
 use crate::bkey::encoding::{FLAG_NEEDS_WHITEOUT, OFF_FLAGS};
-use crate::bkey::{Key, KeyType, Value};
+use crate::bkey::{Key, KeyType, Pos, Value};
+
+/// The newest key at a position, before an insert there.
+#[derive(Clone, Copy, Debug)]
+struct Existing {
+    /// Its bset.
+    set: usize,
+    /// Its offset.
+    at: usize,
+    /// Its bytes.
+    len: usize,
+    needs_whiteout: bool,
+    deleted: bool,
+}
 
 impl Node {
     /// Checks that `key` may go into this node.
@@ -68,69 +81,88 @@ impl Node {
     pub fn insert_near(&mut self, key: &Key, cursor: Option<&NodeIter>) -> Result<(), NodeError> {
         self.check_key(key)?;
         self.make_open_bset()?;
-        let last_set = self.nsets.saturating_sub(1);
         let offsets = cursor.and_then(|c| c.offsets_at(self, key.pos));
-        // Where the key goes in the open bset.
-        let open_at = |node: &Node| match offsets.and_then(|o| o.get(last_set).copied()) {
-            Some(at) => at,
-            None => node.search_bset(node.last(), key.pos),
-        };
-        let found = self.find_near(key.pos, offsets).map(|f| {
-            (
-                f.set,
-                f.at,
-                f.key.len(),
-                f.key.needs_whiteout(),
-                f.key.kind(),
-            )
+        let found = self.find_near(key.pos, offsets).map(|f| Existing {
+            set: f.set,
+            at: f.at,
+            len: f.key.len(),
+            needs_whiteout: f.key.needs_whiteout(),
+            deleted: f.key.kind() == KeyType::Deleted,
         });
-
-        // What the key at the position adds to the live bytes, for
+        // What the key at the position added to the live bytes, for
         // `Node::live` (a deleted key is not live).
-        let old_live = match found {
-            Some((_, _, len, _, kind)) if kind != KeyType::Deleted => len,
-            _ => 0,
-        };
+        let old_live = found.filter(|f| !f.deleted).map_or(0, |f| f.len);
         if key.kind() == KeyType::Deleted {
-            match found {
-                None | Some((_, _, _, _, KeyType::Deleted)) => {}
-                Some((set, at, old_len, needs_whiteout, _)) if set == last_set => {
-                    if needs_whiteout {
-                        self.put(&Self::whiteout_of(key), at, old_len, true)?;
-                    } else {
-                        self.remove(at, old_len);
-                    }
-                }
-                Some(_) => {
-                    let at = open_at(self);
-                    self.put(&Self::whiteout_of(key), at, 0, true)?;
-                }
-            }
+            self.delete_existing(key, found, offsets)?;
             self.live = self.live.saturating_sub(old_live);
-            return Ok(());
+        } else {
+            self.put_over(key, found, offsets)?;
+            self.live = self
+                .live
+                .saturating_sub(old_live)
+                .saturating_add(key.encoded_len());
         }
-        match found {
-            Some((set, at, old_len, needs_whiteout, _)) if set == last_set => {
-                self.put(key, at, old_len, needs_whiteout)?;
-            }
-            Some(_) => {
-                let at = open_at(self);
-                self.put(key, at, 0, true)?;
-            }
-            None => {
-                let at = open_at(self);
-                self.put(key, at, 0, false)?;
-            }
-        }
-        self.live = self
-            .live
-            .saturating_sub(old_live)
-            .saturating_add(key.encoded_len());
         Ok(())
     }
 
+    /// Where a key at `pos` goes in the open bset: the cursor's offset
+    /// there if it has one, else a search.
+    fn open_at(&self, pos: Pos, offsets: Option<[usize; MAX_BSETS]>) -> usize {
+        let last_set = self.nsets.saturating_sub(1);
+        match offsets.and_then(|o| o.get(last_set).copied()) {
+            Some(at) => at,
+            None => self.search_bset(self.last(), pos),
+        }
+    }
+
+    /// Deletes what `found` describes at `key`'s position: a key of the
+    /// open bset goes, or becomes a whiteout if something lies under it; a
+    /// key of an older bset gets a whiteout in the open one.
+    fn delete_existing(
+        &mut self,
+        key: &Key,
+        found: Option<Existing>,
+        offsets: Option<[usize; MAX_BSETS]>,
+    ) -> Result<(), NodeError> {
+        let last_set = self.nsets.saturating_sub(1);
+        match found {
+            None => Ok(()),
+            Some(f) if f.deleted => Ok(()),
+            Some(f) if f.set == last_set && f.needs_whiteout => {
+                self.put(&Self::whiteout_of(key), f.at, f.len, true)
+            }
+            Some(f) if f.set == last_set => {
+                self.remove(f.at, f.len);
+                Ok(())
+            }
+            Some(_) => {
+                let at = self.open_at(key.pos, offsets);
+                self.put(&Self::whiteout_of(key), at, 0, true)
+            }
+        }
+    }
+
+    /// Puts live `key` in: over the key of the open bset at its position,
+    /// or new in the open bset, shadowing (and so flagged as hiding) a key
+    /// of an older bset.
+    fn put_over(
+        &mut self,
+        key: &Key,
+        found: Option<Existing>,
+        offsets: Option<[usize; MAX_BSETS]>,
+    ) -> Result<(), NodeError> {
+        let last_set = self.nsets.saturating_sub(1);
+        match found {
+            Some(f) if f.set == last_set => self.put(key, f.at, f.len, f.needs_whiteout),
+            shadowed => {
+                let at = self.open_at(key.pos, offsets);
+                self.put(key, at, 0, shadowed.is_some())
+            }
+        }
+    }
+
     /// Deletes the key at `key_pos`, if any.
-    pub fn delete(&mut self, pos: crate::bkey::Pos) -> Result<(), NodeError> {
+    pub fn delete(&mut self, pos: Pos) -> Result<(), NodeError> {
         self.insert(&Key::deleted(pos))
     }
 
@@ -174,7 +206,14 @@ impl Node {
                 *flags |= FLAG_NEEDS_WHITEOUT;
             }
         }
-        self.resized_last(new_used, at, (old, len));
+        self.resized_last(
+            new_used,
+            Change {
+                at,
+                removed: old,
+                added: len,
+            },
+        );
         Ok(())
     }
 
@@ -189,28 +228,32 @@ impl Node {
         if let Some(tail) = self.data.get_mut(used - len..used) {
             tail.fill(0);
         }
-        self.resized_last(used - len, at, (len, 0));
+        self.resized_last(
+            used - len,
+            Change {
+                at,
+                removed: len,
+                added: 0,
+            },
+        );
     }
 
-    /// Records that the last bset now ends at `end` after `removed` bytes
-    /// at `at` became `added`, and keeps its samples up to date.
-    fn resized_last(&mut self, end: usize, at: usize, (removed, added): (usize, usize)) {
+    /// Records that the last bset now ends at `end` after `change`, and
+    /// keeps its samples up to date.
+    fn resized_last(&mut self, end: usize, change: Change) {
         let i = self.nsets.saturating_sub(1);
         let Some(b) = self.bsets.get_mut(i) else {
+            debug_assert!(false, "a node without bsets");
             return;
         };
         b.end = end;
         let b = *b;
-        lookup::fix(
-            &mut self.samples,
-            b.tstart,
-            self.sample_cap,
-            &self.data,
-            (b.start, b.end),
-            at,
-            (removed, added),
-            SPACING,
-        );
+        let seg = SampleSeg {
+            seg: b.tstart,
+            cap: self.sample_cap,
+            spacing: SPACING,
+        };
+        lookup::fix(&mut self.samples, seg, &self.data, b.start..b.end, change);
         if let Some(b) = self.bsets.get_mut(i) {
             b.tend = self.samples.len();
         }

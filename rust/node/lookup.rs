@@ -18,6 +18,7 @@
 
 use crate::bkey::{KeyRef, Pos};
 use crate::platform::vec::Vec;
+use core::ops::Range;
 
 /// Target distance between samples, in bytes.
 pub const SPACING: usize = 256;
@@ -149,7 +150,7 @@ pub fn search_moved(
     samples: &[Sample],
     data: &[u8],
     shift: usize,
-    (from, end): (usize, usize),
+    Range { start: from, end }: Range<usize>,
     target: Pos,
 ) -> usize {
     let t = (target.inode, target.offset, target.snapshot);
@@ -216,21 +217,40 @@ pub fn prev(samples: &[Sample], data: &[u8], start: usize, at: usize) -> Option<
     keys(data, from, at).last().map(|(off, _)| off)
 }
 
-/// Keeps the samples `table[seg..]` of the last bset, `data[start..end]`,
-/// valid after a change at byte `at`: `removed` bytes there were replaced
-/// by `added` bytes. The key at `at` keeps its position unless `removed`
-/// covered a whole key and `added` is 0 (a deletion) or `removed` is 0 (an
-/// insertion of a new key before the one that was at `at`).
-#[allow(clippy::too_many_arguments)]
+/// A change to a bset's bytes: at byte `at`, `removed` bytes were replaced
+/// by `added` bytes.
+#[derive(Clone, Copy, Debug)]
+pub struct Change {
+    /// Where.
+    pub at: usize,
+    /// Bytes that were there.
+    pub removed: usize,
+    /// Bytes there now.
+    pub added: usize,
+}
+
+/// Where a bset's samples are: `table[seg..]`, at most `cap` entries in
+/// all, one every `spacing` bytes.
+#[derive(Clone, Copy, Debug)]
+pub struct SampleSeg {
+    /// The first sample of the bset.
+    pub seg: usize,
+    /// The table's capacity.
+    pub cap: usize,
+    /// Bytes between samples.
+    pub spacing: usize,
+}
+
+/// Keeps the samples of the last bset, `data[bset]`, valid after `change`.
+/// The key at `change.at` keeps its position unless the removed bytes
+/// covered a whole key and none were added (a deletion) or none were
+/// removed (an insertion of a new key before the one that was there).
 pub fn fix(
     table: &mut Vec<Sample>,
-    seg: usize,
-    cap: usize,
+    SampleSeg { seg, cap, spacing }: SampleSeg,
     data: &[u8],
-    (start, end): (usize, usize),
-    at: usize,
-    (removed, added): (usize, usize),
-    spacing: usize,
+    bset: Range<usize>,
+    Change { at, removed, added }: Change,
 ) {
     if added == 0 && removed != 0 {
         // The key at `at` is gone: so is its sample, if any.
@@ -257,19 +277,17 @@ pub fn fix(
             s.at = u32::try_from(new).unwrap_or(u32::MAX);
         }
     }
-    refill(table, seg, cap, data, (start, end), at, spacing);
+    refill(table, SampleSeg { seg, cap, spacing }, data, bset, at);
 }
 
 /// Re-samples the gap around `at` in `table[seg..]` if it grew wider than
 /// twice the spacing; when the table is full, rebuilds the segment.
 fn refill(
     table: &mut Vec<Sample>,
-    seg: usize,
-    cap: usize,
+    SampleSeg { seg, cap, spacing }: SampleSeg,
     data: &[u8],
-    (start, end): (usize, usize),
+    Range { start, end }: Range<usize>,
     at: usize,
-    spacing: usize,
 ) {
     let seg_samples = table.get(seg..).unwrap_or(&[]);
     let i = seg + seg_samples.partition_point(|s| s.at() <= at);

@@ -125,7 +125,14 @@ impl BsetSort {
 /// Moves `data[from..to]` to `dst`; refuses a range outside `data`, which
 /// the callers' arithmetic rules out (a bug: asserted in debug builds,
 /// refused in release builds).
-fn move_bytes(data: &mut [u8], (from, to): (usize, usize), dst: usize) -> Result<(), NodeError> {
+fn move_bytes(
+    data: &mut [u8],
+    Range {
+        start: from,
+        end: to,
+    }: Range<usize>,
+    dst: usize,
+) -> Result<(), NodeError> {
     let fits = to
         .checked_sub(from)
         .is_some_and(|len| to <= data.len() && dst.saturating_add(len) <= data.len());
@@ -286,7 +293,7 @@ impl Node {
             first = first.min(x_at);
             move_bytes(
                 &mut self.data,
-                (g.newest.1, g.newest.1.saturating_add(len)),
+                g.newest.1..g.newest.1.saturating_add(len),
                 copied_end,
             )?;
             set_needs_whiteout(&mut self.data, copied_end, below);
@@ -306,7 +313,7 @@ impl Node {
         copies: Range<usize>,
     ) -> Result<usize, NodeError> {
         let shift = copies.end.saturating_sub(copies.start);
-        move_bytes(&mut self.data, (first, x.end), first.saturating_add(shift))?;
+        move_bytes(&mut self.data, first..x.end, first.saturating_add(shift))?;
         let mut out = first;
         let mut read = first;
         let mut at_copy = copies.start;
@@ -320,13 +327,13 @@ impl Node {
             let at = match lookup::step(&self.data, moved.0, moved.1, pos) {
                 Some(at) => at.saturating_sub(shift),
                 None => {
-                    lookup::search_moved(self.samples_of(x), &self.data, shift, (read, x.end), pos)
+                    lookup::search_moved(self.samples_of(x), &self.data, shift, read..x.end, pos)
                 }
             };
             let run = at.saturating_sub(read);
             move_bytes(
                 &mut self.data,
-                (read.saturating_add(shift), at.saturating_add(shift)),
+                read.saturating_add(shift)..at.saturating_add(shift),
                 out,
             )?;
             out = out.saturating_add(run);
@@ -340,14 +347,14 @@ impl Node {
                 }
             }
             if !dropped {
-                move_bytes(&mut self.data, (at_copy, at_copy.saturating_add(len)), out)?;
+                move_bytes(&mut self.data, at_copy..at_copy.saturating_add(len), out)?;
                 out = out.saturating_add(len);
             }
             at_copy = at_copy.saturating_add(len);
         }
         move_bytes(
             &mut self.data,
-            (read.saturating_add(shift), x.end.saturating_add(shift)),
+            read.saturating_add(shift)..x.end.saturating_add(shift),
             out,
         )?;
         out = out.saturating_add(x.end.saturating_sub(read));
