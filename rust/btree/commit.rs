@@ -23,6 +23,7 @@ use super::trans::Trans;
 use crate::bkey::extent::{cut_back, cut_front, overwrite, Overwrite, Span};
 use crate::bkey::{Key, Pos};
 use crate::node::split::merge_threshold;
+use crate::node::NodeError;
 use crate::platform::sort::insertion_sort_by_key;
 use crate::platform::sync::Arc;
 use crate::platform::vec::Vec;
@@ -317,24 +318,47 @@ impl Trans<'_> {
 
     /// Applies the updates, all leaves write-locked. Everything that can
     /// fail is done first (every leaf reserves room for its updates), so
-    /// either all updates land or none.
+    /// either all updates land or none. A commit to one leaf reserves and
+    /// inserts with the node out of its spinlock once.
     fn apply(&mut self) -> BtreeResult<()> {
+        let one_leaf = self
+            .leaf_group(0)?
+            .is_some_and(|(_, end)| end == self.updates.len());
+        if !one_leaf {
+            let mut i = 0;
+            while let Some((idx, end)) = self.leaf_group(i)? {
+                let bytes = self.bytes_of(i, end);
+                self.leaf_of(idx)?.write(|n| n.reserve(bytes))??;
+                i = end;
+            }
+        }
         let mut i = 0;
         while let Some((idx, end)) = self.leaf_group(i)? {
             let bytes = self.bytes_of(i, end);
-            self.leaf_of(idx)?.write(|n| n.reserve(bytes))??;
-            i = end;
-        }
-        for up in self.updates.iter() {
-            let path = up.path.and_then(|idx| self.paths.get(idx));
+            let path = self.path(idx)?;
+            let leaf = path.node().ok_or_else(|| BtreeError::bug("no leaf"))?;
             // The leaf cursor traversal left at the path's position.
-            let cursor = path.and_then(|p| p.l.first()).and_then(|l| l.iter.as_ref());
-            let node = path.and_then(|p| p.node());
-            let inserted = node.map(|n| n.write(|n| n.insert_near(&up.key, cursor)));
-            if !matches!(inserted, Some(Ok(Ok(())))) {
+            let cursor = path.l.first().and_then(|l| l.iter.as_ref());
+            let updates = self.updates.get(i..end).unwrap_or(&[]);
+            let mut inserted = 0;
+            let applied = leaf.write(|n| {
+                if one_leaf {
+                    n.reserve(bytes)?;
+                }
+                for up in updates {
+                    n.insert_near(&up.key, cursor)?;
+                    inserted += 1;
+                }
+                Ok::<(), NodeError>(())
+            })?;
+            match applied {
+                Ok(()) => {}
+                // Nothing is in yet: the commit fails whole.
+                Err(e) if inserted == 0 && i == 0 => return Err(e.into()),
                 // Keys were checked by `update`, room reserved.
-                return Err(BtreeError::bug("an insert after the reserve failed"));
+                Err(_) => return Err(BtreeError::bug("an insert after the reserve failed")),
             }
+            i = end;
         }
         Ok(())
     }
