@@ -19,6 +19,10 @@
 //!   `LockClass`/`LockdepMap` for lockdep (no-ops in userspace),
 //!   `run_parallel` on threads, `yield_now`, `now_ns`.
 //! - `vec`: `Vec<T>`, a growable array with fallible growth.
+//! - `wait`: `WaitList`, a FIFO of `Waiter`s that allocates nothing: in
+//!   the kernel an intrusive list of pinned waiters in the waiting tasks'
+//!   stack frames, under a raw spinlock; in userspace the same API over a
+//!   record per thread, allocated at its first wait.
 //! - the test harness: `test_suite!`, `check!`, `check_eq!`, `ok!`,
 //!   `TestResult`.
 

@@ -7,6 +7,7 @@
 mod atomic;
 pub mod sync;
 pub mod vec;
+pub mod wait;
 
 #[cfg(CONFIG_KUNIT)]
 mod test;
