@@ -5,8 +5,19 @@
 //! counters that every hold excludes what it must. It runs on kernel
 //! threads from KUnit (under lockdep and KASAN) and on std threads in
 //! `cargo test`.
+//!
+//! Besides plain locking, relocks and conversions, the threads take write
+//! with their own readers taken out of the count (`readers_add`), and
+//! abandon read, intent and write waits from the should-sleep hook, some of
+//! them after the hook itself released what blocked them (so the lock was
+//! granted before the abort and must be given back). After an abandoned
+//! write wait the thread still holds intent, so nobody else can have
+//! written: it checks that the sequence number is as before and that new
+//! readers are let in again. After the run every lock must be idle: no
+//! hold, no waiting flag, and a sequence number that counts exactly the
+//! writes done.
 
-use super::{SixError, SixLock, SixLockType};
+use super::{SixError, SixLock, SixLockCounts, SixLockType};
 use crate::perf::Rng;
 use crate::platform::sync::{run_parallel, AtomicU64, LockClass, Ordering};
 use crate::platform::vec::Vec;
@@ -35,8 +46,50 @@ pub struct TortureStats {
     pub stale_relocks: u64,
     /// Read locks upgraded to intent.
     pub upgrades: u64,
-    /// Waits abandoned by the should-sleep hook.
+    /// Intent waits abandoned by the should-sleep hook.
     pub aborts: u64,
+    /// Read waits abandoned by the should-sleep hook.
+    pub read_aborts: u64,
+    /// Write waits abandoned by the should-sleep hook.
+    pub write_aborts: u64,
+    /// Writes taken with the writer's own readers taken out of the count
+    /// (`readers_add`), or abandoned that way.
+    pub readers_adds: u64,
+}
+
+/// How many counters [`TortureStats`] has.
+const STATS: usize = 9;
+
+impl TortureStats {
+    fn to_array(self) -> [u64; STATS] {
+        [
+            self.ops,
+            self.writes,
+            self.relocks,
+            self.stale_relocks,
+            self.upgrades,
+            self.aborts,
+            self.read_aborts,
+            self.write_aborts,
+            self.readers_adds,
+        ]
+    }
+
+    fn from_array(a: [u64; STATS]) -> Self {
+        let [ops, writes, relocks, stale_relocks, upgrades, aborts, read_aborts, write_aborts, readers_adds] =
+            a;
+        Self {
+            ops,
+            writes,
+            relocks,
+            stale_relocks,
+            upgrades,
+            aborts,
+            read_aborts,
+            write_aborts,
+            readers_adds,
+        }
+    }
 }
 
 /// Why the torture test failed.
@@ -83,7 +136,7 @@ pub fn torture(config: TortureConfig) -> Result<TortureStats, TortureError> {
             .map_err(|_| TortureError::Alloc)?;
     }
     let locks = &*locks;
-    let totals: [AtomicU64; 6] = core::array::from_fn(|_| AtomicU64::new(0));
+    let totals: [AtomicU64; STATS] = core::array::from_fn(|_| AtomicU64::new(0));
     let failure = crate::platform::sync::SpinLock::new(None::<TortureError>);
 
     run_parallel(c"six_torture", config.threads, &|thread| {
@@ -98,15 +151,7 @@ pub fn torture(config: TortureConfig) -> Result<TortureStats, TortureError> {
             }
             stats.ops += 1;
         }
-        let counts = [
-            stats.ops,
-            stats.writes,
-            stats.relocks,
-            stats.stale_relocks,
-            stats.upgrades,
-            stats.aborts,
-        ];
-        for (total, n) in totals.iter().zip(counts) {
+        for (total, n) in totals.iter().zip(stats.to_array()) {
             total.fetch_add(n, Ordering::Relaxed);
         }
     })
@@ -115,16 +160,24 @@ pub fn torture(config: TortureConfig) -> Result<TortureStats, TortureError> {
     if let Some(e) = *failure.lock() {
         return Err(e);
     }
-    let [ops, writes, relocks, stale_relocks, upgrades, aborts] =
-        totals.map(|t| t.load(Ordering::Relaxed));
-    Ok(TortureStats {
-        ops,
-        writes,
-        relocks,
-        stale_relocks,
-        upgrades,
-        aborts,
-    })
+    // Every hold was given back, aborted waits included: nothing held, no
+    // waiting flag left, and the sequence number moved by two per write
+    // (a write granted to an abandoned wait was unwound).
+    for c in locks {
+        ensure(
+            c.lock.counts() == SixLockCounts::default(),
+            "lock held after the run",
+        )?;
+        ensure(!c.lock.has_waiters(), "waiting flag left after the run")?;
+        let writes = c.data.load(Ordering::Relaxed);
+        ensure(
+            u64::from(c.lock.seq()) == writes.wrapping_mul(2) & u64::from(u32::MAX),
+            "sequence number does not count the writes",
+        )?;
+    }
+    Ok(TortureStats::from_array(
+        totals.map(|t| t.load(Ordering::Relaxed)),
+    ))
 }
 
 /// Checks a condition of the protocol.
@@ -186,9 +239,246 @@ fn write(c: &Checked, stats: &mut TortureStats) -> Result<(), TortureError> {
     unlock(c, SixLockType::Write)
 }
 
+fn lock_error(e: SixError) -> TortureError {
+    TortureError::Lock(e.widen())
+}
+
+/// A should-sleep hook's plan: run `act` (once) at the first call, then
+/// let the wait sleep `sleeps` times, then abandon it.
+fn hook<'a>(
+    mut sleeps: u64,
+    mut act: Option<&'a mut dyn FnMut()>,
+) -> impl FnMut() -> Result<(), ()> + 'a {
+    move || {
+        if let Some(act) = act.take() {
+            act();
+        }
+        match sleeps.checked_sub(1) {
+            Some(left) => {
+                sleeps = left;
+                Ok(())
+            }
+            None => Err(()),
+        }
+    }
+}
+
+/// Holding intent, after a write wait was abandoned: nobody can have
+/// written since `seq` (only we could), and the flag that kept new readers
+/// out is gone (only our wait sets it), so a new reader gets in.
+fn check_write_abandoned(c: &Checked, seq: u32) -> Result<(), TortureError> {
+    ensure(!c.lock.counts().write, "write held after an abandoned wait")?;
+    ensure(c.lock.seq() == seq, "an abandoned write wait changed seq")?;
+    ensure(
+        c.lock.trylock(SixLockType::Read),
+        "readers refused after an abandoned write wait",
+    )?;
+    unlock(c, SixLockType::Read)
+}
+
+/// Read, waiting with a hook that may give up.
+fn read_or_abort(c: &Checked, rng: &mut Rng, stats: &mut TortureStats) -> Result<(), TortureError> {
+    match c
+        .lock
+        .lock_with(SixLockType::Read, hook(rng.below(3), None))
+    {
+        Ok(()) => {
+            enter_read(c)?;
+            leave_read(c);
+            unlock(c, SixLockType::Read)
+        }
+        Err(SixError::Aborted(())) => {
+            stats.read_aborts += 1;
+            Ok(())
+        }
+        Err(e) => Err(TortureError::Lock(e)),
+    }
+}
+
+/// Holding intent and write, asks for read: a wait that only ends by
+/// giving up, unless the hook releases our write first, which grants the
+/// read to us (and whoever queued) before we give up; either way the read
+/// must be given back.
+fn read_abort_under_write(
+    c: &Checked,
+    rng: &mut Rng,
+    stats: &mut TortureStats,
+) -> Result<(), TortureError> {
+    lock(c, SixLockType::Intent)?;
+    enter_intent(c)?;
+    lock(c, SixLockType::Write)?;
+    c.writers.fetch_add(1, Ordering::Relaxed);
+    ensure(
+        c.readers.load(Ordering::Relaxed) == 0,
+        "a writer met a reader",
+    )?;
+    c.data.fetch_add(1, Ordering::Relaxed);
+    c.writers.fetch_sub(1, Ordering::Relaxed);
+    stats.writes += 1;
+    let seq = c.lock.seq();
+    let release = rng.below(2) == 0;
+    let mut released = Ok(());
+    let mut release_write = || released = c.lock.unlock(SixLockType::Write);
+    let act: Option<&mut dyn FnMut()> = if release {
+        Some(&mut release_write)
+    } else {
+        None
+    };
+    let result = c.lock.lock_with(SixLockType::Read, hook(0, act));
+    released.map_err(lock_error)?;
+    match result {
+        Err(SixError::Aborted(())) => stats.read_aborts += 1,
+        Err(e) => return Err(TortureError::Lock(e)),
+        Ok(()) => return Err(TortureError::Violation("a read wait under write succeeded")),
+    }
+    if release {
+        // The hook released write, which bumped seq once more.
+        ensure(
+            c.lock.seq() == seq.wrapping_add(1),
+            "seq after a write released in the hook",
+        )?;
+    } else {
+        // Nobody can read under our write: the read count is back to 0.
+        let counts = c.lock.counts();
+        ensure(
+            counts.read == 0 && counts.write,
+            "an abandoned read wait left a reader",
+        )?;
+        ensure(c.lock.seq() == seq, "an abandoned read wait changed seq")?;
+        unlock(c, SixLockType::Write)?;
+    }
+    leave_intent(c);
+    unlock(c, SixLockType::Intent)
+}
+
+/// Holding intent, waits for write with a hook that gives up after a few
+/// sleeps. Sometimes we hold a read lock of our own, which keeps us waiting
+/// until the hook releases it (granting us write, unless others read) or
+/// gives up.
+fn write_or_abort(
+    c: &Checked,
+    rng: &mut Rng,
+    stats: &mut TortureStats,
+) -> Result<(), TortureError> {
+    lock(c, SixLockType::Intent)?;
+    enter_intent(c)?;
+    let own_read = rng.below(2) == 0;
+    if own_read {
+        c.lock.increment(SixLockType::Read).map_err(lock_error)?;
+    }
+    let release = own_read && rng.below(2) == 0;
+    let seq = c.lock.seq();
+    let mut released = None;
+    let mut release_read = || released = Some(c.lock.unlock(SixLockType::Read));
+    let act: Option<&mut dyn FnMut()> = if release {
+        Some(&mut release_read)
+    } else {
+        None
+    };
+    // Kept out by our own reader, nobody would wake us from a sleep: then
+    // the hook gives up at once.
+    let sleeps = if own_read && !release {
+        0
+    } else {
+        rng.below(3)
+    };
+    let result = c.lock.lock_with(SixLockType::Write, hook(sleeps, act));
+    let own_read = match released {
+        Some(r) => {
+            r.map_err(lock_error)?;
+            false
+        }
+        None => own_read,
+    };
+    match result {
+        Ok(()) => {
+            ensure(!own_read, "write granted next to our own reader")?;
+            c.writers.fetch_add(1, Ordering::Relaxed);
+            ensure(
+                c.readers.load(Ordering::Relaxed) == 0,
+                "a writer met a reader",
+            )?;
+            c.data.fetch_add(1, Ordering::Relaxed);
+            c.writers.fetch_sub(1, Ordering::Relaxed);
+            stats.writes += 1;
+            unlock(c, SixLockType::Write)?;
+        }
+        Err(SixError::Aborted(())) => {
+            stats.write_aborts += 1;
+            check_write_abandoned(c, seq)?;
+        }
+        Err(e) => return Err(TortureError::Lock(e)),
+    }
+    if own_read {
+        unlock(c, SixLockType::Read)?;
+    }
+    leave_intent(c);
+    unlock(c, SixLockType::Intent)
+}
+
+/// Holding intent and a few read locks of our own, takes write as
+/// bcachefs does: our readers out of the count, write, readers back. The
+/// write waits for everyone else's readers only; sometimes it gives up.
+fn readers_add_write(
+    c: &Checked,
+    rng: &mut Rng,
+    stats: &mut TortureStats,
+) -> Result<(), TortureError> {
+    lock(c, SixLockType::Intent)?;
+    enter_intent(c)?;
+    let own = 1 + rng.below(3);
+    for _ in 0..own {
+        c.lock.increment(SixLockType::Read).map_err(lock_error)?;
+    }
+    // At most 3.
+    let n = own as i32;
+    let seq = c.lock.seq();
+    c.lock.readers_add(-n).map_err(lock_error)?;
+    let result = if rng.below(2) == 0 {
+        c.lock
+            .lock_with(SixLockType::Write, hook(rng.below(3), None))
+    } else {
+        c.lock.lock(SixLockType::Write).map_err(SixError::widen)
+    };
+    stats.readers_adds += 1;
+    match result {
+        Ok(()) => {
+            c.writers.fetch_add(1, Ordering::Relaxed);
+            ensure(
+                c.readers.load(Ordering::Relaxed) == 0,
+                "a writer met a reader",
+            )?;
+            c.data.fetch_add(1, Ordering::Relaxed);
+            c.writers.fetch_sub(1, Ordering::Relaxed);
+            stats.writes += 1;
+            // Back under write: then they are the only readers there are.
+            c.lock.readers_add(n).map_err(lock_error)?;
+            ensure(
+                c.lock.counts().read == own as u32,
+                "readers_add under write miscounted",
+            )?;
+            unlock(c, SixLockType::Write)?;
+        }
+        Err(SixError::Aborted(())) => {
+            stats.write_aborts += 1;
+            c.lock.readers_add(n).map_err(lock_error)?;
+            check_write_abandoned(c, seq)?;
+        }
+        Err(e) => return Err(TortureError::Lock(e)),
+    }
+    // Our readers are real holds again.
+    enter_read(c)?;
+    leave_read(c);
+    for _ in 0..own {
+        unlock(c, SixLockType::Read)?;
+    }
+    leave_intent(c);
+    unlock(c, SixLockType::Intent)
+}
+
 /// One random operation on `c`; every path leaves the lock as it found it.
 fn one_op(c: &Checked, rng: &mut Rng, stats: &mut TortureStats) -> Result<(), TortureError> {
-    match rng.below(8) {
+    match rng.below(12) {
         // Read, or read taken twice (increment).
         0 | 1 => {
             lock(c, SixLockType::Read)?;
@@ -263,6 +553,10 @@ fn one_op(c: &Checked, rng: &mut Rng, stats: &mut TortureStats) -> Result<(), To
             leave_read(c);
             unlock(c, SixLockType::Read)
         }
+        8 => read_or_abort(c, rng, stats),
+        9 => read_abort_under_write(c, rng, stats),
+        10 => write_or_abort(c, rng, stats),
+        11 => readers_add_write(c, rng, stats),
         // Intent with a should-sleep hook that gives up after a few sleeps:
         // either held (and released) or not held at all.
         _ => {
