@@ -19,7 +19,7 @@
 
 use super::{SixError, SixLock, SixLockCounts, SixLockType};
 use crate::perf::Rng;
-use crate::platform::sync::{run_parallel, AtomicU64, LockClass, Ordering};
+use crate::platform::sync::{run_parallel, AtomicU64, LockClass, Ordering, SpinLock};
 use crate::platform::vec::Vec;
 
 /// What to run.
@@ -61,34 +61,19 @@ pub struct TortureStats {
 const STATS: usize = 9;
 
 impl TortureStats {
-    fn to_array(self) -> [u64; STATS] {
+    /// Every counter, to add up or fill in one loop.
+    fn counters(&mut self) -> [&mut u64; STATS] {
         [
-            self.ops,
-            self.writes,
-            self.relocks,
-            self.stale_relocks,
-            self.upgrades,
-            self.aborts,
-            self.read_aborts,
-            self.write_aborts,
-            self.readers_adds,
+            &mut self.ops,
+            &mut self.writes,
+            &mut self.relocks,
+            &mut self.stale_relocks,
+            &mut self.upgrades,
+            &mut self.aborts,
+            &mut self.read_aborts,
+            &mut self.write_aborts,
+            &mut self.readers_adds,
         ]
-    }
-
-    fn from_array(a: [u64; STATS]) -> Self {
-        let [ops, writes, relocks, stale_relocks, upgrades, aborts, read_aborts, write_aborts, readers_adds] =
-            a;
-        Self {
-            ops,
-            writes,
-            relocks,
-            stale_relocks,
-            upgrades,
-            aborts,
-            read_aborts,
-            write_aborts,
-            readers_adds,
-        }
     }
 }
 
@@ -116,6 +101,8 @@ struct Checked {
     writers: AtomicU64,
     /// Changed only under the write lock: what relock protects.
     data: AtomicU64,
+    /// The first violation of the protocol seen on this lock.
+    violation: SpinLock<Option<&'static str>>,
 }
 
 static TORTURE_CLASS: LockClass = LockClass::new();
@@ -132,12 +119,13 @@ pub fn torture(config: TortureConfig) -> Result<TortureStats, TortureError> {
                 intents: AtomicU64::new(0),
                 writers: AtomicU64::new(0),
                 data: AtomicU64::new(0),
+                violation: SpinLock::new(None),
             })
             .map_err(|_| TortureError::Alloc)?;
     }
     let locks = &*locks;
     let totals: [AtomicU64; STATS] = core::array::from_fn(|_| AtomicU64::new(0));
-    let failure = crate::platform::sync::SpinLock::new(None::<TortureError>);
+    let failure = SpinLock::new(None::<TortureError>);
 
     run_parallel(c"six_torture", config.threads, &|thread| {
         let mut rng = Rng::new(0x5eed ^ thread as u64);
@@ -151,8 +139,8 @@ pub fn torture(config: TortureConfig) -> Result<TortureStats, TortureError> {
             }
             stats.ops += 1;
         }
-        for (total, n) in totals.iter().zip(stats.to_array()) {
-            total.fetch_add(n, Ordering::Relaxed);
+        for (total, n) in totals.iter().zip(stats.counters()) {
+            total.fetch_add(*n, Ordering::Relaxed);
         }
     })
     .map_err(|_| TortureError::Spawn)?;
@@ -164,6 +152,9 @@ pub fn torture(config: TortureConfig) -> Result<TortureStats, TortureError> {
     // waiting flag left, and the sequence number moved by two per write
     // (a write granted to an abandoned wait was unwound).
     for c in locks {
+        if let Some(what) = *c.violation.lock() {
+            return Err(TortureError::Violation(what));
+        }
         ensure(
             c.lock.counts() == SixLockCounts::default(),
             "lock held after the run",
@@ -175,9 +166,11 @@ pub fn torture(config: TortureConfig) -> Result<TortureStats, TortureError> {
             "sequence number does not count the writes",
         )?;
     }
-    Ok(TortureStats::from_array(
-        totals.map(|t| t.load(Ordering::Relaxed)),
-    ))
+    let mut stats = TortureStats::default();
+    for (n, total) in stats.counters().into_iter().zip(&totals) {
+        *n = total.load(Ordering::Relaxed);
+    }
+    Ok(stats)
 }
 
 /// Checks a condition of the protocol.
@@ -186,6 +179,16 @@ fn ensure(ok: bool, what: &'static str) -> Result<(), TortureError> {
         Ok(())
     } else {
         Err(TortureError::Violation(what))
+    }
+}
+
+/// Checks a condition of the protocol inside an operation: a violation is
+/// recorded (the first one per lock) and the operation carries on, so that
+/// it still releases what it holds and the other threads are not left
+/// waiting on it forever; the run reports it at the end.
+fn check(c: &Checked, ok: bool, what: &'static str) {
+    if !ok {
+        c.violation.lock().get_or_insert(what);
     }
 }
 
@@ -198,12 +201,13 @@ fn unlock(c: &Checked, ty: SixLockType) -> Result<(), TortureError> {
 }
 
 /// Inside a read hold: no writer may be in.
-fn enter_read(c: &Checked) -> Result<(), TortureError> {
+fn enter_read(c: &Checked) {
     c.readers.fetch_add(1, Ordering::Relaxed);
-    ensure(
+    check(
+        c,
         c.writers.load(Ordering::Relaxed) == 0,
         "a reader met a writer",
-    )
+    );
 }
 
 fn leave_read(c: &Checked) {
@@ -211,11 +215,12 @@ fn leave_read(c: &Checked) {
 }
 
 /// Inside an intent hold: no other intent holder may be in.
-fn enter_intent(c: &Checked) -> Result<(), TortureError> {
-    ensure(
+fn enter_intent(c: &Checked) {
+    check(
+        c,
         c.intents.fetch_add(1, Ordering::Relaxed) == 0,
         "two intent holders",
-    )
+    );
 }
 
 fn leave_intent(c: &Checked) {
@@ -225,14 +230,16 @@ fn leave_intent(c: &Checked) {
 /// Takes write (intent held), checks it is alone, changes the data.
 fn write(c: &Checked, stats: &mut TortureStats) -> Result<(), TortureError> {
     lock(c, SixLockType::Write)?;
-    ensure(
+    check(
+        c,
         c.writers.fetch_add(1, Ordering::Relaxed) == 0,
         "two writers",
-    )?;
-    ensure(
+    );
+    check(
+        c,
         c.readers.load(Ordering::Relaxed) == 0,
         "a writer met a reader",
-    )?;
+    );
     c.data.fetch_add(1, Ordering::Relaxed);
     c.writers.fetch_sub(1, Ordering::Relaxed);
     stats.writes += 1;
@@ -245,10 +252,7 @@ fn lock_error(e: SixError) -> TortureError {
 
 /// A should-sleep hook's plan: run `act` (once) at the first call, then
 /// let the wait sleep `sleeps` times, then abandon it.
-fn hook<'a>(
-    mut sleeps: u64,
-    mut act: Option<&'a mut dyn FnMut()>,
-) -> impl FnMut() -> Result<(), ()> + 'a {
+fn hook(mut sleeps: u64, mut act: Option<&mut dyn FnMut()>) -> impl FnMut() -> Result<(), ()> + '_ {
     move || {
         if let Some(act) = act.take() {
             act();
@@ -267,13 +271,22 @@ fn hook<'a>(
 /// written since `seq` (only we could), and the flag that kept new readers
 /// out is gone (only our wait sets it), so a new reader gets in.
 fn check_write_abandoned(c: &Checked, seq: u32) -> Result<(), TortureError> {
-    ensure(!c.lock.counts().write, "write held after an abandoned wait")?;
-    ensure(c.lock.seq() == seq, "an abandoned write wait changed seq")?;
-    ensure(
-        c.lock.trylock(SixLockType::Read),
-        "readers refused after an abandoned write wait",
-    )?;
-    unlock(c, SixLockType::Read)
+    check(
+        c,
+        !c.lock.counts().write,
+        "write held after an abandoned wait",
+    );
+    check(
+        c,
+        c.lock.seq() == seq,
+        "an abandoned write wait changed seq",
+    );
+    if c.lock.trylock(SixLockType::Read) {
+        unlock(c, SixLockType::Read)
+    } else {
+        check(c, false, "readers refused after an abandoned write wait");
+        Ok(())
+    }
 }
 
 /// Read, waiting with a hook that may give up.
@@ -283,7 +296,7 @@ fn read_or_abort(c: &Checked, rng: &mut Rng, stats: &mut TortureStats) -> Result
         .lock_with(SixLockType::Read, hook(rng.below(3), None))
     {
         Ok(()) => {
-            enter_read(c)?;
+            enter_read(c);
             leave_read(c);
             unlock(c, SixLockType::Read)
         }
@@ -305,13 +318,14 @@ fn read_abort_under_write(
     stats: &mut TortureStats,
 ) -> Result<(), TortureError> {
     lock(c, SixLockType::Intent)?;
-    enter_intent(c)?;
+    enter_intent(c);
     lock(c, SixLockType::Write)?;
     c.writers.fetch_add(1, Ordering::Relaxed);
-    ensure(
+    check(
+        c,
         c.readers.load(Ordering::Relaxed) == 0,
         "a writer met a reader",
-    )?;
+    );
     c.data.fetch_add(1, Ordering::Relaxed);
     c.writers.fetch_sub(1, Ordering::Relaxed);
     stats.writes += 1;
@@ -329,22 +343,27 @@ fn read_abort_under_write(
     match result {
         Err(SixError::Aborted(())) => stats.read_aborts += 1,
         Err(e) => return Err(TortureError::Lock(e)),
-        Ok(()) => return Err(TortureError::Violation("a read wait under write succeeded")),
+        Ok(()) => {
+            check(c, false, "a read wait under write succeeded");
+            unlock(c, SixLockType::Read)?;
+        }
     }
     if release {
         // The hook released write, which bumped seq once more.
-        ensure(
+        check(
+            c,
             c.lock.seq() == seq.wrapping_add(1),
             "seq after a write released in the hook",
-        )?;
+        );
     } else {
         // Nobody can read under our write: the read count is back to 0.
         let counts = c.lock.counts();
-        ensure(
+        check(
+            c,
             counts.read == 0 && counts.write,
             "an abandoned read wait left a reader",
-        )?;
-        ensure(c.lock.seq() == seq, "an abandoned read wait changed seq")?;
+        );
+        check(c, c.lock.seq() == seq, "an abandoned read wait changed seq");
         unlock(c, SixLockType::Write)?;
     }
     leave_intent(c);
@@ -361,7 +380,7 @@ fn write_or_abort(
     stats: &mut TortureStats,
 ) -> Result<(), TortureError> {
     lock(c, SixLockType::Intent)?;
-    enter_intent(c)?;
+    enter_intent(c);
     let own_read = rng.below(2) == 0;
     if own_read {
         c.lock.increment(SixLockType::Read).map_err(lock_error)?;
@@ -392,12 +411,13 @@ fn write_or_abort(
     };
     match result {
         Ok(()) => {
-            ensure(!own_read, "write granted next to our own reader")?;
+            check(c, !own_read, "write granted next to our own reader");
             c.writers.fetch_add(1, Ordering::Relaxed);
-            ensure(
+            check(
+                c,
                 c.readers.load(Ordering::Relaxed) == 0,
                 "a writer met a reader",
-            )?;
+            );
             c.data.fetch_add(1, Ordering::Relaxed);
             c.writers.fetch_sub(1, Ordering::Relaxed);
             stats.writes += 1;
@@ -425,7 +445,7 @@ fn readers_add_write(
     stats: &mut TortureStats,
 ) -> Result<(), TortureError> {
     lock(c, SixLockType::Intent)?;
-    enter_intent(c)?;
+    enter_intent(c);
     let own = 1 + rng.below(3);
     for _ in 0..own {
         c.lock.increment(SixLockType::Read).map_err(lock_error)?;
@@ -444,19 +464,21 @@ fn readers_add_write(
     match result {
         Ok(()) => {
             c.writers.fetch_add(1, Ordering::Relaxed);
-            ensure(
+            check(
+                c,
                 c.readers.load(Ordering::Relaxed) == 0,
                 "a writer met a reader",
-            )?;
+            );
             c.data.fetch_add(1, Ordering::Relaxed);
             c.writers.fetch_sub(1, Ordering::Relaxed);
             stats.writes += 1;
             // Back under write: then they are the only readers there are.
             c.lock.readers_add(n).map_err(lock_error)?;
-            ensure(
+            check(
+                c,
                 c.lock.counts().read == own as u32,
                 "readers_add under write miscounted",
-            )?;
+            );
             unlock(c, SixLockType::Write)?;
         }
         Err(SixError::Aborted(())) => {
@@ -467,7 +489,7 @@ fn readers_add_write(
         Err(e) => return Err(TortureError::Lock(e)),
     }
     // Our readers are real holds again.
-    enter_read(c)?;
+    enter_read(c);
     leave_read(c);
     for _ in 0..own {
         unlock(c, SixLockType::Read)?;
@@ -482,7 +504,7 @@ fn one_op(c: &Checked, rng: &mut Rng, stats: &mut TortureStats) -> Result<(), To
         // Read, or read taken twice (increment).
         0 | 1 => {
             lock(c, SixLockType::Read)?;
-            enter_read(c)?;
+            enter_read(c);
             let twice = rng.below(2) == 0;
             if twice {
                 c.lock
@@ -496,7 +518,7 @@ fn one_op(c: &Checked, rng: &mut Rng, stats: &mut TortureStats) -> Result<(), To
         // Intent, sometimes writing.
         2 | 3 => {
             lock(c, SixLockType::Intent)?;
-            enter_intent(c)?;
+            enter_intent(c);
             if rng.below(2) == 0 {
                 write(c, stats)?;
             }
@@ -507,17 +529,18 @@ fn one_op(c: &Checked, rng: &mut Rng, stats: &mut TortureStats) -> Result<(), To
         // that succeeds must find the data unchanged.
         4 => {
             lock(c, SixLockType::Read)?;
-            enter_read(c)?;
+            enter_read(c);
             let seq = c.lock.seq();
             let data = c.data.load(Ordering::Relaxed);
             leave_read(c);
             unlock(c, SixLockType::Read)?;
             if c.lock.relock(SixLockType::Read, seq) {
-                enter_read(c)?;
-                ensure(
+                enter_read(c);
+                check(
+                    c,
                     c.data.load(Ordering::Relaxed) == data,
                     "relock succeeded after a write",
-                )?;
+                );
                 stats.relocks += 1;
                 leave_read(c);
                 unlock(c, SixLockType::Read)
@@ -529,10 +552,10 @@ fn one_op(c: &Checked, rng: &mut Rng, stats: &mut TortureStats) -> Result<(), To
         // Read, upgraded to intent when nobody else has intent.
         5 => {
             lock(c, SixLockType::Read)?;
-            enter_read(c)?;
+            enter_read(c);
             leave_read(c);
             if c.lock.tryupgrade() {
-                enter_intent(c)?;
+                enter_intent(c);
                 stats.upgrades += 1;
                 leave_intent(c);
                 unlock(c, SixLockType::Intent)
@@ -543,13 +566,13 @@ fn one_op(c: &Checked, rng: &mut Rng, stats: &mut TortureStats) -> Result<(), To
         // Intent, write, then downgraded to read.
         6 => {
             lock(c, SixLockType::Intent)?;
-            enter_intent(c)?;
+            enter_intent(c);
             write(c, stats)?;
             leave_intent(c);
             c.lock
                 .downgrade()
                 .map_err(|e| TortureError::Lock(e.widen()))?;
-            enter_read(c)?;
+            enter_read(c);
             leave_read(c);
             unlock(c, SixLockType::Read)
         }
@@ -572,7 +595,7 @@ fn one_op(c: &Checked, rng: &mut Rng, stats: &mut TortureStats) -> Result<(), To
                 });
             match taken {
                 Ok(()) => {
-                    enter_intent(c)?;
+                    enter_intent(c);
                     leave_intent(c);
                     unlock(c, SixLockType::Intent)
                 }
