@@ -57,3 +57,5 @@ pub(crate) use ok;
 mod sync_tests;
 #[cfg(any(test, CONFIG_KUNIT))]
 mod vec_tests;
+#[cfg(any(test, CONFIG_KUNIT))]
+mod wait_tests;
