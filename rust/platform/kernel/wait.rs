@@ -157,6 +157,7 @@ impl WaitListGuard<'_> {
         // it sees `GRANTED` (stored below) or after taking it out of the list
         // under the spinlock, which we hold. The task is never changed.
         let task = unsafe { (*node).task.clone() };
+        // INVARIANT: unlinked above, no longer `QUEUED`, under the spinlock.
         // SAFETY: alive, as above. This store is our last access: once the
         // owner sees it (acquire), it may return and its frame be reused, so
         // nothing of the node is used after it (the reference made for the
@@ -263,6 +264,7 @@ impl<'l> Waiter<'l> {
         // SAFETY: the waiter is pinned and borrows this list, whose spinlock
         // `guard` holds; not `QUEUED` under the spinlock means not linked.
         unsafe { guard.push(&self.node) };
+        // INVARIANT: linked, hence `QUEUED`, still under the spinlock.
         self.node.state.store(QUEUED, Ordering::Relaxed);
         true
     }
@@ -276,6 +278,7 @@ impl<'l> Waiter<'l> {
         }
         // SAFETY: `QUEUED` under the spinlock of its list means linked there.
         unsafe { guard.unlink(&self.node) };
+        // INVARIANT: unlinked, hence no longer `QUEUED`, under the spinlock.
         self.node.state.store(IDLE, Ordering::Relaxed);
         true
     }
@@ -299,6 +302,7 @@ impl Drop for Waiter<'_> {
             // SAFETY: `QUEUED` under the spinlock of its list means linked
             // there.
             unsafe { guard.unlink(&self.node) };
+            // INVARIANT: as in `dequeue`.
             self.node.state.store(IDLE, Ordering::Relaxed);
         }
     }
