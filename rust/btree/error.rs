@@ -96,10 +96,7 @@ impl From<KeyError> for BtreeError {
 }
 
 impl<E> From<SixError<E>> for BtreeError {
-    fn from(e: SixError<E>) -> Self {
-        match e {
-            SixError::Alloc => BtreeError::Alloc,
-            _ => BtreeError::Lock,
-        }
+    fn from(_: SixError<E>) -> Self {
+        BtreeError::Lock
     }
 }

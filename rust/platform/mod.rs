@@ -22,6 +22,10 @@
 //! - `rng`: `Rng`, the one pseudo-random generator of workloads and tests
 //!   (plain Rust, the same in both builds).
 //! - `sort`: `insertion_sort_by_key` for small slices (no `core` sort).
+//! - `wait`: `WaitList`, a FIFO of `Waiter`s that allocates nothing: in
+//!   the kernel an intrusive list of pinned waiters in the waiting tasks'
+//!   stack frames, under a raw spinlock; in userspace the same API over a
+//!   record per thread, allocated at its first wait.
 //! - the test harness: `test_suite!`, `check!`, `check_eq!`, `ok!`,
 //!   `TestResult`.
 
@@ -65,3 +69,6 @@ mod sync_tests;
 #[cfg(any(test, CONFIG_KUNIT))]
 #[cfg_attr(not(CONFIG_KUNIT), forbid(unsafe_code))]
 mod vec_tests;
+#[cfg(any(test, CONFIG_KUNIT))]
+#[cfg_attr(not(CONFIG_KUNIT), forbid(unsafe_code))]
+mod wait_tests;

@@ -130,8 +130,8 @@ impl SixLock {
     ///
     /// Write needs intent held by the caller ([`SixError::Misuse`]
     /// otherwise); while it waits for the readers to leave, new readers
-    /// wait too. Waiting allocates a waiter record, which may fail
-    /// ([`SixError::Alloc`]).
+    /// wait too. Waiting allocates nothing: the waiter lives in this call's
+    /// frame.
     ///
     /// Lockdep sees this as a trylock: the hook is the caller's deadlock
     /// avoidance (the btree refuses waits that would deadlock, and

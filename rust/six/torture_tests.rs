@@ -17,6 +17,12 @@ test_suite! {
             // stale depends on the interleaving, so that is not required.)
             check!(stats.writes > 0);
             check!(stats.relocks > 0);
+            // Read and write waits abandoned next to other lockers, and
+            // writes with readers_add: some of each are bound to happen
+            // (some waits can only end by giving up).
+            check!(stats.read_aborts > 0);
+            check!(stats.write_aborts > 0);
+            check!(stats.readers_adds > 0);
         }
     }
 

@@ -2,7 +2,6 @@
 
 //! The vocabulary of the six lock's API: lock types, counts and errors.
 
-use crate::platform::sync::AllocError;
 use core::convert::Infallible;
 
 /// The three ways to hold a six lock.
@@ -32,11 +31,11 @@ pub struct SixLockCounts {
 
 /// Why a six lock operation failed. `E` is the error of a should-sleep hook
 /// (none for the operations that take no hook).
+///
+/// Running out of memory is not among them: no operation allocates (a
+/// waiter lives in the waiting thread's frame).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SixError<E = Infallible> {
-    /// A waiter record or its room in the queue could not be allocated; the
-    /// lock is not held.
-    Alloc,
     /// The call breaks the lock's rules: write without intent, unlocking a
     /// type that is not held, incrementing the write lock. Nothing changed.
     Misuse,
@@ -54,16 +53,9 @@ impl SixError {
     /// The same error, for a caller whose hook errors are `E`.
     pub fn widen<E>(self) -> SixError<E> {
         match self {
-            SixError::Alloc => SixError::Alloc,
             SixError::Misuse => SixError::Misuse,
             SixError::Overflow => SixError::Overflow,
             SixError::Aborted(never) => match never {},
         }
-    }
-}
-
-impl<E> From<AllocError> for SixError<E> {
-    fn from(_: AllocError) -> Self {
-        SixError::Alloc
     }
 }

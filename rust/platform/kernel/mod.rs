@@ -7,6 +7,7 @@
 mod atomic;
 pub mod sync;
 pub mod vec;
+pub mod wait;
 
 // Only where lockdep can say what it saw: elsewhere the annotations are
 // no-ops, with nothing to check.

@@ -4,6 +4,7 @@
 
 pub mod sync;
 pub mod vec;
+pub mod wait;
 
 #[cfg(test)]
 mod test;
