@@ -13,8 +13,9 @@
 mod guard;
 mod lock;
 mod state;
-// Runs threads, which loom does not model (loom has its own models).
-#[cfg(not(loom))]
+// Runs threads, which loom does not model (loom has its own models); in the
+// module only with KUnit, which runs it.
+#[cfg(all(not(loom), any(not(sixfs_kernel), CONFIG_KUNIT)))]
 pub mod torture;
 mod types;
 mod wait;

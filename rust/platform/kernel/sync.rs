@@ -93,9 +93,15 @@ impl<T> SpinLock<T> {
     /// A new unlocked lock.
     pub fn new(value: T) -> Self {
         let lock = Opaque::uninit();
-        // SAFETY: initialises the raw spinlock in place. Moving it afterwards
-        // (into `Self`) is fine: an unlocked raw spinlock holds no pointers to
-        // itself.
+        // SAFETY: initialises the raw spinlock in place; `lock.get()` is
+        // valid for writes. Moving it afterwards (into `Self`, and wherever
+        // `Self` goes) is sound: a `raw_spinlock_t` is the lock word, with
+        // DEBUG_SPINLOCK a magic, an owner CPU and an owner task, with
+        // lockdep a `lockdep_map` whose key and name point to static data
+        // and whose class cache points into lockdep's class table. Nothing
+        // points into the lock itself, and lockdep records the lock by its
+        // address only while it is held, when `SpinLockGuard` borrows the
+        // `SpinLock`, so it cannot move then.
         unsafe { ffi::sixfs_raw_spin_lock_init(lock.get()) };
         Self {
             lock,
@@ -281,8 +287,17 @@ unsafe impl Sync for LockdepMap {}
 impl LockdepMap {
     /// A map for a lock named `name` in class `class`.
     ///
-    /// Moving the map while its lock is held confuses lockdep's reports
-    /// (held locks are recorded by address), though nothing worse.
+    /// The map must not move while lockdep holds it as acquired: lockdep
+    /// records held locks by address and, when a lock below one in the
+    /// task's held stack is released first, acquires the ones above again
+    /// through those addresses. Moving it at any other time is sound (its
+    /// pointers go to static data and lockdep's tables, none into itself).
+    /// Every lock here that annotates is borrowed while held (the six
+    /// lock's guards, `SpinLock`), except the six lock's raw operations,
+    /// whose callers keep their locks in place (the btree's nodes live in
+    /// `Arc`s and use untracked maps, which lockdep never records; the
+    /// benchmarks' and tests' locks stay where they were made until
+    /// released). Pinning `SixLock` would make that a compile-time fact.
     pub fn new(name: &'static CStr, class: &'static LockClass) -> Self {
         // SAFETY: all-zero is a valid, not yet initialised `lockdep_map`.
         let map = Opaque::new(unsafe { core::mem::zeroed() });
