@@ -12,32 +12,41 @@ use kernel::prelude::*;
 // crate (tools/sixfs-core), and parts of it serve only the tools and the
 // tests until the filesystem layer grows into them. It has no `unsafe`, by
 // rule: only `glue` and the kernel half of `platform` (which forbids it in
-// its other parts itself) meet the kernel's C. With KUnit, the suites'
-// statics carry `#[link_section]`, which the lint counts as unsafe; the
-// userspace crate compiles the same files under `forbid` unconditionally.
+// its other parts itself) meet the kernel's C. With KUnit it is `deny`
+// rather than `forbid`: the suites' statics, which the glue's `kunit_suite!`
+// expands into each test module, carry `#[link_section]` (counted as
+// unsafe) and allow it for themselves alone. The userspace crate compiles
+// the same files, tests included, under `forbid`.
 #[allow(unreachable_pub, dead_code, unused_imports)]
 #[cfg_attr(not(CONFIG_KUNIT), forbid(unsafe_code))]
+#[cfg_attr(CONFIG_KUNIT, deny(unsafe_code))]
 mod bkey;
 #[allow(unreachable_pub, dead_code, unused_imports)]
 #[cfg_attr(not(CONFIG_KUNIT), forbid(unsafe_code))]
+#[cfg_attr(CONFIG_KUNIT, deny(unsafe_code))]
 mod btree;
 #[allow(unreachable_pub, dead_code, unused_imports)]
 #[cfg_attr(not(CONFIG_KUNIT), forbid(unsafe_code))]
+#[cfg_attr(CONFIG_KUNIT, deny(unsafe_code))]
 mod format;
 #[allow(unreachable_pub, dead_code, unused_imports)]
 #[cfg_attr(not(CONFIG_KUNIT), forbid(unsafe_code))]
+#[cfg_attr(CONFIG_KUNIT, deny(unsafe_code))]
 mod node;
 #[allow(unreachable_pub, dead_code, unused_imports)]
 #[cfg_attr(not(CONFIG_KUNIT), forbid(unsafe_code))]
+#[cfg_attr(CONFIG_KUNIT, deny(unsafe_code))]
 mod perf;
 #[allow(unreachable_pub, dead_code, unused_imports)]
 mod platform;
 #[allow(unreachable_pub, dead_code, unused_imports)]
 #[cfg_attr(not(CONFIG_KUNIT), forbid(unsafe_code))]
+#[cfg_attr(CONFIG_KUNIT, deny(unsafe_code))]
 mod six;
 
 // Kernel-only layers; `fs` works through the glue's safe types.
 #[cfg_attr(not(CONFIG_KUNIT), forbid(unsafe_code))]
+#[cfg_attr(CONFIG_KUNIT, deny(unsafe_code))]
 mod fs;
 mod glue;
 mod perf_command;

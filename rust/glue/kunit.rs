@@ -106,6 +106,10 @@ macro_rules! kunit_suite {
             )*
         }
 
+        // The suite's statics are glue expanded into a core test module:
+        // the core denies `unsafe_code` (which counts `#[link_section]`),
+        // and this is the one place allowed to opt out.
+        #[allow(unsafe_code)]
         const _: () = {
             const CASES_LEN: usize = [$(stringify!($case)),*].len() + 1;
             static mut CASES: [kernel::bindings::kunit_case; CASES_LEN] = [

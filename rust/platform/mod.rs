@@ -62,13 +62,16 @@ macro_rules! ok {
 #[cfg(any(test, CONFIG_KUNIT))]
 pub(crate) use ok;
 
-// KUnit's suite statics need `#[link_section]` (see rust/sixfs.rs).
+// With KUnit, `deny` rather than `forbid` (see rust/sixfs.rs).
 #[cfg(any(test, CONFIG_KUNIT))]
 #[cfg_attr(not(CONFIG_KUNIT), forbid(unsafe_code))]
+#[cfg_attr(CONFIG_KUNIT, deny(unsafe_code))]
 mod sync_tests;
 #[cfg(any(test, CONFIG_KUNIT))]
 #[cfg_attr(not(CONFIG_KUNIT), forbid(unsafe_code))]
+#[cfg_attr(CONFIG_KUNIT, deny(unsafe_code))]
 mod vec_tests;
 #[cfg(any(test, CONFIG_KUNIT))]
 #[cfg_attr(not(CONFIG_KUNIT), forbid(unsafe_code))]
+#[cfg_attr(CONFIG_KUNIT, deny(unsafe_code))]
 mod wait_tests;
