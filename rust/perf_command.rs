@@ -83,7 +83,7 @@ fn run_lock(name: &str, count: u64, threads: u32) -> Result<perf::Measurement> {
             RwSemaphore::new().map_err(|_| AllocError)
         }),
         "six" => locks::run(workload, count, threads, || {
-            Ok(SixLock::new(c"bench_six", &locks::BENCH_SIX_CLASS))
+            SixLock::new(c"bench_six", &locks::BENCH_SIX_CLASS)
         }),
         _ => {
             pr_err!("perf_test: unknown lock {lock}\n");

@@ -6,12 +6,12 @@
 use super::test_util::counts;
 use super::types::SixLockType::{Intent, Read};
 use super::{SixError, SixLock};
-use crate::platform::sync::LockClass;
-use crate::platform::{check, check_eq, test_suite};
+use crate::platform::sync::{AllocError, LockClass};
+use crate::platform::{check, check_eq, ok, test_suite};
 
 static CLASS: LockClass = LockClass::new();
 
-fn new_lock() -> SixLock {
+fn new_lock() -> Result<SixLock, AllocError> {
     SixLock::new(c"sixfs_six_guard_test", &CLASS)
 }
 
@@ -19,7 +19,7 @@ test_suite! {
     sixfs_six_guard;
 
     fn guards_release_on_drop() {
-        let lock = new_lock();
+        let lock = ok!(new_lock());
         {
             let _a = lock.read();
             let _b = lock.try_read();
@@ -31,7 +31,7 @@ test_suite! {
     }
 
     fn write_goes_through_intent() {
-        let lock = new_lock();
+        let lock = ok!(new_lock());
         let seq = lock.seq();
         if let Ok(mut intent) = lock.intent() {
             {
@@ -56,7 +56,7 @@ test_suite! {
     }
 
     fn upgrade_and_downgrade_move_one_hold() {
-        let lock = new_lock();
+        let lock = ok!(new_lock());
         let read = lock.try_read();
         check!(read.is_some());
         let Some(read) = read else { return Ok(()) };
@@ -82,7 +82,7 @@ test_suite! {
     }
 
     fn relock_guards_follow_the_sequence_number() {
-        let lock = new_lock();
+        let lock = ok!(new_lock());
         let seq = match lock.try_read() {
             Some(read) => read.seq(),
             None => return Ok(()),
@@ -98,7 +98,7 @@ test_suite! {
     }
 
     fn into_raw_keeps_the_hold() {
-        let lock = new_lock();
+        let lock = ok!(new_lock());
         if let Ok(intent) = lock.intent() {
             let raw = intent.into_raw();
             check_eq!(raw.counts(), counts(0, 1, false));
@@ -113,7 +113,7 @@ test_suite! {
     }
 
     fn hooks_abort_guarded_waits() {
-        let lock = new_lock();
+        let lock = ok!(new_lock());
         if let Ok(mut intent) = lock.intent() {
             let reader = lock.try_read();
             check!(reader.is_some());

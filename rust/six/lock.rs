@@ -8,7 +8,7 @@
 use super::state::{Refusal, StateWord, INTENT_WAITING, READ_WAITING, WRITE_WAITING};
 use super::types::{SixError, SixLockCounts, SixLockType};
 use super::wait::{spin_acquire, WaitOutcome, WaitQueue};
-use crate::platform::sync::{might_sleep, AtomicU32, LockClass, LockdepMap, Ordering};
+use crate::platform::sync::{might_sleep, AllocError, AtomicU32, LockClass, LockdepMap, Ordering};
 use core::ffi::CStr;
 use core::fmt;
 
@@ -36,13 +36,15 @@ pub struct SixLock {
 
 impl SixLock {
     /// An unlocked lock named `name` for lockdep, in lock class `class`.
-    pub fn new(name: &'static CStr, class: &'static LockClass) -> Self {
-        Self {
+    /// In the kernel its lockdep map gets an allocation of its own, so that
+    /// the lock may move even while held through the raw operations.
+    pub fn new(name: &'static CStr, class: &'static LockClass) -> Result<Self, AllocError> {
+        Ok(Self {
             state: StateWord::new(),
             intent_recurse: AtomicU32::new(0),
             waiters: WaitQueue::new(),
-            dep_map: LockdepMap::new(name, class),
-        }
+            dep_map: LockdepMap::new(name, class)?,
+        })
     }
 
     /// An unlocked lock that lockdep does not track: for users with their own

@@ -9,12 +9,12 @@
 use super::test_util::counts;
 use super::types::SixLockType::{Intent, Read, Write};
 use super::{SixError, SixLock};
-use crate::platform::sync::LockClass;
-use crate::platform::{check, check_eq, test_suite};
+use crate::platform::sync::{AllocError, LockClass};
+use crate::platform::{check, check_eq, ok, test_suite};
 
 static CLASS: LockClass = LockClass::new();
 
-fn new_lock() -> SixLock {
+fn new_lock() -> Result<SixLock, AllocError> {
     SixLock::new(c"sixfs_six_test", &CLASS)
 }
 
@@ -22,14 +22,14 @@ test_suite! {
     sixfs_six;
 
     fn starts_unlocked() {
-        let lock = new_lock();
+        let lock = ok!(new_lock());
         check_eq!(lock.counts(), counts(0, 0, false));
         check_eq!(lock.seq(), 0);
         check!(!lock.has_waiters());
     }
 
     fn readers_share_with_readers_and_intent() {
-        let lock = new_lock();
+        let lock = ok!(new_lock());
         check!(lock.trylock(Read));
         check!(lock.trylock(Read));
         check!(lock.trylock(Intent));
@@ -43,7 +43,7 @@ test_suite! {
     }
 
     fn trylock_fails_for_each_incompatible_pair() {
-        let lock = new_lock();
+        let lock = ok!(new_lock());
         // intent / intent
         check!(lock.trylock(Intent));
         check!(!lock.trylock(Intent));
@@ -66,7 +66,7 @@ test_suite! {
     }
 
     fn blocking_lock_of_a_free_lock_takes_it() {
-        let lock = new_lock();
+        let lock = ok!(new_lock());
         // One at a time: blocking on intent while holding read is the
         // deadlock lockdep reports.
         check_eq!(lock.lock(Read), Ok(()));
@@ -81,7 +81,7 @@ test_suite! {
     }
 
     fn seq_is_odd_exactly_while_write_is_held() {
-        let lock = new_lock();
+        let lock = ok!(new_lock());
         check!(lock.trylock(Intent));
         let seq = lock.seq();
         check!(lock.trylock(Write));
@@ -96,7 +96,7 @@ test_suite! {
     }
 
     fn relock_without_a_write_succeeds() {
-        let lock = new_lock();
+        let lock = ok!(new_lock());
         check!(lock.trylock(Read));
         let seq = lock.seq();
         check_eq!(lock.unlock(Read), Ok(()));
@@ -111,7 +111,7 @@ test_suite! {
     }
 
     fn relock_after_a_write_fails() {
-        let lock = new_lock();
+        let lock = ok!(new_lock());
         check!(lock.trylock(Read));
         let seq = lock.seq();
         check_eq!(lock.unlock(Read), Ok(()));
@@ -131,7 +131,7 @@ test_suite! {
     }
 
     fn relock_fails_when_the_lock_is_busy() {
-        let lock = new_lock();
+        let lock = ok!(new_lock());
         let seq = lock.seq();
         check!(lock.trylock(Intent));
         check!(!lock.relock(Intent, seq));
@@ -142,7 +142,7 @@ test_suite! {
     }
 
     fn upgrade_fails_while_another_intent_is_held() {
-        let lock = new_lock();
+        let lock = ok!(new_lock());
         check!(lock.trylock(Read));
         check!(lock.trylock(Intent));
         check!(!lock.tryupgrade());
@@ -158,7 +158,7 @@ test_suite! {
     }
 
     fn downgrade_then_relock() {
-        let lock = new_lock();
+        let lock = ok!(new_lock());
         check!(lock.trylock(Intent));
         check!(lock.trylock(Write));
         check_eq!(lock.unlock(Write), Ok(()));
@@ -182,7 +182,7 @@ test_suite! {
     }
 
     fn trylock_convert_covers_every_pair() {
-        let lock = new_lock();
+        let lock = ok!(new_lock());
         check!(lock.trylock(Intent));
         check!(lock.trylock_convert(Intent, Intent));
         check!(lock.trylock_convert(Intent, Read));
@@ -197,7 +197,7 @@ test_suite! {
     }
 
     fn increment_counts_holds_that_each_need_an_unlock() {
-        let lock = new_lock();
+        let lock = ok!(new_lock());
         check_eq!(lock.increment(Read), Err(SixError::Misuse));
         check_eq!(lock.increment(Intent), Err(SixError::Misuse));
         check!(lock.trylock(Read));
@@ -228,7 +228,7 @@ test_suite! {
     }
 
     fn downgrade_of_an_incremented_intent_keeps_intent() {
-        let lock = new_lock();
+        let lock = ok!(new_lock());
         check!(lock.trylock(Intent));
         check_eq!(lock.increment(Intent), Ok(()));
         check_eq!(lock.downgrade(), Ok(()));
@@ -239,7 +239,7 @@ test_suite! {
     }
 
     fn unlock_of_what_is_not_held_is_refused() {
-        let lock = new_lock();
+        let lock = ok!(new_lock());
         check_eq!(lock.unlock(Read), Err(SixError::Misuse));
         check_eq!(lock.unlock(Intent), Err(SixError::Misuse));
         check_eq!(lock.unlock(Write), Err(SixError::Misuse));
@@ -255,7 +255,7 @@ test_suite! {
     }
 
     fn readers_add_lets_a_reader_take_write() {
-        let lock = new_lock();
+        let lock = ok!(new_lock());
         // We hold intent and two reads (say, through two btree paths).
         check!(lock.trylock(Intent));
         check!(lock.trylock(Read));
@@ -275,7 +275,7 @@ test_suite! {
     }
 
     fn should_sleep_error_aborts_the_wait() {
-        let lock = new_lock();
+        let lock = ok!(new_lock());
         check!(lock.trylock(Intent));
         let mut calls = 0;
         let result = lock.lock_with(Intent, || {
@@ -293,7 +293,7 @@ test_suite! {
     }
 
     fn should_sleep_runs_until_the_lock_is_granted() {
-        let lock = new_lock();
+        let lock = ok!(new_lock());
         check!(lock.trylock(Intent));
         let mut calls = 0;
         let mut unlocked = Err(SixError::Misuse);
@@ -313,7 +313,7 @@ test_suite! {
     }
 
     fn abort_after_the_grant_gives_the_lock_back() {
-        let lock = new_lock();
+        let lock = ok!(new_lock());
         check!(lock.trylock(Intent));
         // The hook releases the lock (granting it to us), then fails.
         let mut unlocked = Err(SixError::Misuse);
@@ -328,7 +328,7 @@ test_suite! {
     }
 
     fn read_wait_aborts_cleanly() {
-        let lock = new_lock();
+        let lock = ok!(new_lock());
         check!(lock.trylock(Intent));
         check!(lock.trylock(Write));
         let result = lock.lock_with(Read, || Err(1));
@@ -348,7 +348,7 @@ test_suite! {
     }
 
     fn waiting_writer_blocks_new_readers_until_it_aborts() {
-        let lock = new_lock();
+        let lock = ok!(new_lock());
         check!(lock.trylock(Intent));
         check!(lock.trylock(Read));
         let seq = lock.seq();
@@ -370,7 +370,7 @@ test_suite! {
     }
 
     fn write_granted_when_the_last_reader_leaves() {
-        let lock = new_lock();
+        let lock = ok!(new_lock());
         check!(lock.trylock(Intent));
         check!(lock.trylock(Read));
         let seq = lock.seq();
@@ -391,7 +391,7 @@ test_suite! {
     }
 
     fn write_abort_after_the_grant_leaves_seq_as_it_was() {
-        let lock = new_lock();
+        let lock = ok!(new_lock());
         check!(lock.trylock(Intent));
         check!(lock.trylock(Read));
         let seq = lock.seq();

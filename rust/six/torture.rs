@@ -114,7 +114,8 @@ pub fn torture(config: TortureConfig) -> Result<TortureStats, TortureError> {
     for _ in 0..config.locks.max(1) {
         locks
             .try_push(Checked {
-                lock: SixLock::new(c"six_torture", &TORTURE_CLASS),
+                lock: SixLock::new(c"six_torture", &TORTURE_CLASS)
+                    .map_err(|_| TortureError::Alloc)?,
                 readers: AtomicU64::new(0),
                 intents: AtomicU64::new(0),
                 writers: AtomicU64::new(0),

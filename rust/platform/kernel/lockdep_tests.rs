@@ -4,7 +4,7 @@
 //! suite `sixfs_lockdep`, built only in kernels with lockdep.
 
 use super::sync::{lockdep_held_locks, LockClass, LockdepMap};
-use crate::platform::{check_eq, test_suite};
+use crate::platform::{check_eq, ok, test_suite};
 
 static TEST_CLASS: LockClass = LockClass::new();
 
@@ -12,7 +12,7 @@ test_suite! {
     sixfs_lockdep;
 
     fn lockdep_sees_balanced_acquire_and_release() {
-        let map = LockdepMap::new(c"sixfs_test_lock", &TEST_CLASS);
+        let map = ok!(LockdepMap::new(c"sixfs_test_lock", &TEST_CLASS));
         // Counted along the way, checked once all is released: a check
         // failing while the lock is held would leave lockdep a held lock.
         let before = lockdep_held_locks();

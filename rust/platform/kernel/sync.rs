@@ -9,6 +9,7 @@ use core::ffi::CStr;
 use core::fmt;
 use core::marker::PhantomData;
 use core::ops::{Deref, DerefMut};
+use kernel::alloc::{flags::GFP_KERNEL, KBox};
 use kernel::{bindings, types::ARef, types::Opaque};
 
 pub use core::sync::atomic::Ordering;
@@ -276,7 +277,25 @@ impl Default for LockClass {
 }
 
 /// What lockdep knows of one lock instance.
-pub struct LockdepMap(Opaque<bindings::lockdep_map>);
+///
+/// # Invariants
+///
+/// The `lockdep_map` was initialised for lockdep (by `new` or `untracked`),
+/// and a tracked map never moves: it lives in its own allocation.
+pub struct LockdepMap(MapCell);
+
+/// Where a map lives. lockdep records a held lock by its map's address
+/// and, when a lock below one in the task's held stack is released first,
+/// acquires the ones above again through those addresses: a tracked map
+/// must not move while held. The six lock's raw operations hold a lock
+/// without borrowing it, so safe code could move it then; its tracked map
+/// is therefore on the heap, where the lock's moves do not take it. An
+/// untracked map (class `__lockdep_no_track__`) is never recorded as held
+/// and may move with its lock.
+enum MapCell {
+    Untracked(Opaque<bindings::lockdep_map>),
+    Tracked(KBox<Opaque<bindings::lockdep_map>>),
+}
 
 // SAFETY: lockdep's own locking covers its updates of the map; the map's
 // owner only passes its address to lockdep.
@@ -285,26 +304,17 @@ unsafe impl Send for LockdepMap {}
 unsafe impl Sync for LockdepMap {}
 
 impl LockdepMap {
-    /// A map for a lock named `name` in class `class`.
-    ///
-    /// The map must not move while lockdep holds it as acquired: lockdep
-    /// records held locks by address and, when a lock below one in the
-    /// task's held stack is released first, acquires the ones above again
-    /// through those addresses. Moving it at any other time is sound (its
-    /// pointers go to static data and lockdep's tables, none into itself).
-    /// Every lock here that annotates is borrowed while held (the six
-    /// lock's guards, `SpinLock`), except the six lock's raw operations,
-    /// whose callers keep their locks in place (the btree's nodes live in
-    /// `Arc`s and use untracked maps, which lockdep never records; the
-    /// benchmarks' and tests' locks stay where they were made until
-    /// released). Pinning `SixLock` would make that a compile-time fact.
-    pub fn new(name: &'static CStr, class: &'static LockClass) -> Self {
+    /// A map for a lock named `name` in class `class`, in an allocation of
+    /// its own (see [`MapCell`]).
+    pub fn new(name: &'static CStr, class: &'static LockClass) -> Result<Self, AllocError> {
         // SAFETY: all-zero is a valid, not yet initialised `lockdep_map`.
-        let map = Opaque::new(unsafe { core::mem::zeroed() });
-        // SAFETY: `map` is valid for writes; `name` and `class` are static,
-        // as lockdep requires.
+        let zeroed = Opaque::new(unsafe { core::mem::zeroed() });
+        let map = KBox::new(zeroed, GFP_KERNEL).map_err(|_| AllocError)?;
+        // SAFETY: `map` is valid for writes and stays where it is until the
+        // box is dropped; `name` and `class` are static, as lockdep
+        // requires.
         unsafe { ffi::sixfs_lockdep_init_map(map.get(), name.as_ptr().cast(), class.0.get()) };
-        Self(map)
+        Ok(Self(MapCell::Tracked(map)))
     }
 
     /// A map for a lock lockdep does not track at all: for locks whose users
@@ -313,9 +323,20 @@ impl LockdepMap {
     pub fn untracked(name: &'static CStr) -> Self {
         // SAFETY: all-zero is a valid, not yet initialised `lockdep_map`.
         let map = Opaque::new(unsafe { core::mem::zeroed() });
-        // SAFETY: `map` is valid for writes; `name` is static.
+        // SAFETY: `map` is valid for writes; `name` is static. Moving the
+        // map later is sound: it is never recorded as held, and its
+        // pointers go to static data and lockdep's tables.
         unsafe { ffi::sixfs_lockdep_init_map_untracked(map.get(), name.as_ptr().cast()) };
-        Self(map)
+        Self(MapCell::Untracked(map))
+    }
+
+    /// The map for lockdep's calls.
+    #[inline]
+    fn as_ptr(&self) -> *mut bindings::lockdep_map {
+        match &self.0 {
+            MapCell::Untracked(map) => map.get(),
+            MapCell::Tracked(map) => map.get(),
+        }
     }
 
     /// Tells lockdep the lock is being taken (`read`: shared). Without
@@ -323,9 +344,10 @@ impl LockdepMap {
     #[inline]
     pub fn acquire(&self, trylock: bool, read: bool) {
         #[cfg(CONFIG_LOCKDEP)]
-        // SAFETY: the map was initialised by `new`.
+        // SAFETY: the map was initialised (type invariant) and, if tracked,
+        // stays at this address while held.
         unsafe {
-            ffi::sixfs_lock_acquire(self.0.get(), trylock, read)
+            ffi::sixfs_lock_acquire(self.as_ptr(), trylock, read)
         };
         #[cfg(not(CONFIG_LOCKDEP))]
         let _ = (trylock, read);
@@ -335,9 +357,9 @@ impl LockdepMap {
     #[inline]
     pub fn release(&self) {
         #[cfg(CONFIG_LOCKDEP)]
-        // SAFETY: the map was initialised by `new`.
+        // SAFETY: as in `acquire`.
         unsafe {
-            ffi::sixfs_lock_release(self.0.get())
+            ffi::sixfs_lock_release(self.as_ptr())
         };
     }
 }

@@ -199,8 +199,11 @@ pub struct LockdepMap;
 
 impl LockdepMap {
     /// A map for a lock named `name` in class `class`.
-    pub fn new(_name: &'static core::ffi::CStr, _class: &'static LockClass) -> Self {
-        Self
+    pub fn new(
+        _name: &'static core::ffi::CStr,
+        _class: &'static LockClass,
+    ) -> Result<Self, AllocError> {
+        Ok(Self)
     }
 
     /// A map for a lock lockdep does not track at all.

@@ -62,7 +62,7 @@ fn contended(
 
 #[test]
 fn blocking_locks_and_wakeups_do_not_allocate() {
-    let lock = SixLock::new(c"six_alloc", &CLASS);
+    let lock = SixLock::new(c"six_alloc", &CLASS).expect("six lock");
     let lock = &lock;
     let ok = |r: Result<(), SixError>| r.expect("six lock operation");
     for round in 0..3 {
@@ -114,7 +114,7 @@ fn blocking_locks_and_wakeups_do_not_allocate() {
 
 #[test]
 fn abandoned_waits_do_not_allocate() {
-    let lock = SixLock::new(c"six_alloc", &CLASS);
+    let lock = SixLock::new(c"six_alloc", &CLASS).expect("six lock");
     for round in 0..3 {
         let check = round > 0;
         let info = measure(|| {

@@ -58,7 +58,7 @@ struct Shared {
 impl Shared {
     fn new() -> Arc<Self> {
         Arc::new(Self {
-            lock: SixLock::new(c"six_loom", &CLASS),
+            lock: SixLock::new(c"six_loom", &CLASS).expect("six lock"),
             inside: AtomicUsize::new(0),
             version: AtomicUsize::new(0),
             intent_data: AtomicUsize::new(0),

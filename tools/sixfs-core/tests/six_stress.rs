@@ -61,7 +61,7 @@ struct Totals {
 impl Guarded {
     fn new() -> Self {
         Self {
-            lock: SixLock::new(c"six_stress", &CLASS),
+            lock: SixLock::new(c"six_stress", &CLASS).expect("six lock"),
             inside: AtomicU64::new(0),
             version: AtomicU64::new(0),
         }
@@ -367,7 +367,7 @@ fn six_lock_under_contention() {
 #[test]
 fn aborted_writer_lets_queued_readers_in() {
     const ROUNDS: u64 = 300;
-    let lock = SixLock::new(c"six_stress_abort", &CLASS);
+    let lock = SixLock::new(c"six_stress_abort", &CLASS).expect("six lock");
     let progress = AtomicU64::new(0);
     with_watchdog(&[&lock], &progress, || {
         for _ in 0..ROUNDS {
@@ -413,7 +413,7 @@ fn aborted_writer_lets_queued_readers_in() {
 fn write_unlock_wakes_every_queued_reader() {
     const ROUNDS: u64 = 40;
     const READERS: usize = 12;
-    let lock = SixLock::new(c"six_stress_readers", &CLASS);
+    let lock = SixLock::new(c"six_stress_readers", &CLASS).expect("six lock");
     let progress = AtomicU64::new(0);
     with_watchdog(&[&lock], &progress, || {
         for _ in 0..ROUNDS {
