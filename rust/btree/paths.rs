@@ -87,12 +87,14 @@ impl Deref for Paths {
     type Target = [Path];
 
     fn deref(&self) -> &[Path] {
+        debug_assert!(self.live <= self.slots.len(), "Paths: live past its slots");
         self.slots.get(..self.live).unwrap_or(&[])
     }
 }
 
 impl DerefMut for Paths {
     fn deref_mut(&mut self) -> &mut [Path] {
+        debug_assert!(self.live <= self.slots.len(), "Paths: live past its slots");
         self.slots.get_mut(..self.live).unwrap_or(&mut [])
     }
 }

@@ -245,7 +245,9 @@ impl Node {
 
     /// Samples of bset `b`.
     pub(crate) fn samples_of(&self, b: Bset) -> &[Sample] {
-        self.samples.get(b.tstart..b.tend).unwrap_or(&[])
+        let samples = self.samples.get(b.tstart..b.tend);
+        debug_assert!(samples.is_some(), "a bset's samples outside the table");
+        samples.unwrap_or(&[])
     }
 
     /// Offset of the first key `>= pos` in bset `b`, or `b.end`.

@@ -167,6 +167,23 @@ impl State {
 }
 
 /// The atomic state word.
+///
+/// # Invariants
+///
+/// - `seq` is odd exactly while write is held, and write is held only
+///   with `I` set (only the intent holder writes).
+/// - While write is held, `readers` is zero but for the write holder's
+///   own read holds discounted with `readers_add`, which it gives back
+///   before it releases write.
+/// - `WW` is set only with `I` set (the intent holder is the only write
+///   waiter), and no new reader is admitted while it is.
+/// - `RW` (`IW`) is set while read (intent) waiters are queued in the
+///   lock's wait list, and whoever clears it wakes them; it is only ever
+///   set or cleared under the wait list's spinlock.
+///
+/// The loom models (tools/sixfs-core/tests/six_loom.rs) and the torture
+/// test check these through the lock's behaviour (exclusion, grants,
+/// sequence numbers); `SixLock::counts` exposes them to tests.
 pub struct StateWord(AtomicU64);
 
 impl StateWord {
