@@ -231,6 +231,13 @@ fn leave_intent(c: &Checked) {
 /// Takes write (intent held), checks it is alone, changes the data.
 fn write(c: &Checked, stats: &mut TortureStats) -> Result<(), TortureError> {
     lock(c, SixLockType::Write)?;
+    written(c, stats);
+    unlock(c, SixLockType::Write)
+}
+
+/// With write held: checks that no other writer and no reader is in, and
+/// changes the data.
+fn written(c: &Checked, stats: &mut TortureStats) {
     check(
         c,
         c.writers.fetch_add(1, Ordering::Relaxed) == 0,
@@ -244,7 +251,6 @@ fn write(c: &Checked, stats: &mut TortureStats) -> Result<(), TortureError> {
     c.data.fetch_add(1, Ordering::Relaxed);
     c.writers.fetch_sub(1, Ordering::Relaxed);
     stats.writes += 1;
-    unlock(c, SixLockType::Write)
 }
 
 fn lock_error(e: SixError) -> TortureError {
@@ -321,15 +327,7 @@ fn read_abort_under_write(
     lock(c, SixLockType::Intent)?;
     enter_intent(c);
     lock(c, SixLockType::Write)?;
-    c.writers.fetch_add(1, Ordering::Relaxed);
-    check(
-        c,
-        c.readers.load(Ordering::Relaxed) == 0,
-        "a writer met a reader",
-    );
-    c.data.fetch_add(1, Ordering::Relaxed);
-    c.writers.fetch_sub(1, Ordering::Relaxed);
-    stats.writes += 1;
+    written(c, stats);
     let seq = c.lock.seq();
     let release = rng.below(2) == 0;
     let mut released = Ok(());
@@ -413,15 +411,7 @@ fn write_or_abort(
     match result {
         Ok(()) => {
             check(c, !own_read, "write granted next to our own reader");
-            c.writers.fetch_add(1, Ordering::Relaxed);
-            check(
-                c,
-                c.readers.load(Ordering::Relaxed) == 0,
-                "a writer met a reader",
-            );
-            c.data.fetch_add(1, Ordering::Relaxed);
-            c.writers.fetch_sub(1, Ordering::Relaxed);
-            stats.writes += 1;
+            written(c, stats);
             unlock(c, SixLockType::Write)?;
         }
         Err(SixError::Aborted(())) => {
@@ -464,15 +454,7 @@ fn readers_add_write(
     stats.readers_adds += 1;
     match result {
         Ok(()) => {
-            c.writers.fetch_add(1, Ordering::Relaxed);
-            check(
-                c,
-                c.readers.load(Ordering::Relaxed) == 0,
-                "a writer met a reader",
-            );
-            c.data.fetch_add(1, Ordering::Relaxed);
-            c.writers.fetch_sub(1, Ordering::Relaxed);
-            stats.writes += 1;
+            written(c, stats);
             // Back under write: then they are the only readers there are.
             c.lock.readers_add(n).map_err(lock_error)?;
             check(
