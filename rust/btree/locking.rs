@@ -140,7 +140,8 @@ impl Trans<'_> {
             let reads_elsewhere = ty == SixLockType::Intent && self.holds_read(Some(idx));
             if reads_elsewhere {
                 // Next time the paths of this btree take intent at the
-                // levels we want it, as the seed raises `locks_want`.
+                // levels we want it, as bcachefs's first iterator raised
+                // `locks_want`.
                 let want = self.path(idx)?.locks_want;
                 self.raise_locks_want(btree, want);
             }

@@ -164,13 +164,21 @@ impl<'b> Trans<'b> {
         result
     }
 
-    /// Sets up and traverses the remembered paths, in lock order.
+    /// Sets up and traverses the remembered paths, in lock order. They are
+    /// hints: one that no longer fits the tree (a level above a root that
+    /// shrank) is dropped.
     fn lock_retry_paths(&mut self) -> BtreeResult<()> {
         let mut specs = self.retry_paths;
         insertion_sort_by_key(&mut specs, |s| s.map(|s| s.order()));
         for spec in specs.iter().flatten() {
             let idx = self.path_get(spec.btree, spec.pos, spec.level, spec.locks_want)?;
-            self.traverse(idx)?;
+            match self.traverse(idx) {
+                Ok(()) => {}
+                Err(e @ BtreeError::Restart(_)) => return Err(e),
+                Err(_) => {
+                    self.paths.pop();
+                }
+            }
         }
         Ok(())
     }
