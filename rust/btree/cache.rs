@@ -18,7 +18,7 @@ use crate::platform::sync::{
     AllocError, Arc, AtomicU32, AtomicU64, Ordering, SpinLock, SpinLockGuard,
 };
 use crate::platform::vec::Vec;
-use crate::six::SixLock;
+use crate::six::{SixLock, SixLockType};
 
 /// Btree ids a [`Btree`] has roots for.
 pub const BTREE_ID_NR: usize = 4;
@@ -79,6 +79,15 @@ pub fn taken() -> BtreeError {
 }
 
 impl CachedNode {
+    /// Drops a hold of type `ty` that the caller knows it has. The six
+    /// lock refuses an unlock of a hold that is not there; here that would
+    /// be a bug in the btree's bookkeeping: a debug build stops, a release
+    /// build carries on.
+    pub(crate) fn unlock(&self, ty: SixLockType) {
+        let unlocked = self.lock.unlock(ty);
+        debug_assert!(unlocked.is_ok(), "unlock of a hold not held: {unlocked:?}");
+    }
+
     /// The node's contents, for one short access under its six lock
     /// (read, intent or write): no sleeping, no allocating while the guard
     /// lives.

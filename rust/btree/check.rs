@@ -40,7 +40,7 @@ impl Btree {
             } else {
                 Ok(TreeStats::default())
             };
-            let _ = root.lock.unlock(SixLockType::Read);
+            root.unlock(SixLockType::Read);
             if still {
                 return result;
             }
@@ -111,7 +111,7 @@ impl Btree {
             }
             child.lock.lock(SixLockType::Read)?;
             let r = self.check_node(&child, child_min, child_max, stats);
-            let _ = child.lock.unlock(SixLockType::Read);
+            child.unlock(SixLockType::Read);
             r?;
             match child_max.successor() {
                 Some(next) if child_max < max => child_min = next,

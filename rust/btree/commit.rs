@@ -214,15 +214,16 @@ impl Trans<'_> {
         self.room_in_leaves()?;
         let (locked, result) = self.write_lock_leaves();
         let applied = result.and_then(|()| self.apply());
-        for i in 0..locked {
-            let node = self
-                .updates
-                .get(i)
-                .and_then(|u| u.path)
-                .map(|idx| self.leaf_of(idx));
-            if let Some(Ok(node)) = node {
+        // Each leaf once: its updates share it.
+        let mut i = 0;
+        while let Ok(Some((idx, end))) = self.leaf_group(i) {
+            if i >= locked {
+                break;
+            }
+            if let Ok(node) = self.leaf_of(idx) {
                 self.unlock_write(&node);
             }
+            i = end;
         }
         applied?;
         self.merge_sparse_leaves(locked)

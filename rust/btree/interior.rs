@@ -242,7 +242,7 @@ impl Trans<'_> {
         };
         let merged = self.merge_with_sibling(&node, &parent);
         if took_parent {
-            let _ = parent.lock.unlock(SixLockType::Intent);
+            parent.unlock(SixLockType::Intent);
         }
         merged
     }
@@ -288,7 +288,7 @@ impl Trans<'_> {
             return Ok(false);
         }
         let result = self.merge_locked(node, &sib, parent);
-        let _ = sib.lock.unlock(SixLockType::Intent);
+        sib.unlock(SixLockType::Intent);
         result
     }
 

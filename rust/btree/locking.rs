@@ -177,7 +177,7 @@ impl Trans<'_> {
             locked?;
             if node.is_dead() || !node.covers(pos) {
                 // Replaced while we waited without the parent locked.
-                let _ = node.lock.unlock(ty);
+                node.unlock(ty);
                 return Err(self.restart(RestartReason::Relock));
             }
         }
@@ -296,7 +296,7 @@ impl Trans<'_> {
 
     /// Drops a write lock taken with [`Self::lock_write`].
     pub(crate) fn unlock_write(&mut self, node: &Arc<CachedNode>) {
-        let _ = node.lock.unlock(SixLockType::Write);
+        node.unlock(SixLockType::Write);
     }
 }
 

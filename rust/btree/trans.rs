@@ -224,14 +224,14 @@ impl<'b> Trans<'b> {
             SixLockType::Write => {
                 if node.lock.lock(SixLockType::Intent).is_ok() {
                     if node.lock.lock(SixLockType::Write).is_ok() {
-                        let _ = node.lock.unlock(SixLockType::Write);
+                        node.unlock(SixLockType::Write);
                     }
-                    let _ = node.lock.unlock(SixLockType::Intent);
+                    node.unlock(SixLockType::Intent);
                 }
             }
             _ => {
                 if node.lock.lock(ty).is_ok() {
-                    let _ = node.lock.unlock(ty);
+                    node.unlock(ty);
                 }
             }
         }
