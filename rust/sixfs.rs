@@ -23,6 +23,9 @@ mod bkey;
 mod btree;
 #[allow(unreachable_pub, dead_code, unused_imports)]
 #[cfg_attr(not(CONFIG_KUNIT), forbid(unsafe_code))]
+mod device;
+#[allow(unreachable_pub, dead_code, unused_imports)]
+#[cfg_attr(not(CONFIG_KUNIT), forbid(unsafe_code))]
 mod format;
 #[allow(unreachable_pub, dead_code, unused_imports)]
 #[cfg_attr(not(CONFIG_KUNIT), forbid(unsafe_code))]

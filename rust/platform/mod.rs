@@ -22,6 +22,8 @@
 //! - `rng`: `Rng`, the one pseudo-random generator of workloads and tests
 //!   (plain Rust, the same in both builds).
 //! - `sort`: `insertion_sort_by_key` for small slices (no `core` sort).
+//! - `crc32c`: the checksum of the on-disk format (`crc32c`,
+//!   `crc32c_update`), the same function in both builds.
 //! - the test harness: `test_suite!`, `check!`, `check_eq!`, `ok!`,
 //!   `TestResult`.
 
@@ -36,6 +38,8 @@ mod user;
 #[cfg(not(sixfs_kernel))]
 pub use user::*;
 
+#[forbid(unsafe_code)]
+pub mod crc32c;
 #[forbid(unsafe_code)]
 pub mod rng;
 #[forbid(unsafe_code)]
@@ -59,6 +63,9 @@ macro_rules! ok {
 pub(crate) use ok;
 
 // KUnit's suite statics need `#[link_section]` (see rust/sixfs.rs).
+#[cfg(any(test, CONFIG_KUNIT))]
+#[cfg_attr(not(CONFIG_KUNIT), forbid(unsafe_code))]
+mod crc32c_tests;
 #[cfg(any(test, CONFIG_KUNIT))]
 #[cfg_attr(not(CONFIG_KUNIT), forbid(unsafe_code))]
 mod sync_tests;
