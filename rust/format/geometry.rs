@@ -7,11 +7,13 @@
 //! filled, then reused as a whole, as in bcachefs). The first buckets hold
 //! the primary superblock (4 KiB at byte 4096, after 4 KiB left to boot
 //! loaders and partition tables) and the last bucket holds the backup
-//! superblock in its last 4 KiB; the buckets between are for data::
+//! superblock in its last 4 KiB; the buckets between are for data:
 //!
-//!     0      4096   8192                                   size-4096  size
-//!     | boot | sb   | ...   data buckets   ...  | last bucket | backup |
-//!     |<-- reserved buckets -->|                |<--- reserved ------->|
+//! ```text
+//! 0      4096   8192                                   size-4096  size
+//! | boot | sb   | ...   data buckets   ...  | last bucket | backup |
+//! |<-- reserved buckets -->|                |<--- reserved ------->|
+//! ```
 
 use core::ops::Range;
 

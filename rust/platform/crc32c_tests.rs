@@ -24,6 +24,27 @@ test_suite! {
         check_eq!(crc32c(&[]), 0);
     }
 
+    fn eight_bytes_at_a_time_equals_one_at_a_time() {
+        // Every length and alignment against the bitwise definition.
+        let mut data = [0u8; 40];
+        for (i, byte) in data.iter_mut().enumerate() {
+            *byte = (i as u8).wrapping_mul(151).wrapping_add(7);
+        }
+        for start in 0..8 {
+            for end in start..data.len() {
+                let piece = &data[start..end];
+                let mut crc = !0u32;
+                for &byte in piece {
+                    crc ^= u32::from(byte);
+                    for _ in 0..8 {
+                        crc = if crc & 1 != 0 { (crc >> 1) ^ 0x82f6_3b78 } else { crc >> 1 };
+                    }
+                }
+                check_eq!(crc32c(piece), !crc);
+            }
+        }
+    }
+
     fn pieces_give_the_checksum_of_the_whole() {
         let data = b"sixfs superblock, checksummed piece by piece";
         for split in 0..=data.len() {
