@@ -10,9 +10,15 @@
 //! the device, at each place a bucket size allows, and accepted only if it
 //! says it belongs exactly there.
 //!
-//! A write puts the primary first, flushes, then the backup, and flushes:
-//! a power loss tears at most one copy, the other is whole and valid, and
-//! [`Superblocks::newest`] picks the one with the higher sequence number.
+//! An update writes one copy, flushes, writes the other and flushes, so a
+//! power loss tears at most one copy. Which one goes first matters when
+//! the copies differ (a previous update was cut short, or one copy went
+//! bad): the copy holding the newest valid superblock is overwritten last,
+//! so that until the other one is durable it is still there, and
+//! [`Superblocks::newest`] (the higher sequence number) finds either it or
+//! the new one. Writing the primary first regardless would lose the last
+//! acknowledged superblock when the backup is stale and the primary's write
+//! is torn (found by tools/sixfs-core/tests/superblock_crash.rs).
 
 use super::geometry::{
     MAX_BUCKET_SIZE, MIN_BUCKET_SIZE, PRIMARY_END, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE,
@@ -230,10 +236,16 @@ pub fn write_copy(
     Ok(())
 }
 
-/// Writes both copies of `sb`: the primary, a flush, the backup, a flush.
-/// When it returns `Ok`, both are durable; if it fails or the power goes
-/// meanwhile, at least one valid copy remains (the old or the new).
+/// Writes both copies of `sb`, each followed by a flush: first the one
+/// that does not hold the newest valid superblock on the device (the
+/// backup when both are equal), then the other. When it returns `Ok`, both
+/// are durable; if it fails or the power goes meanwhile, the newest
+/// superblock that was on the device or `sb` survives whole.
 pub fn write_superblocks(dev: &dyn Device, sb: &Superblock) -> Result<(), WriteError> {
-    write_copy(dev, SuperblockCopy::Primary, sb)?;
-    write_copy(dev, SuperblockCopy::Backup, sb)
+    let (first, last) = match read_superblocks(dev).newest() {
+        Some((SuperblockCopy::Primary, _)) => (SuperblockCopy::Backup, SuperblockCopy::Primary),
+        _ => (SuperblockCopy::Primary, SuperblockCopy::Backup),
+    };
+    write_copy(dev, first, sb)?;
+    write_copy(dev, last, sb)
 }

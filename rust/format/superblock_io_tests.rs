@@ -172,10 +172,10 @@ test_suite! {
         }
     }
 
-    fn a_power_loss_before_the_first_flush_tears_only_the_primary() {
-        // The flush after the primary fails, so the primary is unflushed
-        // when the power goes: torn sector by sector, it may be old, new or
-        // invalid; the backup, untouched, is the old one.
+    fn a_power_loss_before_the_first_flush_tears_only_the_first_copy() {
+        // Both copies equal: the backup is written first. Its flush fails,
+        // so it is unflushed when the power goes: torn sector by sector, it
+        // may be old, new or invalid; the primary, untouched, is the old one.
         let mut torn = 0;
         for seed in 0..16u64 {
             let (dev, old) = ok!(formatted(1024 * KIB));
@@ -187,14 +187,35 @@ test_suite! {
             check_eq!(report.unflushed, (SUPERBLOCK_SIZE / 512) as u64);
             dev.set_faults(Faults::default());
             let copies = read_superblocks(&dev);
-            check_eq!(copies.backup, Ok(old));
-            check!(matches!(copies.primary, Ok(sb) if sb == old || sb == new) || copies.primary.is_err());
-            torn += u64::from(copies.primary.is_err());
+            check_eq!(copies.primary, Ok(old));
+            check!(matches!(copies.backup, Ok(sb) if sb == old || sb == new) || copies.backup.is_err());
+            torn += u64::from(copies.backup.is_err());
             let newest = copies.newest().map(|(_, sb)| *sb);
             check!(newest == Some(old) || newest == Some(new));
         }
         // Most tears mix old and new sectors, which the checksum refuses.
         check!(torn > 0);
+    }
+
+    fn the_newest_copy_is_overwritten_last() {
+        // The backup is stale (an earlier update wrote only the primary):
+        // the next update must write the backup first, or a torn primary
+        // would leave only the stale backup.
+        for seed in 0..16u64 {
+            let (dev, mut sb) = ok!(formatted(1024 * KIB));
+            sb.seq = 2;
+            check_eq!(write_copy(&dev, SuperblockCopy::Primary, &sb), Ok(()));
+            let acknowledged = sb;
+            sb.seq = 3;
+            dev.set_faults(Faults { flush: true, ..Faults::default() });
+            check!(write_superblocks(&dev, &sb).is_err());
+            dev.power_loss(PowerLoss::Tear { seed });
+            dev.set_faults(Faults::default());
+            let copies = read_superblocks(&dev);
+            check_eq!(copies.primary, Ok(acknowledged));
+            let newest = copies.newest().map(|(_, sb)| sb.seq);
+            check!(newest == Some(2) || newest == Some(3));
+        }
     }
 
     fn backup_candidates_walk_the_bucket_sizes_down_from_the_end() {
