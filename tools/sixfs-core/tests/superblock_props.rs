@@ -16,11 +16,14 @@
 
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
+use sixfs_core::device::memory::MemoryDevice;
+use sixfs_core::device::Device;
 use sixfs_core::format::btree_root::{BtreeRoot, MAX_BTREE_LEVELS};
 use sixfs_core::format::features::Features;
 use sixfs_core::format::geometry::{Geometry, MIN_DATA_BUCKETS, PRIMARY_END};
 use sixfs_core::format::label::Label;
 use sixfs_core::format::superblock::{JournalLocation, Superblock, SUPERBLOCK_SIZE};
+use sixfs_core::format::superblock_io::{backup_candidates, read_superblocks};
 use sixfs_core::platform::crc32c::crc32c;
 use sixfs_core::platform::rng::Rng;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -292,6 +295,43 @@ fn mutation_fuzzer_finds_no_crash() {
         accepted > 0,
         "no mutation got through: the fuzzer only tests the checksum"
     );
+}
+
+/// Mutated copies at the primary's place and at a place a backup may be, on
+/// a small device whose size the seeds do not fit: reading them (and
+/// searching for the backup) must not panic, and whatever is accepted fits
+/// the device.
+#[test]
+fn mutated_copies_on_a_device_are_read_without_panic() {
+    const DEVICE_BYTES: u64 = 11 << 20;
+    let dev = MemoryDevice::new(DEVICE_BYTES).unwrap();
+    let candidates: Vec<u64> = backup_candidates(DEVICE_BYTES).collect();
+    // Seeds whose geometry fits this device, so that some mutations pass.
+    let geometry = Geometry::for_device(DEVICE_BYTES, Default::default()).unwrap();
+    let mut seeds: Vec<Vec<u8>> = samples().iter().map(encode).collect();
+    seeds.push(encode(&Superblock::new(geometry, [9; 16], Label::EMPTY)));
+    let mut rng = Rng::new(1);
+    let mut found = 0;
+    for _ in 0..2000 {
+        let mut primary = seeds[rng.below(seeds.len() as u64) as usize].clone();
+        let mut backup = primary.clone();
+        mutate(&mut rng, &mut primary);
+        if rng.below(2) == 0 {
+            mutate(&mut rng, &mut backup);
+        }
+        primary.resize(SUPERBLOCK_SIZE, 0);
+        backup.resize(SUPERBLOCK_SIZE, 0);
+        let at = candidates[rng.below(candidates.len() as u64) as usize];
+        dev.write(4096, &primary).unwrap();
+        dev.write(at, &backup).unwrap();
+        let copies = read_superblocks(&dev);
+        if let Some((_, sb)) = copies.newest() {
+            assert!(sb.geometry.bytes() <= DEVICE_BYTES);
+            found += 1;
+        }
+        dev.write(at, &[0; SUPERBLOCK_SIZE]).unwrap();
+    }
+    assert!(found > 0, "no mutated device was readable");
 }
 
 #[test]
