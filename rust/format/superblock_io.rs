@@ -108,8 +108,8 @@ fn buffer() -> Option<Vec<u8>> {
 }
 
 /// Reads and checks the copy at byte `offset`: a valid superblock whose
-/// filesystem fits on the device and, for `SuperblockCopy::Backup`, whose backup
-/// belongs at `offset`.
+/// filesystem fits on the device and which belongs at `offset` (the
+/// primary's place, or for a backup the end of its own filesystem).
 pub fn read_copy(
     dev: &dyn Device,
     copy: SuperblockCopy,
@@ -186,8 +186,9 @@ impl Superblocks {
 /// it or, if the primary is invalid, where the device's size allows.
 pub fn read_superblocks(dev: &dyn Device) -> Superblocks {
     let primary = read_copy(dev, SuperblockCopy::Primary, SUPERBLOCK_OFFSET);
-    // The geometry of a primary that is whole but does not fit the device
-    // still says where the backup would be; it is read only if it fits.
+    // A primary refused for any reason (a device error, a bad checksum, a
+    // filesystem larger than the device) says nothing trustworthy about
+    // where the backup is: search for it.
     let (backup, backup_offset) = match &primary {
         Ok(sb) => {
             let offset = sb.geometry.backup_offset();
