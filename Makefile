@@ -7,6 +7,7 @@
 #   make module   build sixfs.ko for FLAVOUR (debug or perf), or against
 #                 your own configured kernel tree with KDIR=/path/to/kernel
 #   make install  install sixfs.ko (modules_install: INSTALL_MOD_PATH, KDIR)
+#                 and the tools (sixfs, mkfs.sixfs, fsck.sixfs: DESTDIR, PREFIX)
 #   make kernel   build the FLAVOUR test kernel (first time only)
 #   make clippy   build the module with clippy (the kernel's CLIPPY=1)
 #   make fmt      format all Rust sources
@@ -17,7 +18,7 @@ FLAVOUR ?= debug
 # A configured and built kernel tree (or its O= build directory) to build
 # the module against instead of the project's own kernels.
 KDIR ?=
-export CLIPPY KDIR INSTALL_MOD_PATH
+export CLIPPY KDIR INSTALL_MOD_PATH DESTDIR PREFIX
 
 .PHONY: all deps kernel module install selftests tools run check bench clippy fmt clean
 
@@ -38,6 +39,7 @@ endif
 
 install: module
 	@scripts/install-module.sh $(FLAVOUR)
+	@scripts/install-tools.sh
 
 selftests: kernel
 	@scripts/build-selftests.sh

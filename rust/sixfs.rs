@@ -28,6 +28,10 @@ mod btree;
 #[allow(unreachable_pub, dead_code, unused_imports)]
 #[cfg_attr(not(CONFIG_KUNIT), forbid(unsafe_code))]
 #[cfg_attr(CONFIG_KUNIT, deny(unsafe_code))]
+mod device;
+#[allow(unreachable_pub, dead_code, unused_imports)]
+#[cfg_attr(not(CONFIG_KUNIT), forbid(unsafe_code))]
+#[cfg_attr(CONFIG_KUNIT, deny(unsafe_code))]
 mod format;
 #[allow(unreachable_pub, dead_code, unused_imports)]
 #[cfg_attr(not(CONFIG_KUNIT), forbid(unsafe_code))]

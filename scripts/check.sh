@@ -42,7 +42,15 @@ echo "== guest: KUnit and kselftests on the debug kernel"
 foreign=$results/ext4.img
 truncate -s 64M "$foreign"
 mkfs.ext4 -q -F "$foreign"
-"$SIXFS_ROOT/scripts/run-guest.sh" -f debug -o "$results/guest" -d "$foreign" -- sh /sixfs/check.sh
+# A disk made by mkfs.sixfs, and the same with a bit of its primary
+# superblock flipped, for the superblock checks of the mount path.
+sixfs_disk=$results/sixfs.img corrupt_disk=$results/sixfs-corrupt.img
+truncate -s 64M "$sixfs_disk"
+(cd "$SIXFS_ROOT/tools" && cargo run --quiet -p sixfs -- mkfs -q -L check "$sixfs_disk")
+cp --sparse=always "$sixfs_disk" "$corrupt_disk"
+printf '\x80' | dd of="$corrupt_disk" bs=1 seek=$((4096 + 0x20)) conv=notrunc status=none
+"$SIXFS_ROOT/scripts/run-guest.sh" -f debug -o "$results/guest" -d "$foreign" \
+	-d "$sixfs_disk" -d "$corrupt_disk" -- sh /sixfs/check.sh
 guest_rc=$?
 cp "$results/guest/output.log" "$results/guest.log" 2>/dev/null || : >"$results/guest.log"
 

@@ -5,8 +5,13 @@ set -euo pipefail
 
 disk=$SIXFS_BUILD/disk.img
 if [ ! -f "$disk" ]; then
-	# A sparse default disk; it holds ext4 until mkfs.sixfs exists.
+	# A sparse disk holding another filesystem, which sixfs must refuse.
 	truncate -s 1G "$disk"
 	mkfs.ext4 -q -F "$disk"
 fi
-exec "$SIXFS_ROOT/scripts/run-guest.sh" -f debug -o "$SIXFS_BUILD/run" -d "$disk" -- sh /sixfs/demo.sh
+# A sixfs disk, made afresh by the tools (`make run` builds them).
+sixfs_disk=$SIXFS_BUILD/sixfs-disk.img
+truncate -s 1G "$sixfs_disk"
+(cd "$SIXFS_ROOT/tools" && cargo run --quiet -p sixfs -- mkfs -f -L demo "$sixfs_disk")
+exec "$SIXFS_ROOT/scripts/run-guest.sh" -f debug -o "$SIXFS_BUILD/run" -d "$disk" -d "$sixfs_disk" \
+	-- sh /sixfs/demo.sh

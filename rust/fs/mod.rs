@@ -2,7 +2,7 @@
 
 //! The VFS face of sixfs.
 
-use crate::format::superblock::{self, ProbeError};
+use crate::format::superblock::{self, ProbeError, Superblock};
 use crate::glue::{errno, fs_type::FileSystem, super_block::SuperBlock};
 use kernel::{c_str, prelude::*, str::CStr};
 
@@ -27,7 +27,7 @@ impl FileSystem for SixFs {
                         e.to_errno()
                     );
                 })?;
-            superblock::probe(&block)
+            superblock::probe(&block).map(|()| Superblock::decode(&block))
         };
         match probed {
             Err(ProbeError::TooSmall) => {
@@ -41,8 +41,18 @@ impl FileSystem for SixFs {
                 );
                 Err(EINVAL)
             }
-            Ok(()) => {
-                pr_err!("{dev}: sixfs superblock found, but this module does not read the on-disk format yet\n");
+            Ok(Err(error)) => {
+                // Only the primary is read here; reading the backup needs
+                // the device layer over bios, which comes with mounting.
+                pr_err!("{dev}: invalid sixfs superblock: {error:?} (fsck.sixfs repairs it from the backup)\n");
+                Err(EINVAL)
+            }
+            Ok(Ok(sb)) => {
+                pr_err!(
+                    "{dev}: valid sixfs superblock (version {}, sequence {}), but this module does not mount yet\n",
+                    superblock::VERSION,
+                    sb.seq
+                );
                 Err(errno::eopnotsupp())
             }
         }

@@ -26,6 +26,8 @@
 //!   the kernel an intrusive list of pinned waiters in the waiting tasks'
 //!   stack frames, under a raw spinlock; in userspace the same API over a
 //!   record per thread, allocated at its first wait.
+//! - `crc32c`: the checksum of the on-disk format (`crc32c`,
+//!   `crc32c_update`), the same function in both builds.
 //! - the test harness: `test_suite!`, `check!`, `check_eq!`, `ok!`,
 //!   `TestResult`.
 
@@ -40,6 +42,8 @@ mod user;
 #[cfg(not(sixfs_kernel))]
 pub use user::*;
 
+#[forbid(unsafe_code)]
+pub mod crc32c;
 #[forbid(unsafe_code)]
 pub mod rng;
 #[forbid(unsafe_code)]
@@ -63,6 +67,10 @@ macro_rules! ok {
 pub(crate) use ok;
 
 // With KUnit, `deny` rather than `forbid` (see rust/sixfs.rs).
+#[cfg(any(test, CONFIG_KUNIT))]
+#[cfg_attr(not(CONFIG_KUNIT), forbid(unsafe_code))]
+#[cfg_attr(CONFIG_KUNIT, deny(unsafe_code))]
+mod crc32c_tests;
 #[cfg(any(test, CONFIG_KUNIT))]
 #[cfg_attr(not(CONFIG_KUNIT), forbid(unsafe_code))]
 #[cfg_attr(CONFIG_KUNIT, deny(unsafe_code))]

@@ -17,6 +17,13 @@ if mount -t sixfs /dev/vda /mnt; then
 fi
 dmesg | grep 'sixfs:' | tail -n 1
 
+step "mount -t sixfs /dev/vdb /mnt   (vdb made by mkfs.sixfs; mounting comes next)"
+if mount -t sixfs /dev/vdb /mnt; then
+	echo "unexpected: mounted"
+	exit 1
+fi
+dmesg | grep 'sixfs:' | tail -n 1
+
 step "rmmod sixfs"
 rmmod sixfs || exit 1
 grep -q sixfs /proc/filesystems && exit 1

@@ -29,6 +29,10 @@ pub mod node;
 #[forbid(unsafe_code)]
 pub mod btree;
 
+#[path = "../../../rust/device/mod.rs"]
+#[forbid(unsafe_code)]
+pub mod device;
+
 #[path = "../../../rust/format/mod.rs"]
 #[forbid(unsafe_code)]
 pub mod format;

@@ -1,0 +1,176 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The core's errors, said in words for the tools' users.
+
+use sixfs_core::device::{DeviceError, IoKind};
+use sixfs_core::format::btree_root::RootError;
+use sixfs_core::format::geometry::{
+    GeometryError, MAX_BLOCK_SIZE, MAX_BUCKET_SIZE, MAX_NODE_SIZE, MIN_BLOCK_SIZE, MIN_BUCKET_SIZE,
+    MIN_NODE_SIZE,
+};
+use sixfs_core::format::label::LabelError;
+use sixfs_core::format::superblock::SuperblockError;
+use sixfs_core::format::superblock_io::{ReadError, WriteError};
+
+/// A size in bytes with a binary unit when it is a whole one.
+pub fn size(bytes: u64) -> String {
+    const UNITS: [(u64, &str); 4] = [
+        (1 << 40, "TiB"),
+        (1 << 30, "GiB"),
+        (1 << 20, "MiB"),
+        (1 << 10, "KiB"),
+    ];
+    for (unit, name) in UNITS {
+        if bytes >= unit && bytes % unit == 0 {
+            return format!("{} {name}", bytes / unit);
+        }
+    }
+    format!("{bytes} bytes")
+}
+
+pub fn device(e: &DeviceError) -> String {
+    match *e {
+        DeviceError::Unaligned { offset, len } => {
+            format!("unaligned I/O of {len} bytes at {offset} (a bug)")
+        }
+        DeviceError::OutOfRange { offset, len, size } => {
+            format!("I/O of {len} bytes at {offset} past the device's end ({size})")
+        }
+        DeviceError::Io {
+            kind,
+            offset,
+            len,
+            errno,
+        } => {
+            let what = match kind {
+                IoKind::Read => format!("reading {len} bytes at {offset}"),
+                IoKind::Write => format!("writing {len} bytes at {offset}"),
+                IoKind::Flush => "flushing".to_string(),
+            };
+            format!("{what}: {}", std::io::Error::from_raw_os_error(errno))
+        }
+        DeviceError::NoMemory => "out of memory".to_string(),
+    }
+}
+
+pub fn geometry(e: &GeometryError) -> String {
+    match *e {
+        GeometryError::BlockSize(s) => format!(
+            "block size {s} is not a power of two from {MIN_BLOCK_SIZE} to {}",
+            size(MAX_BLOCK_SIZE.into())
+        ),
+        GeometryError::BucketSize(s) => format!(
+            "bucket size {s} is not a power of two from {} to {}",
+            size(MIN_BUCKET_SIZE.into()),
+            size(MAX_BUCKET_SIZE.into())
+        ),
+        GeometryError::NodeSize(s) => format!(
+            "btree node size {s} is not a power of two from {MIN_NODE_SIZE} to {}",
+            size(MAX_NODE_SIZE.into())
+        ),
+        GeometryError::NodeNotMultipleOfBlock {
+            node_size,
+            block_size,
+        } => {
+            format!("btree node size {node_size} is not a multiple of the block size {block_size}")
+        }
+        GeometryError::NodeLargerThanBucket {
+            node_size,
+            bucket_size,
+        } => format!("btree node size {node_size} is larger than the bucket size {bucket_size}"),
+        GeometryError::SizeOverflow => "filesystem size overflows 64 bits".to_string(),
+        GeometryError::SizeNotBucketMultiple { bytes, bucket_size } => {
+            format!("filesystem size {bytes} is not a multiple of the bucket size {bucket_size}")
+        }
+        GeometryError::TooSmall { bytes, needed } => format!(
+            "too small: {} usable, at least {} needed with this bucket size",
+            size(bytes),
+            size(needed)
+        ),
+    }
+}
+
+pub fn label(e: &LabelError) -> String {
+    match e {
+        LabelError::TooLong => "label longer than 64 bytes".to_string(),
+        LabelError::Nul => "label contains a NUL byte".to_string(),
+        LabelError::NotUtf8 => "label is not UTF-8".to_string(),
+        LabelError::Garbage => "label has bytes after its end".to_string(),
+    }
+}
+
+fn root(e: &RootError) -> String {
+    match *e {
+        RootError::BadState(s) => format!("state byte {s} is neither empty nor present"),
+        RootError::NotZero => "reserved bytes are not zero".to_string(),
+        RootError::BadLevel(l) => format!("level {l} is too deep"),
+        RootError::BadLocation(s) => format!("sector {s} is not a node in the data buckets"),
+    }
+}
+
+pub fn superblock(e: &SuperblockError) -> String {
+    match e {
+        SuperblockError::TooShort(len) => format!("only {len} bytes"),
+        SuperblockError::BadMagic => "no sixfs magic".to_string(),
+        SuperblockError::BadChecksum { stored, computed } => {
+            format!("bad checksum (stored {stored:#010x}, computed {computed:#010x})")
+        }
+        SuperblockError::UnsupportedVersion(v) => {
+            format!("format version {v}; this sixfs reads version 1 only")
+        }
+        SuperblockError::UnknownIncompat(bits) => {
+            format!("incompatible features {bits:#x} unknown to this sixfs")
+        }
+        SuperblockError::BadGeometry(g) => geometry(g),
+        SuperblockError::BadFlags(bits) => format!("unknown flags {bits:#x}"),
+        SuperblockError::BadLabel(l) => label(l),
+        SuperblockError::BadJournal(j) => format!(
+            "journal at buckets {}..{} lies outside the data buckets",
+            j.first_bucket,
+            j.first_bucket.saturating_add(j.bucket_count)
+        ),
+        SuperblockError::BadRoot { slot, error } => format!("btree root {slot}: {}", root(error)),
+        SuperblockError::ReservedNotZero { offset } => {
+            format!("reserved byte {offset:#x} is not zero")
+        }
+    }
+}
+
+pub fn read(e: &ReadError) -> String {
+    match e {
+        ReadError::Device(d) => device(d),
+        ReadError::DeviceTooSmall { device_bytes } => {
+            format!("the device ({}) is too small to hold it", size(*device_bytes))
+        }
+        ReadError::Invalid(s) => superblock(s),
+        ReadError::FilesystemLargerThanDevice {
+            fs_bytes,
+            device_bytes,
+        } => format!(
+            "the filesystem ({}) is larger than the device ({}): truncated image or shrunk partition?",
+            size(*fs_bytes),
+            size(*device_bytes)
+        ),
+        ReadError::Misplaced { offset, expected } => {
+            format!("a stale copy at byte {offset} (this filesystem's backup belongs at {expected})")
+        }
+        ReadError::NoBackupFound => "not found at any place the device's size allows".to_string(),
+        ReadError::NoMemory => "out of memory".to_string(),
+    }
+}
+
+pub fn write(e: &WriteError) -> String {
+    match e {
+        WriteError::Invalid(s) => superblock(s),
+        WriteError::FilesystemLargerThanDevice {
+            fs_bytes,
+            device_bytes,
+        } => format!(
+            "the filesystem ({}) does not fit the device ({})",
+            size(*fs_bytes),
+            size(*device_bytes)
+        ),
+        WriteError::Device(d) => device(d),
+        WriteError::NoMemory => "out of memory".to_string(),
+    }
+}
