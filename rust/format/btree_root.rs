@@ -79,7 +79,7 @@ impl BtreeRoot {
                 let data = geometry.data_bytes();
                 let start = sector.checked_mul(512);
                 let fits = start.is_some_and(|start| {
-                    start % node == 0
+                    start.checked_rem(node) == Some(0)
                         && start >= data.start
                         && start.saturating_add(node) <= data.end
                 });

@@ -157,7 +157,9 @@ impl Geometry {
         let bytes = block_count
             .checked_mul(u64::from(block_size))
             .ok_or(GeometryError::SizeOverflow)?;
-        if bytes % u64::from(bucket_size) != 0 {
+        // `checked_rem`, here and below: a `%` the compiler cannot prove
+        // safe leaves a panic call that objtool refuses in the module.
+        if bytes.checked_rem(u64::from(bucket_size)) != Some(0) {
             return Err(GeometryError::SizeNotBucketMultiple { bytes, bucket_size });
         }
         let needed = Self::min_bytes(bucket_size);
@@ -230,7 +232,7 @@ impl Geometry {
             .node_size
             .unwrap_or(DEFAULT_NODE_SIZE.min(bucket_size).max(block_size));
         let bucket = u64::from(bucket_size.max(1));
-        let bytes = device_bytes - device_bytes % bucket;
+        let bytes = device_bytes - device_bytes.checked_rem(bucket).unwrap_or(0);
         let geometry = Self {
             block_size,
             bucket_size,

@@ -146,7 +146,7 @@ pub fn backup_candidates(device_bytes: u64) -> impl Iterator<Item = u64> {
     let mut last = None;
     (MIN_BUCKET_SIZE.trailing_zeros()..=MAX_BUCKET_SIZE.trailing_zeros()).filter_map(move |shift| {
         let bucket = 1u64 << shift;
-        let end = device_bytes - device_bytes % bucket;
+        let end = device_bytes - device_bytes.checked_rem(bucket).unwrap_or(0);
         let offset = end.checked_sub(SUPERBLOCK_SIZE as u64)?;
         if offset < PRIMARY_END || last == Some(offset) {
             return None;
