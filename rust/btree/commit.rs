@@ -320,7 +320,8 @@ impl Trans<'_> {
     /// Applies the updates, all leaves write-locked. Everything that can
     /// fail is done first (every leaf reserves room for its updates), so
     /// either all updates land or none. A commit to one leaf reserves and
-    /// inserts with the node out of its spinlock once.
+    /// inserts with the node out of its spinlock once; a commit of a single
+    /// update needs no reserve (an insert that fails changes nothing).
     fn apply(&mut self) -> BtreeResult<()> {
         let one_leaf = self
             .leaf_group(0)?
@@ -342,8 +343,9 @@ impl Trans<'_> {
             let cursor = path.l.first().and_then(|l| l.iter.as_ref());
             let updates = self.updates.get(i..end).unwrap_or(&[]);
             let mut inserted = 0;
+            let alone = one_leaf && updates.len() == 1;
             let applied = leaf.write(|n| {
-                if one_leaf {
+                if one_leaf && !alone {
                     n.reserve(bytes)?;
                 }
                 for up in updates {

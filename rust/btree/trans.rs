@@ -168,6 +168,9 @@ impl<'b> Trans<'b> {
     /// hints: one that no longer fits the tree (a level above a root that
     /// shrank) is dropped.
     fn lock_retry_paths(&mut self) -> BtreeResult<()> {
+        if self.retry_paths.iter().all(Option::is_none) {
+            return Ok(());
+        }
         let mut specs = self.retry_paths;
         insertion_sort_by_key(&mut specs, |s| s.map(|s| s.order()));
         for spec in specs.iter().flatten() {
