@@ -20,7 +20,7 @@ FLAVOUR ?= debug
 KDIR ?=
 export CLIPPY KDIR INSTALL_MOD_PATH DESTDIR PREFIX
 
-.PHONY: all deps kernel module install selftests tools run check bench clippy fmt clean
+.PHONY: all deps kernel perf-kernel module install selftests tools run check bench clippy fmt clean
 
 all: module tools
 
@@ -41,6 +41,12 @@ install: module
 	@scripts/install-module.sh $(FLAVOUR)
 	@scripts/install-tools.sh
 
+# make check also builds the module for the perf kernel: without debug
+# checks and KUnit the compiler emits other code (objtool once refused a
+# panic call there that the debug build did not have).
+perf-kernel: deps
+	@scripts/build-kernel.sh perf
+
 selftests: kernel
 	@scripts/build-selftests.sh
 
@@ -51,7 +57,7 @@ run: module tools
 	@scripts/run.sh
 
 check: FLAVOUR = debug
-check: module selftests
+check: module selftests perf-kernel
 	@scripts/check.sh
 
 bench: deps

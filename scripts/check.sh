@@ -26,6 +26,7 @@ lint "layering (scripts/check-layers.py)" python3 "$SIXFS_ROOT/scripts/check-lay
 lint "rustfmt" bash -c "cd '$SIXFS_ROOT' && rustfmt --check $(echo $rust_sources)"
 lint "cargo clippy" bash -c "cd '$SIXFS_ROOT/tools' && cargo clippy --quiet --all-targets -- -D warnings"
 lint "module build (clippy, no warnings)" env CLIPPY=1 "$SIXFS_ROOT/scripts/build-module.sh" debug
+lint "module build for the perf kernel (no debug checks, no KUnit)" "$SIXFS_ROOT/scripts/build-module.sh" perf
 
 echo "== userspace: cargo test"
 (cd "$SIXFS_ROOT/tools" && cargo test --workspace --no-fail-fast 2>&1) | tee "$results/cargo.log"
