@@ -79,11 +79,12 @@ impl Dir {
         fops: &'static FileOperations,
     ) -> Result {
         let data = (data as *const T).cast_mut().cast::<c_void>();
+        // `data` and `fops` are statics of this module and outlive the file:
+        // it is removed before the module goes (`Dir` is dropped at unload),
+        // and an open file pins the module (`owner` of `fops`).
         // SAFETY: `name` is NUL-terminated, the directory is live (type
-        // invariant). `data` and `fops` are statics of this module, and
-        // outlive the file: it is removed before the module goes (`Dir` is
-        // dropped at unload), and an open file pins the module (`owner` of
-        // `fops`). `fops` reads `data` as the `T` it is (the caller's promise).
+        // invariant), `data` and `fops` outlive the file (above), and `fops`
+        // reads `data` as the `T` it is (the caller's promise).
         let file = unsafe {
             ffi::sixfs_debugfs_create_file(
                 name.as_ptr().cast(),

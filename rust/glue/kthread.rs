@@ -61,12 +61,13 @@ pub(crate) fn run_parallel(
     let mut started = 0;
     for (index, start) in (0..count).zip(starts.iter()) {
         let data = (start as *const Start<'_>).cast_mut().cast::<c_void>();
-        // SAFETY: `thread_main` gets a `Start` that stays valid, with the
-        // closure and the completion it points to, until the thread's
-        // `complete()` of `done` is done with it: this function waits for that
-        // below before it returns. `name` is a static NUL-terminated string.
-        let task =
-            unsafe { ffi::sixfs_kthread_run(Some(thread_main), data, name.as_ptr().cast(), index) };
+        let name = name.as_ptr().cast();
+        // `thread_main` gets a `Start` that stays valid, with the closure and
+        // the completion it points to, until the thread's `complete()` of
+        // `done` is done with it: this function waits for that below.
+        // SAFETY: `data` is valid for the thread's life (above); `name` is a
+        // static NUL-terminated string.
+        let task = unsafe { ffi::sixfs_kthread_run(Some(thread_main), data, name, index) };
         if let Err(e) = from_err_ptr(task) {
             result = Err(e);
             break;
@@ -106,10 +107,10 @@ unsafe extern "C" fn thread_main(data: *mut c_void) -> kernel::ffi::c_int {
         (start.work)(start.index);
         start.done
     };
+    // `complete()` is the last access to the spawner's frame, made with no
+    // reference to it alive in this thread; `kthread_complete_and_exit` is
+    // core kernel code that never returns, so no module code runs after it.
     // SAFETY: `done` is the spawner's initialised completion, valid until
-    // `complete()` here is done with it (the caller's promise). `complete()`
-    // is the last access to the spawner's frame, made with no reference to
-    // it alive in this thread; `kthread_complete_and_exit` is core kernel
-    // code that never returns, so this module's code is not run after it.
+    // `complete()` here is done with it (the caller's promise).
     unsafe { bindings::kthread_complete_and_exit(done, 0) }
 }

@@ -94,15 +94,15 @@ impl<T> SpinLock<T> {
     /// A new unlocked lock.
     pub fn new(value: T) -> Self {
         let lock = Opaque::uninit();
+        // Moving the lock afterwards (into `Self`, and wherever `Self` goes)
+        // is sound: a `raw_spinlock_t` is the lock word, with DEBUG_SPINLOCK
+        // a magic, an owner CPU and an owner task, with lockdep a
+        // `lockdep_map` whose key and name point to static data and whose
+        // class cache points into lockdep's class table. Nothing points into
+        // the lock itself, and lockdep records the lock by its address only
+        // while it is held, when `SpinLockGuard` borrows the `SpinLock`.
         // SAFETY: initialises the raw spinlock in place; `lock.get()` is
-        // valid for writes. Moving it afterwards (into `Self`, and wherever
-        // `Self` goes) is sound: a `raw_spinlock_t` is the lock word, with
-        // DEBUG_SPINLOCK a magic, an owner CPU and an owner task, with
-        // lockdep a `lockdep_map` whose key and name point to static data
-        // and whose class cache points into lockdep's class table. Nothing
-        // points into the lock itself, and lockdep records the lock by its
-        // address only while it is held, when `SpinLockGuard` borrows the
-        // `SpinLock`, so it cannot move then.
+        // valid for writes.
         unsafe { ffi::sixfs_raw_spin_lock_init(lock.get()) };
         Self {
             lock,

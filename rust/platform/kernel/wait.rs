@@ -158,10 +158,11 @@ impl WaitListGuard<'_> {
         // under the spinlock, which we hold. The task is never changed.
         let task = unsafe { (*node).task.clone() };
         // INVARIANT: unlinked above, no longer `QUEUED`, under the spinlock.
-        // SAFETY: alive, as above. This store is our last access: once the
-        // owner sees it (acquire), it may return and its frame be reused, so
-        // nothing of the node is used after it (the reference made for the
-        // call is dead once the store is done, as in `Arc`'s last decrement).
+        // This store is our last access: once the owner sees it (acquire),
+        // it may return and its frame be reused, so nothing of the node is
+        // used after it (the reference made for the call is dead once the
+        // store is done, as in `Arc`'s last decrement).
+        // SAFETY: the node is alive, as above, until this store is done.
         unsafe { (*node).state.store(GRANTED, Ordering::Release) };
         Grant::Granted(task)
     }
