@@ -274,7 +274,7 @@ impl Trans<'_> {
                 continue;
             }
             if !self.relock_path(idx)? {
-                return Err(self.restart(RestartReason::Relock));
+                return Err(BtreeError::Restart(RestartReason::Relock));
             }
         }
         Ok(())

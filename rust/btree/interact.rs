@@ -27,10 +27,11 @@
 use super::cache::{Btree, BtreeId};
 use super::error::{BtreeError, BtreeResult, RestartReason};
 use super::iter::{Iter, IterFlags};
+use super::stress::run_threads;
 use super::trans::Trans;
 use crate::bkey::{Key, Pos, TestVal, Value};
 use crate::platform::rng::Rng;
-use crate::platform::sync::{now_ns, run_parallel, AtomicU64, Ordering, SpinLock};
+use crate::platform::sync::{now_ns, AtomicU64, Ordering, SpinLock};
 use crate::platform::vec::Vec;
 
 /// The accounts (and filler keys between them).
@@ -130,7 +131,6 @@ impl Write {
 
 /// What the threads share.
 struct Shared {
-    error: SpinLock<Option<BtreeError>>,
     counts: [AtomicU64; 6],
     by_reason: [AtomicU64; RestartReason::NR],
     /// Offsets of the file ever written, a bit each.
@@ -168,26 +168,15 @@ pub fn interact(b: &Btree, params: InteractParams) -> BtreeResult<InteractCounts
         last_write.try_push(SpinLock::new(seqs))?;
     }
     let shared = Shared {
-        error: SpinLock::new(None),
         counts: core::array::from_fn(|_| AtomicU64::new(0)),
         by_reason: core::array::from_fn(|_| AtomicU64::new(0)),
         written,
         last_write,
     };
     let start = now_ns();
-    let work = |t: usize| {
-        if let Err(e) = worker(b, &params, &shared, t, start) {
-            let mut err = shared.error.lock();
-            if err.is_none() {
-                *err = Some(e);
-            }
-        }
-    };
-    run_parallel(c"sixfs_interact", params.threads, &work)
-        .map_err(|_| BtreeError::Corrupt("threads did not start"))?;
-    if let Some(e) = *shared.error.lock() {
-        return Err(e);
-    }
+    run_threads(c"sixfs_interact", params.threads, |t| {
+        worker(b, &params, &shared, t, start)
+    })?;
     b.check(ACCOUNTS_BTREE)?;
     b.check(EXTENTS_BTREE)?;
     let mut t = Trans::new(b);

@@ -93,7 +93,7 @@ impl Trans<'_> {
     ) -> BtreeResult<()> {
         let Some(node) = self.intent_node(idx, level)? else {
             self.want_depth = true;
-            return Err(self.restart(RestartReason::Upgrade));
+            return Err(BtreeError::Restart(RestartReason::Upgrade));
         };
         let is_root = self.btree.is_root(&node);
         let parent = if is_root {
@@ -101,7 +101,7 @@ impl Trans<'_> {
         } else {
             let Some(parent) = self.intent_node(idx, level.saturating_add(1))? else {
                 self.want_depth = true;
-                return Err(self.restart(RestartReason::Upgrade));
+                return Err(BtreeError::Restart(RestartReason::Upgrade));
             };
             if parent.read(|d| d.free_bytes())? < SPLIT_ROOM {
                 self.lock_write(&parent)?;
@@ -135,7 +135,7 @@ impl Trans<'_> {
         }
         result?;
         self.btree.remove(node.id);
-        Err(self.restart(RestartReason::Split))
+        Err(BtreeError::Restart(RestartReason::Split))
     }
 
     /// The split proper, with `node` (and `parent`) write-locked.

@@ -148,7 +148,7 @@ impl Trans<'_> {
             if reads_elsewhere || !self.may_block((btree, pos, Reverse(level))) {
                 self.remember_path(idx)?;
                 self.wait_hint = Some((node.clone(), ty));
-                return Err(self.restart(RestartReason::LockOrder));
+                return Err(BtreeError::Restart(RestartReason::LockOrder));
             }
             if ty == SixLockType::Intent {
                 // Our own ancestors' read locks go before we wait: the
@@ -178,7 +178,7 @@ impl Trans<'_> {
             if node.is_dead() || !node.covers(pos) {
                 // Replaced while we waited without the parent locked.
                 node.unlock(ty);
-                return Err(self.restart(RestartReason::Relock));
+                return Err(BtreeError::Restart(RestartReason::Relock));
             }
         }
         let seq = node.lock.seq();
@@ -270,7 +270,7 @@ impl Trans<'_> {
         }
         if !self.reads_before(node) {
             self.wait_hint = Some((node.clone(), SixLockType::Write));
-            return Err(self.restart(RestartReason::WriteLock));
+            return Err(BtreeError::Restart(RestartReason::WriteLock));
         }
         // Our own read holds would keep us waiting for ourselves.
         let own = self.own_reads(node);

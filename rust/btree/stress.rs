@@ -75,8 +75,28 @@ fn next(x: &mut u64) -> u64 {
     *x
 }
 
+/// Runs `work(0)` .. `work(threads - 1)` on as many threads; the first
+/// error any of them returned, once all have finished.
+pub(crate) fn run_threads(
+    name: &'static core::ffi::CStr,
+    threads: usize,
+    work: impl Fn(usize) -> BtreeResult<()> + Sync,
+) -> BtreeResult<()> {
+    let first: SpinLock<Option<BtreeError>> = SpinLock::new(None);
+    let each = |t: usize| {
+        if let Err(e) = work(t) {
+            let mut first = first.lock();
+            if first.is_none() {
+                *first = Some(e);
+            }
+        }
+    };
+    run_parallel(name, threads, &each).map_err(|_| BtreeError::Corrupt("threads did not start"))?;
+    let error = *first.lock();
+    error.map_or(Ok(()), Err)
+}
+
 struct Shared {
-    error: SpinLock<Option<BtreeError>>,
     counts: [AtomicU64; 8],
     by_reason: [AtomicU64; super::error::RestartReason::NR],
 }
@@ -92,24 +112,13 @@ impl Shared {
 /// Runs the stress test on `b`; fails on the first invariant broken.
 pub fn stress(b: &Btree, params: StressParams) -> BtreeResult<StressCounts> {
     let shared = Shared {
-        error: SpinLock::new(None),
         counts: core::array::from_fn(|_| AtomicU64::new(0)),
         by_reason: core::array::from_fn(|_| AtomicU64::new(0)),
     };
     let start = now_ns();
-    let work = |t: usize| {
-        if let Err(e) = worker(b, &params, &shared, t, start) {
-            let mut err = shared.error.lock();
-            if err.is_none() {
-                *err = Some(e);
-            }
-        }
-    };
-    run_parallel(c"sixfs_btree_stress", params.threads, &work)
-        .map_err(|_| BtreeError::Corrupt("threads did not start"))?;
-    if let Some(e) = *shared.error.lock() {
-        return Err(e);
-    }
+    run_threads(c"sixfs_btree_stress", params.threads, |t| {
+        worker(b, &params, &shared, t, start)
+    })?;
     let stats = b.check(STRESS_BTREE)?;
     b.check(STRESS_EXTENTS)?;
     let c = |i: usize| {

@@ -240,12 +240,6 @@ impl<'b> Trans<'b> {
         }
     }
 
-    /// A restart error for `reason`: the caller propagates it to
-    /// [`Self::run`], which does the bookkeeping.
-    pub(crate) fn restart(&mut self, reason: RestartReason) -> BtreeError {
-        BtreeError::Restart(reason)
-    }
-
     /// New paths of `btree` want intent on at least `want` levels, for
     /// the rest of this [`Self::run`].
     pub(crate) fn raise_locks_want(&mut self, btree: BtreeId, want: u8) {

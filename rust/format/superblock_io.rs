@@ -21,7 +21,7 @@
 //! is torn (found by tools/sixfs-core/tests/superblock_crash.rs).
 
 use super::geometry::{
-    MAX_BUCKET_SIZE, MIN_BUCKET_SIZE, PRIMARY_END, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE,
+    Geometry, MAX_BUCKET_SIZE, MIN_BUCKET_SIZE, PRIMARY_END, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE,
 };
 use super::superblock::{Superblock, SuperblockError};
 use crate::device::{Device, DeviceError};
@@ -34,6 +34,16 @@ pub enum SuperblockCopy {
     Primary,
     /// In the last 4 KiB of the filesystem.
     Backup,
+}
+
+impl SuperblockCopy {
+    /// Where this copy lives in a filesystem of `geometry`.
+    pub fn offset(self, geometry: &Geometry) -> u64 {
+        match self {
+            SuperblockCopy::Primary => SUPERBLOCK_OFFSET,
+            SuperblockCopy::Backup => geometry.backup_offset(),
+        }
+    }
 }
 
 /// Why a copy of the superblock could not be read.
@@ -129,10 +139,7 @@ pub fn read_copy(
             device_bytes,
         });
     }
-    let expected = match copy {
-        SuperblockCopy::Primary => SUPERBLOCK_OFFSET,
-        SuperblockCopy::Backup => sb.geometry.backup_offset(),
-    };
+    let expected = copy.offset(&sb.geometry);
     if offset != expected {
         return Err(ReadError::Misplaced { offset, expected });
     }
@@ -228,10 +235,7 @@ pub fn write_copy(
             device_bytes,
         });
     }
-    let offset = match copy {
-        SuperblockCopy::Primary => SUPERBLOCK_OFFSET,
-        SuperblockCopy::Backup => sb.geometry.backup_offset(),
-    };
+    let offset = copy.offset(&sb.geometry);
     dev.write(offset, &buf)?;
     dev.flush()?;
     Ok(())
