@@ -47,6 +47,14 @@ mod platform;
 #[cfg_attr(not(CONFIG_KUNIT), forbid(unsafe_code))]
 #[cfg_attr(CONFIG_KUNIT, deny(unsafe_code))]
 mod six;
+#[allow(unreachable_pub, dead_code, unused_imports)]
+#[cfg_attr(not(CONFIG_KUNIT), forbid(unsafe_code))]
+#[cfg_attr(CONFIG_KUNIT, deny(unsafe_code))]
+mod space;
+#[allow(unreachable_pub, dead_code, unused_imports)]
+#[cfg_attr(not(CONFIG_KUNIT), forbid(unsafe_code))]
+#[cfg_attr(CONFIG_KUNIT, deny(unsafe_code))]
+mod store;
 
 // Kernel-only layers; `fs` works through the glue's safe types.
 #[cfg_attr(not(CONFIG_KUNIT), forbid(unsafe_code))]

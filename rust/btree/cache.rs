@@ -66,8 +66,18 @@ pub struct CachedNode {
     pub min: Pos,
     /// Last position it covers; fixed for its life.
     pub max: Pos,
+    /// The tag its parent's pointer carries (0 in memory-only trees).
+    pub tag: u64,
     /// Set (under its write lock) once it left the tree.
     dead: AtomicU32,
+    /// Set by every change; cleared when the store wrote it.
+    dirty: AtomicU32,
+    /// Set while its slot is one no durable tree points to (allocated
+    /// since the last checkpoint), so writing it there in place is safe.
+    fresh: AtomicU32,
+    /// Set when a path finds it in the cache; the store's eviction clears
+    /// it and evicts nodes found clear (CLOCK, an approximate LRU).
+    touched: AtomicU32,
     /// `None` only while a write-lock holder has the node out.
     data: SpinLock<Option<Node>>,
 }
@@ -105,6 +115,7 @@ impl CachedNode {
     /// no reader can look while the node is out.
     pub fn write<R>(&self, f: impl FnOnce(&mut Node) -> R) -> BtreeResult<R> {
         let mut node = self.data.lock().take().ok_or_else(taken)?;
+        self.dirty.store(1, Ordering::Release);
         let r = f(&mut node);
         *self.data.lock() = Some(node);
         Ok(r)
@@ -120,6 +131,38 @@ impl CachedNode {
         self.dead.store(1, Ordering::Release);
     }
 
+    /// Whether it changed since the store last wrote it.
+    pub fn is_dirty(&self) -> bool {
+        self.dirty.load(Ordering::Acquire) != 0
+    }
+
+    /// The store wrote it (the caller holds a lock that excludes writers).
+    pub fn set_clean(&self) {
+        self.dirty.store(0, Ordering::Release);
+    }
+
+    /// A path found it: it was used recently.
+    pub fn touch(&self) {
+        if self.touched.load(Ordering::Relaxed) == 0 {
+            self.touched.store(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Clears the recently-used mark; returns whether it was set.
+    pub fn clear_touched(&self) -> bool {
+        self.touched.fetch_and(0, Ordering::Relaxed) != 0
+    }
+
+    /// Whether its slot was allocated since the last checkpoint.
+    pub fn is_fresh(&self) -> bool {
+        self.fresh.load(Ordering::Acquire) != 0
+    }
+
+    /// A checkpoint made its slot part of the durable tree.
+    pub fn set_durable(&self) {
+        self.fresh.store(0, Ordering::Release);
+    }
+
     /// Whether `pos` is in the node's range.
     pub fn covers(&self, pos: Pos) -> bool {
         self.min <= pos && pos <= self.max
@@ -131,10 +174,34 @@ impl CachedNode {
             self.max,
             Value::BtreePtr(BtreePtr {
                 node: self.id,
-                seq: 0,
+                seq: self.tag,
             }),
         )
     }
+}
+
+/// Where a node put into the cache comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeState {
+    /// Made in memory (a split, a merge, a new root): dirty, in a slot no
+    /// durable tree points to.
+    New,
+    /// Read from the device: clean, part of the durable tree.
+    Read,
+}
+
+/// A node to put into the cache with [`Btree::add_with_id`].
+pub struct NewNode {
+    /// Its id (a store's slot sector).
+    pub id: u64,
+    /// The tag of pointers to it.
+    pub tag: u64,
+    /// Its btree.
+    pub btree: BtreeId,
+    /// The keys.
+    pub node: Node,
+    /// New or read.
+    pub state: NodeState,
 }
 
 /// The cache's table: (id, node) sorted by id, and the room allocated for
@@ -145,18 +212,24 @@ pub struct NodeTable {
 }
 
 /// Puts `(id, node)` into `entries`, sorted by id, keeping the order; no
-/// allocation while there is capacity.
+/// allocation while there is capacity. If `id` is there already, returns
+/// the node that has it and adds nothing.
 fn insert_sorted(
     entries: &mut Vec<(u64, Arc<CachedNode>)>,
     id: u64,
     node: Arc<CachedNode>,
-) -> Result<(), AllocError> {
+) -> Result<Option<Arc<CachedNode>>, AllocError> {
     let at = entries.partition_point(|(k, _)| *k < id);
+    if let Some((k, existing)) = entries.get(at) {
+        if *k == id {
+            return Ok(Some(existing.clone()));
+        }
+    }
     entries.try_push((id, node))?;
     if let Some(tail) = entries.get_mut(at..) {
         tail.rotate_right(1);
     }
-    Ok(())
+    Ok(None)
 }
 
 /// A set of btrees: the node cache and the roots.
@@ -177,17 +250,7 @@ pub struct Btree {
 impl Btree {
     /// A set of empty btrees: every root an empty leaf.
     pub fn new(params: BtreeParams) -> BtreeResult<Btree> {
-        let tree = Btree {
-            params,
-            nodes: SpinLock::new(NodeTable {
-                entries: Vec::new(),
-                cap: 0,
-            }),
-            roots: SpinLock::new([None, None, None, None]),
-            root_ids: core::array::from_fn(|_| AtomicU64::new(0)),
-            next_id: AtomicU64::new(1),
-            inject_restarts: AtomicU32::new(0),
-        };
+        let tree = Self::without_roots(params);
         for i in 0..BTREE_ID_NR {
             let id = BtreeId(u8::try_from(i).map_err(|_| BtreeError::TooBig)?);
             let root = tree.alloc(NodeParams {
@@ -202,6 +265,22 @@ impl Btree {
         Ok(tree)
     }
 
+    /// A set of btrees with no roots yet: a store sets them
+    /// ([`Self::set_root`]) before any transaction runs.
+    pub fn without_roots(params: BtreeParams) -> Btree {
+        Btree {
+            params,
+            nodes: SpinLock::new(NodeTable {
+                entries: Vec::new(),
+                cap: 0,
+            }),
+            roots: SpinLock::new([None, None, None, None]),
+            root_ids: core::array::from_fn(|_| AtomicU64::new(0)),
+            next_id: AtomicU64::new(1),
+            inject_restarts: AtomicU32::new(0),
+        }
+    }
+
     /// A new empty node (not yet in the cache).
     pub fn alloc(&self, params: NodeParams) -> BtreeResult<Node> {
         Ok(Node::new(params)?)
@@ -210,6 +289,25 @@ impl Btree {
     /// Puts a node into the cache under a fresh id.
     pub fn add(&self, btree: BtreeId, node: Node) -> BtreeResult<Arc<CachedNode>> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        self.add_with_id(NewNode {
+            id,
+            tag: 0,
+            btree,
+            node,
+            state: NodeState::New,
+        })
+    }
+
+    /// Puts a node into the cache under the id (slot) and tag a store gave
+    /// it. The caller makes sure no node with that id is in the cache.
+    pub fn add_with_id(&self, new: NewNode) -> BtreeResult<Arc<CachedNode>> {
+        let NewNode {
+            id,
+            tag,
+            btree,
+            node,
+            state,
+        } = new;
         let p = node.params();
         let bn = Arc::try_new(CachedNode {
             // Untracked by lockdep, as bcachefs's node locks: the btree
@@ -221,11 +319,20 @@ impl Btree {
             level: p.level,
             min: p.min,
             max: p.max,
+            tag,
             dead: AtomicU32::new(0),
+            dirty: AtomicU32::new(u32::from(state == NodeState::New)),
+            fresh: AtomicU32::new(u32::from(state == NodeState::New)),
+            touched: AtomicU32::new(1),
             data: SpinLock::new(Some(node)),
         })?;
-        self.insert_entry(id, bn.clone())?;
-        Ok(bn)
+        match self.insert_entry(id, bn.clone())? {
+            None => Ok(bn),
+            // Two paths read the same node at once: the first one's copy
+            // is the one in the cache.
+            Some(existing) if state == NodeState::Read => Ok(existing),
+            Some(_) => Err(BtreeError::bug("a new node's id is in the cache")),
+        }
     }
 
     /// Adds an entry in id order. Ids are handed out in order but threads
@@ -233,7 +340,11 @@ impl Btree {
     /// at the end. A full table is grown into a new array allocated with
     /// the spinlock released (allocation may sleep), whose elements are
     /// moved over under the lock.
-    pub(super) fn insert_entry(&self, id: u64, node: Arc<CachedNode>) -> BtreeResult<()> {
+    pub(super) fn insert_entry(
+        &self,
+        id: u64,
+        node: Arc<CachedNode>,
+    ) -> BtreeResult<Option<Arc<CachedNode>>> {
         loop {
             let len = {
                 let mut t = self.nodes.lock();
@@ -255,13 +366,13 @@ impl Btree {
                     new.try_push(e)?;
                 }
                 new.reverse();
-                insert_sorted(&mut new, id, node)?;
+                let existing = insert_sorted(&mut new, id, node)?;
                 t.cap = cap;
-                core::mem::replace(&mut t.entries, new)
+                (core::mem::replace(&mut t.entries, new), existing)
             };
             // The old, empty array is freed outside the lock.
-            drop(old);
-            return Ok(());
+            drop(old.0);
+            return Ok(old.1);
         }
     }
 
@@ -293,6 +404,24 @@ impl Btree {
     /// Nodes in the cache.
     pub fn nr_nodes(&self) -> usize {
         self.nodes.lock().entries.len()
+    }
+
+    /// Every node in the cache now, in id order (allocated outside the
+    /// spinlock; nodes added meanwhile may be missed).
+    pub fn snapshot(&self) -> BtreeResult<Vec<Arc<CachedNode>>> {
+        let mut out = Vec::new();
+        loop {
+            let want = self.nr_nodes();
+            out.try_reserve(want)?;
+            let t = self.nodes.lock();
+            if t.entries.len() > out.capacity() {
+                continue;
+            }
+            for (_, n) in t.entries.iter() {
+                out.try_push(n.clone())?;
+            }
+            return Ok(out);
+        }
     }
 
     /// The root of `btree`.

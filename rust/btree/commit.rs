@@ -192,6 +192,9 @@ impl Trans<'_> {
         if self.updates.is_empty() {
             return Ok(());
         }
+        if let Some(store) = self.store {
+            store.check_writable()?;
+        }
         self.sort_updates()?;
         let first_path = self.paths.len();
         let result = self.do_commit();
@@ -392,7 +395,13 @@ impl Trans<'_> {
                 // The lock it would have waited for is nobody's business
                 // now.
                 Err(BtreeError::Restart(_)) => self.wait_hint = None,
-                Err(BtreeError::Node(_) | BtreeError::Alloc | BtreeError::TooBig) => {}
+                // No room or memory for the merged node: no merge.
+                Err(
+                    BtreeError::Node(_)
+                    | BtreeError::Alloc
+                    | BtreeError::NoSpace
+                    | BtreeError::TooBig,
+                ) => {}
                 Err(e) => debug_assert!(false, "merge after commit: {e:?}"),
             }
         }

@@ -52,6 +52,15 @@ pub enum BtreeError {
     Corrupt(&'static str),
     /// The transaction gave up after too many restarts.
     TooManyRestarts,
+    /// No space left for a new node: `ENOSPC`.
+    NoSpace,
+    /// The filesystem is read-only: `EROFS`.
+    ReadOnly,
+    /// A device error: `EIO`.
+    Io,
+    /// A node read from the device failed its checks (the store said
+    /// which and why in the log).
+    BadNode,
 }
 
 impl BtreeError {

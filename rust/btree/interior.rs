@@ -134,7 +134,7 @@ impl Trans<'_> {
             self.unlock_write(parent);
         }
         result?;
-        self.btree.remove(node.id);
+        self.drop_node(node.id);
         Err(BtreeError::Restart(RestartReason::Split))
     }
 
@@ -147,11 +147,11 @@ impl Trans<'_> {
     ) -> BtreeResult<()> {
         let (left, right) = node.write(|data| halves(data, at))??;
         let btree_id = node.btree;
-        let lb = self.btree.add(btree_id, left)?;
-        let rb = match self.btree.add(btree_id, right) {
+        let lb = self.new_node(btree_id, left)?;
+        let rb = match self.new_node(btree_id, right) {
             Ok(rb) => rb,
             Err(e) => {
-                self.btree.remove(lb.id);
+                self.drop_node(lb.id);
                 return Err(e);
             }
         };
@@ -178,8 +178,8 @@ impl Trans<'_> {
                 Ok(())
             }
             Err(e) => {
-                self.btree.remove(lb.id);
-                self.btree.remove(rb.id);
+                self.drop_node(lb.id);
+                self.drop_node(rb.id);
                 Err(e)
             }
         }
@@ -200,10 +200,10 @@ impl Trans<'_> {
         })?;
         root.insert(&lb.ptr_key())?;
         root.insert(&rb.ptr_key())?;
-        let rootb = self.btree.add(node.btree, root)?;
+        let rootb = self.new_node(node.btree, root)?;
         let set = self.btree.set_root(rootb.clone());
         if set.is_err() {
-            self.btree.remove(rootb.id);
+            self.drop_node(rootb.id);
         }
         set
     }
@@ -333,10 +333,10 @@ impl Trans<'_> {
         };
         self.unlock_write(parent);
         result?;
-        self.btree.remove(left.id);
-        self.btree.remove(right.id);
+        self.drop_node(left.id);
+        self.drop_node(right.id);
         if collapsed {
-            self.btree.remove(parent.id);
+            self.drop_node(parent.id);
         }
         Ok(true)
     }
@@ -350,7 +350,7 @@ impl Trans<'_> {
         parent: &Arc<CachedNode>,
     ) -> BtreeResult<Arc<CachedNode>> {
         let merged = left.write(|l| right.write(|r| merge(l, r)))???;
-        let mb = self.btree.add(left.btree, merged)?;
+        let mb = self.new_node(left.btree, merged)?;
         let linked = parent
             .write(|p| {
                 // Room for a whiteout and the pointer, or no change at all.
@@ -369,7 +369,7 @@ impl Trans<'_> {
                 Ok(mb)
             }
             Err(e) => {
-                self.btree.remove(mb.id);
+                self.drop_node(mb.id);
                 Err(e)
             }
         }

@@ -13,6 +13,7 @@ pub mod error;
 pub mod interior;
 pub mod iter;
 pub mod locking;
+pub mod node_store;
 pub mod path;
 pub mod paths;
 pub mod trans;
@@ -26,10 +27,13 @@ pub mod interact;
 #[cfg(all(not(loom), any(not(sixfs_kernel), CONFIG_KUNIT)))]
 pub mod stress;
 
-pub use cache::{Btree, BtreeId, BtreeParams, CachedNode, BTREE_ID_NR, MAX_DEPTH};
+pub use cache::{
+    Btree, BtreeId, BtreeParams, CachedNode, NewNode, NodeState, BTREE_ID_NR, MAX_DEPTH,
+};
 pub use check::TreeStats;
 pub use error::{BtreeError, BtreeResult, RestartReason};
 pub use iter::{Iter, IterFlags};
+pub use node_store::{NodeRef, NodeStore};
 pub use path::{Path, Uptodate};
 pub use trans::Trans;
 pub use trans_list::{LockInfo, LockState};

@@ -4,14 +4,15 @@
 //! error that unwinds to [`Trans::run`], which unlocks everything, waits for
 //! the lock that caused the restart if there was one, and runs again.
 
-use super::cache::{Btree, BtreeId, CachedNode, BTREE_ID_NR};
+use super::cache::{Btree, BtreeId, CachedNode, NewNode, NodeState, BTREE_ID_NR};
 use super::error::{BtreeError, BtreeResult, RestartReason};
+use super::node_store::NodeStore;
 use super::path::Path;
 use super::paths::Paths;
 use super::trans_list::Claim;
 use super::trans_list::LockInfo;
 use crate::bkey::{Key, KeyType, Pos};
-use crate::node::{max_key_bytes, NodeError};
+use crate::node::{max_key_bytes, Node, NodeError};
 use crate::platform::sort::insertion_sort_by_key;
 use crate::platform::sync::{cond_resched, Arc, Ordering};
 use crate::platform::vec::Vec;
@@ -56,6 +57,8 @@ pub struct Update {
 pub struct Trans<'b> {
     /// The trees.
     pub btree: &'b Btree,
+    /// Where the nodes live, for a tree on a device.
+    pub store: Option<&'b dyn NodeStore>,
     pub(crate) paths: Paths,
     pub(crate) updates: Vec<Update>,
     /// Restarts so far, over the transaction's life.
@@ -87,11 +90,18 @@ pub struct Trans<'b> {
 }
 
 impl<'b> Trans<'b> {
-    /// A transaction holding nothing.
+    /// A transaction holding nothing, on a tree in memory.
     pub fn new(btree: &'b Btree) -> Trans<'b> {
+        Self::with_store(btree, None)
+    }
+
+    /// A transaction on a tree whose nodes live in `store` (see
+    /// `node_store.rs`); `None` for a tree in memory.
+    pub fn with_store(btree: &'b Btree, store: Option<&'b dyn NodeStore>) -> Trans<'b> {
         static SEED: crate::platform::sync::AtomicU64 = crate::platform::sync::AtomicU64::new(1);
         Trans {
             btree,
+            store,
             paths: Paths::new(),
             updates: Vec::new(),
             restarts: 0,
@@ -109,6 +119,33 @@ impl<'b> Trans<'b> {
                 .wrapping_mul(0x2545_f491_4f6c_dd1d)
                 | 1,
             listed: Claim::new(),
+        }
+    }
+
+    /// Puts `node`, just made, into the cache: under a slot of the store
+    /// if there is one.
+    pub(crate) fn new_node(&self, btree: BtreeId, node: Node) -> BtreeResult<Arc<CachedNode>> {
+        let Some(store) = self.store else {
+            return self.btree.add(btree, node);
+        };
+        let (id, tag) = store.alloc_node()?;
+        self.btree
+            .add_with_id(NewNode {
+                id,
+                tag,
+                btree,
+                node,
+                state: NodeState::New,
+            })
+            .inspect_err(|_| store.free_node(id))
+    }
+
+    /// The node `id` left the tree (or never entered it): out of the
+    /// cache, and its slot back to the store.
+    pub(crate) fn drop_node(&self, id: u64) {
+        self.btree.remove(id);
+        if let Some(store) = self.store {
+            store.free_node(id);
         }
     }
 
@@ -143,7 +180,17 @@ impl<'b> Trans<'b> {
         let mut restarts = 0u64;
         let result = loop {
             self.begin();
-            match self.lock_retry_paths().and_then(|()| f(self)) {
+            if let Some(store) = self.store {
+                store.enter();
+            }
+            let result = self.lock_retry_paths().and_then(|()| f(self));
+            // Unlocked before leaving: the store may write nodes once no
+            // run holds any.
+            self.begin();
+            if let Some(store) = self.store {
+                store.leave();
+            }
+            match result {
                 Err(BtreeError::Restart(reason)) => {
                     self.restart_wait(reason);
                     restarts = restarts.saturating_add(1);
@@ -157,7 +204,7 @@ impl<'b> Trans<'b> {
                 other => break other,
             }
         };
-        self.begin();
+        self.wait_hint = None;
         self.want_depth = false;
         self.locks_want_floor = [0; BTREE_ID_NR];
         self.retry_paths = [None; RETRY_PATHS];

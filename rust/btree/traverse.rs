@@ -7,9 +7,10 @@
 
 use super::cache::CachedNode;
 use super::error::{BtreeError, BtreeResult};
+use super::node_store::child_node;
 use super::path::Uptodate;
 use super::trans::Trans;
-use crate::bkey::{Pos, Value};
+use crate::bkey::Pos;
 use crate::node::{Filter, NodeIter};
 use crate::platform::sync::Arc;
 
@@ -134,22 +135,10 @@ impl Trans<'_> {
         Ok(())
     }
 
-    /// The child of `parent` (locked) whose range holds `pos`.
+    /// The child of `parent` (locked) whose range holds `pos`; read from
+    /// the store if it is not in the cache.
     fn child_at(&self, parent: &CachedNode, pos: Pos) -> BtreeResult<Arc<CachedNode>> {
-        let child_id = {
-            let guard = parent.data();
-            let data = guard.as_ref().ok_or_else(super::cache::taken)?;
-            let key = data
-                .first_from(pos)
-                .ok_or(BtreeError::Corrupt("no child pointer"))?;
-            match key.value()? {
-                Value::BtreePtr(p) => p.node,
-                _ => return Err(BtreeError::Corrupt("not a pointer")),
-            }
-        };
-        self.btree
-            .find(child_id)
-            .ok_or(BtreeError::Corrupt("pointer to no node"))
+        child_node(self.btree, self.store, parent, pos)
     }
 
     /// Locks the root of the path's tree at its level; returns the level.

@@ -112,6 +112,26 @@ pub trait Device {
     fn flush(&self) -> Result<(), DeviceError>;
 }
 
+/// A borrowed device is a device: a store can work on a device its
+/// caller keeps (tests reopen the same in-memory device).
+impl<T: Device + ?Sized> Device for &T {
+    fn size(&self) -> u64 {
+        (**self).size()
+    }
+
+    fn read(&self, offset: u64, buf: &mut [u8]) -> Result<(), DeviceError> {
+        (**self).read(offset, buf)
+    }
+
+    fn write(&self, offset: u64, data: &[u8]) -> Result<(), DeviceError> {
+        (**self).write(offset, data)
+    }
+
+    fn flush(&self) -> Result<(), DeviceError> {
+        (**self).flush()
+    }
+}
+
 /// Checks an I/O's range against the contract of [`Device`]: for
 /// implementations, before they touch anything.
 pub fn check_range(size: u64, offset: u64, len: usize) -> Result<(), DeviceError> {

@@ -16,6 +16,7 @@ pub mod features;
 pub mod geometry;
 pub mod label;
 pub mod le;
+pub mod space_map;
 pub mod superblock;
 pub mod superblock_io;
 

@@ -15,6 +15,7 @@ use super::features::Features;
 use super::geometry::{Geometry, GeometryError};
 use super::label::{Label, LabelError, LABEL_BYTES};
 use super::le;
+use super::space_map::SpaceMapLocation;
 use crate::platform::crc32c::crc32c;
 use core::ops::Range;
 
@@ -50,7 +51,9 @@ const UUID_AT: usize = 0x048; // [u8; 16]
 const LABEL_AT: usize = 0x058; // [u8; 64]
 const JOURNAL_FIRST_BUCKET_AT: usize = 0x098; // u64
 const JOURNAL_BUCKET_COUNT_AT: usize = 0x0a0; // u64
-const RESERVED_HEADER: Range<usize> = 0x0a8..0x100; // zero
+const SPACE_MAP_FIRST_BUCKET_AT: usize = 0x0a8; // u64
+const SPACE_MAP_BUCKET_COUNT_AT: usize = 0x0b0; // u64
+const RESERVED_HEADER: Range<usize> = 0x0b8..0x100; // zero
 const ROOTS_AT: usize = 0x100; // [[u8; 16]; 16]
 const RESERVED_TAIL: Range<usize> = 0x200..CSUM_AT; // zero
 const CSUM_AT: usize = SUPERBLOCK_SIZE - 4; // u32: crc32c of bytes 0..CSUM_AT
@@ -70,7 +73,9 @@ const _: () = {
     assert!(LABEL_AT == UUID_AT + UUID_BYTES);
     assert!(JOURNAL_FIRST_BUCKET_AT == LABEL_AT + LABEL_BYTES);
     assert!(JOURNAL_BUCKET_COUNT_AT == JOURNAL_FIRST_BUCKET_AT + 8);
-    assert!(RESERVED_HEADER.start == JOURNAL_BUCKET_COUNT_AT + 8);
+    assert!(SPACE_MAP_FIRST_BUCKET_AT == JOURNAL_BUCKET_COUNT_AT + 8);
+    assert!(SPACE_MAP_BUCKET_COUNT_AT == SPACE_MAP_FIRST_BUCKET_AT + 8);
+    assert!(RESERVED_HEADER.start == SPACE_MAP_BUCKET_COUNT_AT + 8);
     assert!(ROOTS_AT == RESERVED_HEADER.end);
     assert!(RESERVED_TAIL.start == ROOTS_AT + BTREE_ROOT_SLOTS * BTREE_ROOT_BYTES);
     assert!(CSUM_AT + 4 == SUPERBLOCK_SIZE);
@@ -121,6 +126,8 @@ pub struct Superblock {
     pub label: Label,
     /// The journal (none in version 1's mkfs).
     pub journal: JournalLocation,
+    /// The two copies of the space map.
+    pub space_map: SpaceMapLocation,
     /// One root per btree id.
     pub roots: [BtreeRoot; BTREE_ROOT_SLOTS],
 }
@@ -151,6 +158,9 @@ pub enum SuperblockError {
     BadLabel(LabelError),
     /// The journal lies outside the data buckets.
     BadJournal(JournalLocation),
+    /// The space map lies outside the data buckets, is too small for
+    /// them, or overlaps the journal.
+    BadSpaceMap(SpaceMapLocation),
     /// A btree root is not valid.
     BadRoot {
         /// The root's slot (btree id).
@@ -193,9 +203,13 @@ fn checksum(bytes: &[u8]) -> u32 {
 
 impl Superblock {
     /// A new filesystem's superblock: sequence 1, clean, no journal yet,
-    /// every btree empty.
+    /// every btree empty, the space map in the first data buckets.
     pub fn new(geometry: Geometry, uuid: [u8; UUID_BYTES], label: Label) -> Self {
         Self {
+            space_map: SpaceMapLocation {
+                first_bucket: geometry.data_buckets().start,
+                bucket_count: SpaceMapLocation::buckets_needed(&geometry),
+            },
             geometry,
             seq: 1,
             features: Features::default(),
@@ -261,6 +275,17 @@ impl Superblock {
         if !journal.is_valid(&geometry) {
             return Err(SuperblockError::BadJournal(journal));
         }
+        let space_map = SpaceMapLocation {
+            first_bucket: le::u64_at(sb, SPACE_MAP_FIRST_BUCKET_AT),
+            bucket_count: le::u64_at(sb, SPACE_MAP_BUCKET_COUNT_AT),
+        };
+        let journal_buckets =
+            journal.first_bucket..journal.first_bucket.saturating_add(journal.bucket_count);
+        let overlap = space_map.buckets().start < journal_buckets.end
+            && journal_buckets.start < space_map.buckets().end;
+        if !space_map.is_valid(&geometry) || overlap {
+            return Err(SuperblockError::BadSpaceMap(space_map));
+        }
         let mut roots = [BtreeRoot::Empty; BTREE_ROOT_SLOTS];
         for (slot, root) in roots.iter_mut().enumerate() {
             let at = ROOTS_AT + slot * BTREE_ROOT_BYTES;
@@ -283,6 +308,7 @@ impl Superblock {
             uuid: le::bytes(sb, UUID_AT),
             label,
             journal,
+            space_map,
             roots,
         })
     }
@@ -314,6 +340,8 @@ impl Superblock {
         le::put(sb, LABEL_AT, self.label.field());
         le::put_u64(sb, JOURNAL_FIRST_BUCKET_AT, self.journal.first_bucket);
         le::put_u64(sb, JOURNAL_BUCKET_COUNT_AT, self.journal.bucket_count);
+        le::put_u64(sb, SPACE_MAP_FIRST_BUCKET_AT, self.space_map.first_bucket);
+        le::put_u64(sb, SPACE_MAP_BUCKET_COUNT_AT, self.space_map.bucket_count);
         for (slot, root) in self.roots.iter().enumerate() {
             let at = ROOTS_AT + slot * BTREE_ROOT_BYTES;
             if let Some(bytes) = sb.get_mut(at..at + BTREE_ROOT_BYTES) {

@@ -9,6 +9,7 @@ use super::btree_root::{BtreeRoot, RootError, BTREE_ROOT_SLOTS};
 use super::features::{Access, Features};
 use super::geometry::{Geometry, GeometryError};
 use super::label::{Label, LabelError};
+use super::space_map::SpaceMapLocation;
 use super::superblock::{
     probe, JournalLocation, ProbeError, Superblock, SuperblockError, MAGIC, SUPERBLOCK_SIZE,
     VERSION,
@@ -31,8 +32,9 @@ fn sample() -> Result<Superblock, LabelError> {
     let mut sb = Superblock::new(geometry(), [0x5a; 16], Label::new("scratch")?);
     sb.seq = 42;
     sb.clean = false;
+    // After the space map's two copies (buckets 1 and 2).
     sb.journal = JournalLocation {
-        first_bucket: 1,
+        first_bucket: 3,
         bucket_count: 4,
     };
     sb.roots[0] = BtreeRoot::Node {
@@ -134,7 +136,7 @@ test_suite! {
     }
 
     fn each_rule_has_its_error() {
-        let cases: [(usize, &[u8], SuperblockError); 12] = [
+        let cases: [(usize, &[u8], SuperblockError); 15] = [
             (0x08, &2u32.to_le_bytes(), SuperblockError::UnsupportedVersion(2)),
             (0x38, &(1u64 << 63).to_le_bytes(), SuperblockError::UnknownIncompat(1 << 63)),
             (0x0c, &3000u32.to_le_bytes(), SuperblockError::BadGeometry(GeometryError::BlockSize(3000))),
@@ -144,7 +146,10 @@ test_suite! {
             (0x18, &u64::MAX.to_le_bytes(), SuperblockError::BadGeometry(GeometryError::SizeOverflow)),
             (0x40, &2u64.to_le_bytes(), SuperblockError::BadFlags(2)),
             (0x58 + 7, &[0, b'x'], SuperblockError::BadLabel(LabelError::Garbage)),
-            (0xa0, &100u64.to_le_bytes(), SuperblockError::BadJournal(JournalLocation { first_bucket: 1, bucket_count: 100 })),
+            (0xa0, &100u64.to_le_bytes(), SuperblockError::BadJournal(JournalLocation { first_bucket: 3, bucket_count: 100 })),
+            (0xa8, &0u64.to_le_bytes(), SuperblockError::BadSpaceMap(SpaceMapLocation { first_bucket: 0, bucket_count: 1 })),
+            (0xa8, &3u64.to_le_bytes(), SuperblockError::BadSpaceMap(SpaceMapLocation { first_bucket: 3, bucket_count: 1 })),
+            (0xb0, &0u64.to_le_bytes(), SuperblockError::BadSpaceMap(SpaceMapLocation { first_bucket: 1, bucket_count: 0 })),
             (0x100 + 9, &[7], SuperblockError::BadRoot { slot: 0, error: RootError::BadState(7) }),
             (0x800, &[1], SuperblockError::ReservedNotZero { offset: 0x800 }),
         ];

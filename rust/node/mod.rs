@@ -7,6 +7,7 @@
 
 mod btree_node;
 mod compact;
+pub mod disk;
 mod error;
 mod extent;
 mod image;

@@ -46,6 +46,12 @@ macro_rules! kernel_atomic {
         // operations, which may run concurrently on any CPU.
         unsafe impl Sync for $atomic {}
 
+        impl Default for $atomic {
+            fn default() -> Self {
+                Self::new(0)
+            }
+        }
+
         kernel::macros::paste! {
             impl $atomic {
                 /// A new atomic holding `value`.

@@ -5,6 +5,7 @@
 
 #[cfg(not(all(CONFIG_X86_64, not(CONFIG_KASAN), not(CONFIG_KCSAN))))]
 mod atomic;
+pub mod log;
 pub mod sync;
 pub mod vec;
 pub mod wait;

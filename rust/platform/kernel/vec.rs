@@ -10,6 +10,12 @@ use kernel::alloc::{flags::GFP_KERNEL, KVec};
 /// Allocations use `GFP_KERNEL`: they may sleep.
 pub struct Vec<T>(KVec<T>);
 
+impl<T: core::fmt::Debug> core::fmt::Debug for Vec<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_list().entries(self.0.iter()).finish()
+    }
+}
+
 impl<T> Vec<T> {
     /// An empty array; allocates nothing.
     pub const fn new() -> Self {

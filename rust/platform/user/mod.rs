@@ -2,6 +2,7 @@
 
 //! Userspace platform: std (or loom, under `--cfg loom`) and libtest.
 
+pub mod log;
 pub mod sync;
 pub mod vec;
 pub mod wait;

@@ -37,6 +37,15 @@ pub mod device;
 #[forbid(unsafe_code)]
 pub mod format;
 
+#[path = "../../../rust/space/mod.rs"]
+#[forbid(unsafe_code)]
+pub mod space;
+
+#[cfg(not(loom))]
+#[path = "../../../rust/store/mod.rs"]
+#[forbid(unsafe_code)]
+pub mod store;
+
 // Benchmarks run threads and read clocks, which loom does not model.
 #[cfg(not(loom))]
 #[path = "../../../rust/perf/mod.rs"]

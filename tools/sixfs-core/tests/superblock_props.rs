@@ -77,9 +77,12 @@ fn superblock() -> impl Strategy<Value = Superblock> {
                 level,
             }),
         ];
+        // The space map where mkfs puts it; the journal after it.
+        let space_map = Superblock::new(g, [0; 16], Label::new("").unwrap()).space_map;
+        let after = space_map.buckets().end..data.end;
         let journal = prop_oneof![
             Just(JournalLocation::default()),
-            (data.clone(), 1u64..=8).prop_map(move |(first, count)| JournalLocation {
+            (after, 1u64..=8).prop_map(move |(first, count)| JournalLocation {
                 first_bucket: first,
                 bucket_count: count.min(data.end - first),
             }),
@@ -95,7 +98,7 @@ fn superblock() -> impl Strategy<Value = Superblock> {
             proptest::array::uniform16(root),
         )
             .prop_map(
-                |(geometry, seq, (compat, ro_compat), clean, uuid, label, journal, roots)| {
+                move |(geometry, seq, (compat, ro_compat), clean, uuid, label, journal, roots)| {
                     Superblock {
                         geometry,
                         seq,
@@ -108,6 +111,7 @@ fn superblock() -> impl Strategy<Value = Superblock> {
                         uuid,
                         label,
                         journal,
+                        space_map,
                         roots,
                     }
                 },

@@ -129,6 +129,12 @@ pub fn superblock(e: &SuperblockError) -> String {
             j.first_bucket,
             j.first_bucket.saturating_add(j.bucket_count)
         ),
+        SuperblockError::BadSpaceMap(m) => format!(
+            "space map at buckets {}..{} (two copies of {}) lies outside the data buckets, is too small or overlaps the journal",
+            m.buckets().start,
+            m.buckets().end,
+            m.bucket_count
+        ),
         SuperblockError::BadRoot { slot, error } => format!("btree root {slot}: {}", root(error)),
         SuperblockError::ReservedNotZero { offset } => {
             format!("reserved byte {offset:#x} is not zero")

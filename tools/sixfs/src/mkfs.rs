@@ -9,7 +9,8 @@ use sixfs_core::device::Device;
 use sixfs_core::format::geometry::{Geometry, GeometryChoice, SUPERBLOCK_SIZE};
 use sixfs_core::format::label::Label;
 use sixfs_core::format::superblock::Superblock;
-use sixfs_core::format::superblock_io::{backup_candidates, write_superblocks};
+use sixfs_core::format::superblock_io::backup_candidates;
+use sixfs_core::store::StoreError;
 use std::path::PathBuf;
 
 /// Exit status of a successful mkfs.
@@ -125,8 +126,10 @@ pub fn run(args: &MkfsArgs) -> u8 {
         }
     }
     let sb = Superblock::new(geometry, uuid, label);
-    if let Err(e) = write_superblocks(&dev, &sb) {
-        return fail(args, &messages::write(&e));
+    match sixfs_core::store::format(&dev, &sb) {
+        Ok(()) => {}
+        Err(StoreError::SuperblockWrite(e)) => return fail(args, &messages::write(&e)),
+        Err(e) => return fail(args, &e.to_string()),
     }
     if !args.quiet {
         let data = geometry.data_buckets();

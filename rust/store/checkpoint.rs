@@ -1,0 +1,237 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Checkpoints: making the tree in memory the durable one.
+//!
+//! With every transaction held out at the gate:
+//!
+//! 1. level by level from the leaves up, every dirty node is written; a
+//!    node whose slot the durable tree may point to (not *fresh*) is first
+//!    moved to a new slot, which changes its parent's pointer, so the
+//!    parent is dirty when its level comes;
+//! 2. the space map, with the frees of this checkpoint applied, goes to
+//!    the copy the new superblock will name, and a flush makes nodes and
+//!    space map durable;
+//! 3. both superblock copies, with the new roots and the next sequence
+//!    number, are written (each flushed): the first that lands switches the
+//!    filesystem to the new tree at once;
+//! 4. the slots freed since the last checkpoint become reusable.
+//!
+//! Until step 3, nothing the durable superblock reaches was overwritten
+//! (step 1 writes only fresh slots, step 2 only the other space map copy),
+//! so a power cut anywhere leaves the last checkpoint whole. A failed write
+//! leaves the checkpoint undone and the tree in memory as it was (moved
+//! nodes stay moved; the next checkpoint writes them again).
+
+use super::format::write_space_map;
+use super::{Store, StoreError, PLACEHOLDER_IDS};
+use crate::bkey::Pos;
+use crate::btree::node_store::child_node;
+use crate::btree::{
+    BtreeError, BtreeId, BtreeResult, CachedNode, NewNode, NodeState, NodeStore, BTREE_ID_NR,
+    MAX_DEPTH,
+};
+use crate::device::{Device, SECTOR_SIZE};
+use crate::format::btree_root::BtreeRoot;
+use crate::format::space_map::Bucket;
+use crate::node::disk::{self, NodeHeader};
+use crate::node::Node;
+use crate::platform::sync::{Arc, Ordering};
+use crate::platform::vec::Vec;
+use crate::six::SixLockType;
+use crate::space::SpaceError;
+
+impl<D: Device + Sync> Store<D> {
+    /// Writes every dirty node and a new superblock; `clean` sets the
+    /// superblock's clean flag (unmount). Waits for running transaction
+    /// runs to end and holds new ones off meanwhile.
+    pub fn checkpoint(&self, clean: bool) -> Result<(), StoreError> {
+        if self.is_read_only() {
+            return Err(StoreError::ReadOnly);
+        }
+        self.lock_gate();
+        let result = self.checkpoint_locked(clean);
+        self.unlock_gate();
+        result
+    }
+
+    pub(super) fn checkpoint_locked(&self, clean: bool) -> Result<(), StoreError> {
+        let mut buf = self.slot_buffer()?;
+        for level in 0..MAX_DEPTH {
+            // Taken again for each level: moving a node may have read its
+            // parent into the cache.
+            for node in self.btree.snapshot()?.iter() {
+                if usize::from(node.level) != level || node.is_dead() || !node.is_dirty() {
+                    continue;
+                }
+                let node = if node.is_fresh() {
+                    node.clone()
+                } else {
+                    self.move_node(node)?
+                };
+                self.write_node(&node, &mut buf)?;
+            }
+        }
+        self.dev.flush()?;
+        let mut sb = self.superblock();
+        let mut records = Vec::new();
+        records.try_extend_with(sb.geometry.bucket_count() as usize, Bucket::FREE)?;
+        self.space.image(&mut records);
+        let seq = sb.seq.wrapping_add(1);
+        write_space_map(&self.dev, &sb, &records, seq)?;
+        self.dev.flush()?;
+        sb.seq = seq;
+        sb.clean = clean;
+        for i in 0..BTREE_ID_NR {
+            let btree = BtreeId(u8::try_from(i).unwrap_or(u8::MAX));
+            let root = self.btree.root(btree)?;
+            if let Some(slot) = sb.roots.get_mut(i) {
+                *slot = if root.id >= PLACEHOLDER_IDS {
+                    BtreeRoot::Empty
+                } else {
+                    BtreeRoot::Node {
+                        sector: root.id,
+                        level: root.level,
+                    }
+                };
+            }
+        }
+        crate::format::superblock_io::write_superblocks(&self.dev, &sb)
+            .map_err(StoreError::SuperblockWrite)?;
+        *self.sb.lock() = sb;
+        self.space.checkpoint_done();
+        for node in self.btree.snapshot()?.iter() {
+            node.set_durable();
+        }
+        self.counters.checkpoints.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Writes `node` (clean afterwards) to its slot through `buf`.
+    fn write_node(&self, node: &Arc<CachedNode>, buf: &mut [u8]) -> Result<(), StoreError> {
+        let header = NodeHeader {
+            sector: node.id,
+            tag: node.tag,
+            btree: node.btree.0,
+            level: node.level,
+            min: node.min,
+            max: node.max,
+        };
+        let len = node
+            .read(|n| disk::encode(n, &header, buf))?
+            .map_err(|_| BtreeError::bug("a node larger than its slot"))?;
+        let len = len.next_multiple_of(SECTOR_SIZE).min(buf.len());
+        let offset = node.id.checked_mul(512).ok_or(BtreeError::BadNode)?;
+        self.dev.write(offset, buf.get(..len).unwrap_or(&[]))?;
+        if let Some(n) = node.data().as_mut() {
+            n.mark_written();
+        }
+        node.set_clean();
+        self.counters.nodes_written.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Moves `node` to a new slot: a new cached node with its keys, its
+    /// parent's pointer (or the root) changed to it, the old one dead and
+    /// its slot freed at the end of the checkpoint.
+    fn move_node(&self, node: &Arc<CachedNode>) -> Result<Arc<CachedNode>, StoreError> {
+        let id = self.space.alloc_slot(true).map_err(|e| match e {
+            SpaceError::NoSpace => BtreeError::NoSpace,
+            SpaceError::NotInUse(_) => BtreeError::bug("allocator refused a slot"),
+        })?;
+        let tag = self.next_tag.fetch_add(1, Ordering::Relaxed);
+        let parent = if self.btree.is_root(node) {
+            None
+        } else {
+            Some(self.parent_of(node)?)
+        };
+        // No transaction runs (the gate is held) and idle ones hold no
+        // lock: every trylock succeeds. The write lock changes the node's
+        // sequence number, so a path that still names it cannot relock.
+        let locked = [Some(node), parent.as_ref()];
+        for n in locked.iter().flatten() {
+            if !(n.lock.trylock(SixLockType::Intent) && n.lock.trylock(SixLockType::Write)) {
+                return Err(BtreeError::bug("a node locked during a checkpoint").into());
+            }
+        }
+        let result = self.relink(node, parent.as_ref(), id, tag);
+        for n in locked.iter().flatten() {
+            n.unlock(SixLockType::Write);
+            n.unlock(SixLockType::Intent);
+        }
+        if result.is_err() {
+            self.free_node(id);
+        }
+        result
+    }
+
+    fn relink(
+        &self,
+        node: &Arc<CachedNode>,
+        parent: Option<&Arc<CachedNode>>,
+        id: u64,
+        tag: u64,
+    ) -> Result<Arc<CachedNode>, StoreError> {
+        let empty = Node::new(node.read(|n| n.params())?).map_err(BtreeError::from)?;
+        let keys = node.write(|n| core::mem::replace(n, empty))?;
+        let moved = self.btree.add_with_id(NewNode {
+            id,
+            tag,
+            btree: node.btree,
+            node: keys,
+            state: NodeState::New,
+        })?;
+        let linked = match parent {
+            Some(parent) => parent
+                .write(|p| {
+                    let ptr = moved.ptr_key();
+                    match p.insert(&ptr) {
+                        // The pointer replaces one of the same size; a
+                        // compacted node has room for it.
+                        Err(crate::node::NodeError::Full) => {
+                            p.compact()?;
+                            p.insert(&ptr)
+                        }
+                        other => other,
+                    }
+                })
+                .and_then(|r| Ok(r?)),
+            None => self.btree.set_root(moved.clone()),
+        };
+        if let Err(e) = linked {
+            // Put the keys back: the tree is as it was.
+            let keys = moved
+                .write(|n| {
+                    let empty = Node::new(n.params())?;
+                    Ok::<_, crate::node::NodeError>(core::mem::replace(n, empty))
+                })?
+                .map_err(BtreeError::from)?;
+            node.write(|n| *n = keys)?;
+            self.btree.remove(id);
+            return Err(e.into());
+        }
+        node.set_dead();
+        self.btree.remove(node.id);
+        self.free_node(node.id);
+        self.counters.nodes_moved.fetch_add(1, Ordering::Relaxed);
+        Ok(moved)
+    }
+
+    /// The parent of `node` (not a root): found from the root down by its
+    /// last position, reading nodes the cache no longer holds.
+    fn parent_of(&self, node: &CachedNode) -> BtreeResult<Arc<CachedNode>> {
+        let mut at = self.btree.root(node.btree)?;
+        while at.level > node.level.saturating_add(1) {
+            at = self.child_of(&at, node.max)?;
+        }
+        if at.level != node.level.saturating_add(1) {
+            return Err(BtreeError::Corrupt("node below no parent"));
+        }
+        Ok(at)
+    }
+
+    /// The child of `parent` covering `pos`, read if not cached (no
+    /// transaction runs: the store holds its gate).
+    pub(super) fn child_of(&self, parent: &CachedNode, pos: Pos) -> BtreeResult<Arc<CachedNode>> {
+        child_node(&self.btree, Some(self), parent, pos)
+    }
+}

@@ -1,0 +1,404 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The store: a filesystem's btrees on a device.
+//!
+//! [`Store`] ties the layers below together over one [`Device`]: the
+//! superblock (`format`), the space map and bucket allocator (`space`), and
+//! the btrees (`btree`), whose nodes it reads on demand, writes at
+//! checkpoints and evicts when the cache is over its size.
+//!
+//! - `format.rs`: a new filesystem (what mkfs writes);
+//! - `open.rs`: mounting: superblock, space map, roots;
+//! - `checkpoint.rs`: writing every dirty node copy-on-write, then the
+//!   space map, then the superblock (Documentation/format.rst, "Btree
+//!   nodes", says why this order survives a power cut at any point);
+//! - `evict.rs`: the node cache's bound (CLOCK, a cheap LRU).
+//!
+//! Transactions on the store's btrees come from [`Store::trans`]; each run
+//! of one enters the store's *gate* shared, and a checkpoint or an
+//! eviction takes it exclusively, so they see a tree no one is changing and
+//! no path holds a node they replace. A thread must not run a transaction
+//! of a store inside another one's run (the inner one could wait for a
+//! checkpoint that waits for the outer one).
+
+mod check;
+mod checkpoint;
+mod evict;
+mod format;
+mod open;
+
+#[cfg(all(any(test, CONFIG_KUNIT), not(loom)))]
+mod store_tests;
+
+pub use check::CheckReport;
+pub use format::format;
+pub use open::{OpenOptions, OpenReport};
+
+use crate::btree::{Btree, BtreeError, BtreeResult, NodeRef, NodeStore, Trans};
+use crate::device::{Device, DeviceError};
+use crate::format::geometry::Geometry;
+use crate::format::superblock::{Superblock, UUID_BYTES};
+use crate::format::superblock_io::{ReadError, WriteError};
+use crate::node::disk::{self, NodeHeader};
+use crate::node::Node;
+use crate::platform::log;
+use crate::platform::sync::{AtomicU32, AtomicU64, Ordering, SpinLock};
+use crate::platform::vec::Vec;
+use crate::six::{SixLock, SixLockType};
+use crate::space::{Space, SpaceError, SpaceStats};
+
+/// Node ids from here up are not slots: an empty btree's root before it
+/// is first written has one (`u64::MAX - btree id`). No sector can be this
+/// large (its byte offset would not fit a `u64`).
+pub const PLACEHOLDER_IDS: u64 = u64::MAX - 64;
+
+/// Why a store could not be opened or written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreError {
+    /// Neither superblock copy is valid: why each was refused.
+    NoSuperblock {
+        /// The primary's error.
+        primary: ReadError,
+        /// The backup's error.
+        backup: ReadError,
+    },
+    /// Features this code does not know: `incompat` refuses any mount,
+    /// `ro_compat` a read-write one.
+    UnknownFeatures {
+        /// The unknown ro_compat bits.
+        ro_compat: u64,
+    },
+    /// The space map copy the superblock names is not valid.
+    SpaceMap(crate::format::space_map::SpaceMapError),
+    /// A root node could not be read: the btree and why.
+    BadRoot {
+        /// The btree id.
+        btree: u8,
+        /// Why.
+        error: BtreeError,
+    },
+    /// A device error.
+    Device(DeviceError),
+    /// A superblock write was refused or failed.
+    SuperblockWrite(WriteError),
+    /// The btree failed (a bad node, no space, no memory).
+    Btree(BtreeError),
+    /// The store is read-only.
+    ReadOnly,
+    /// No memory.
+    NoMemory,
+}
+
+impl From<DeviceError> for StoreError {
+    fn from(e: DeviceError) -> Self {
+        StoreError::Device(e)
+    }
+}
+
+impl From<BtreeError> for StoreError {
+    fn from(e: BtreeError) -> Self {
+        match e {
+            BtreeError::ReadOnly => StoreError::ReadOnly,
+            e => StoreError::Btree(e),
+        }
+    }
+}
+
+impl From<crate::platform::sync::AllocError> for StoreError {
+    fn from(_: crate::platform::sync::AllocError) -> Self {
+        StoreError::NoMemory
+    }
+}
+
+impl core::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            StoreError::NoSuperblock { primary, backup } => write!(
+                f,
+                "no valid superblock (primary: {primary:?}; backup: {backup:?})"
+            ),
+            StoreError::UnknownFeatures { ro_compat } => write!(
+                f,
+                "read-only-compatible features {ro_compat:#x} unknown to this sixfs: mount read-only"
+            ),
+            StoreError::SpaceMap(e) => write!(f, "bad space map: {e:?}"),
+            StoreError::BadRoot { btree, error } => {
+                write!(f, "the root of btree {btree} cannot be read: {error:?}")
+            }
+            StoreError::Device(e) => write!(f, "device error: {e:?}"),
+            StoreError::SuperblockWrite(e) => write!(f, "superblock write failed: {e:?}"),
+            StoreError::Btree(BtreeError::NoSpace) => write!(f, "no space left on the device"),
+            StoreError::Btree(e) => write!(f, "btree error: {e:?}"),
+            StoreError::ReadOnly => write!(f, "read-only filesystem"),
+            StoreError::NoMemory => write!(f, "out of memory"),
+        }
+    }
+}
+
+impl StoreError {
+    /// The errno (positive) the kernel reports for it.
+    pub fn errno(&self) -> i32 {
+        const EIO: i32 = 5;
+        const ENOMEM: i32 = 12;
+        const EINVAL: i32 = 22;
+        const ENOSPC: i32 = 28;
+        const EROFS: i32 = 30;
+        const EUCLEAN: i32 = 117;
+        match self {
+            StoreError::NoSuperblock { .. }
+            | StoreError::UnknownFeatures { .. }
+            | StoreError::SpaceMap(_)
+            | StoreError::BadRoot { .. } => EINVAL,
+            StoreError::Device(DeviceError::NoMemory) | StoreError::NoMemory => ENOMEM,
+            StoreError::Device(_) | StoreError::SuperblockWrite(_) => EIO,
+            StoreError::ReadOnly => EROFS,
+            StoreError::Btree(e) => match e {
+                BtreeError::NoSpace => ENOSPC,
+                BtreeError::ReadOnly => EROFS,
+                BtreeError::Io => EIO,
+                BtreeError::Alloc => ENOMEM,
+                BtreeError::BadNode | BtreeError::Corrupt(_) => EUCLEAN,
+                _ => EINVAL,
+            },
+        }
+    }
+}
+
+/// Counters of what the store did, for tests and debugfs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Nodes read from the device.
+    pub nodes_read: u64,
+    /// Nodes written.
+    pub nodes_written: u64,
+    /// Nodes moved to a new slot by a checkpoint (copy-on-write).
+    pub nodes_moved: u64,
+    /// Nodes evicted from the cache.
+    pub nodes_evicted: u64,
+    /// Checkpoints done.
+    pub checkpoints: u64,
+    /// Nodes in the cache now.
+    pub cached: u64,
+    /// Buckets.
+    pub space: SpaceStats,
+}
+
+#[derive(Default)]
+struct Counters {
+    nodes_read: AtomicU64,
+    nodes_written: AtomicU64,
+    nodes_moved: AtomicU64,
+    nodes_evicted: AtomicU64,
+    checkpoints: AtomicU64,
+}
+
+/// A filesystem's btrees on a device.
+///
+/// # Invariants
+///
+/// - `sb` is the superblock last made durable on the device (by open or
+///   by a checkpoint); its space map copy `sb.seq % 2` holds the records
+///   of its tree.
+/// - Every node in the btree's cache with a slot id either is clean and
+///   equal to what that slot holds, or is dirty (and, unless fresh, in a
+///   slot the durable tree may point to, which a checkpoint leaves alone).
+pub struct Store<D: Device> {
+    dev: D,
+    geometry: Geometry,
+    sb: SpinLock<Superblock>,
+    /// The btrees.
+    pub btree: Btree,
+    space: Space,
+    /// Shared by transaction runs, exclusive for checkpoints and evictions.
+    gate: SixLock,
+    read_only: AtomicU32,
+    next_tag: AtomicU64,
+    cache_limit: usize,
+    counters: Counters,
+}
+
+impl<D: Device + Sync> Store<D> {
+    /// A transaction on the store's btrees.
+    pub fn trans(&self) -> Trans<'_> {
+        Trans::with_store(&self.btree, Some(self))
+    }
+
+    /// The device.
+    pub fn device(&self) -> &D {
+        &self.dev
+    }
+
+    /// Makes everything committed so far durable (a checkpoint); nothing
+    /// to do when read-only.
+    pub fn sync(&self) -> Result<(), StoreError> {
+        if self.is_read_only() {
+            return Ok(());
+        }
+        self.checkpoint(false)
+    }
+
+    /// Switches between read-write and read-only. Going read-only writes
+    /// everything and marks the filesystem clean, as an unmount does;
+    /// going read-write marks it in use again.
+    pub fn set_read_only(&self, read_only: bool) -> Result<(), StoreError> {
+        if read_only == self.is_read_only() {
+            return Ok(());
+        }
+        if read_only {
+            self.checkpoint(true)?;
+            self.read_only.store(1, Ordering::Release);
+            return Ok(());
+        }
+        let unknown = self.superblock().features.unknown_ro_compat();
+        if unknown != 0 {
+            return Err(StoreError::UnknownFeatures { ro_compat: unknown });
+        }
+        self.read_only.store(0, Ordering::Release);
+        self.checkpoint(false).inspect_err(|_| {
+            self.read_only.store(1, Ordering::Release);
+        })
+    }
+
+    /// Writes everything and marks the filesystem clean (unmount), and
+    /// gives the device back. Read-only stores write nothing. On an error
+    /// the filesystem stays as the last checkpoint left it, marked in use,
+    /// which is what the next mount finds.
+    pub fn close(self) -> (D, Result<(), StoreError>) {
+        let result = if self.is_read_only() {
+            Ok(())
+        } else {
+            self.checkpoint(true)
+        };
+        (self.dev, result)
+    }
+
+    /// The geometry.
+    pub fn geometry(&self) -> &Geometry {
+        &self.geometry
+    }
+
+    /// The last durable superblock.
+    pub fn superblock(&self) -> Superblock {
+        *self.sb.lock()
+    }
+
+    /// The filesystem's UUID.
+    pub fn uuid(&self) -> [u8; UUID_BYTES] {
+        self.sb.lock().uuid
+    }
+
+    /// Whether writes are refused.
+    pub fn is_read_only(&self) -> bool {
+        self.read_only.load(Ordering::Acquire) != 0
+    }
+
+    /// What the store did so far.
+    pub fn stats(&self) -> StoreStats {
+        let c = &self.counters;
+        StoreStats {
+            nodes_read: c.nodes_read.load(Ordering::Relaxed),
+            nodes_written: c.nodes_written.load(Ordering::Relaxed),
+            nodes_moved: c.nodes_moved.load(Ordering::Relaxed),
+            nodes_evicted: c.nodes_evicted.load(Ordering::Relaxed),
+            checkpoints: c.checkpoints.load(Ordering::Relaxed),
+            cached: self.btree.nr_nodes() as u64,
+            space: self.space.stats(),
+        }
+    }
+
+    /// The node-sized buffer I/O goes through.
+    fn slot_buffer(&self) -> Result<Vec<u8>, StoreError> {
+        let mut buf = Vec::new();
+        buf.try_extend_with(self.geometry.node_size as usize, 0)?;
+        Ok(buf)
+    }
+
+    /// Reads the node `r` names from its slot and checks it.
+    fn read_checked(&self, r: &NodeRef, check_tag: bool) -> BtreeResult<(Node, NodeHeader)> {
+        let mut buf = self.slot_buffer().map_err(|_| BtreeError::Alloc)?;
+        let offset = r.id.checked_mul(512).ok_or(BtreeError::BadNode)?;
+        let expect = NodeHeader {
+            sector: r.id,
+            tag: r.tag,
+            btree: r.btree,
+            level: r.level,
+            min: r.min,
+            max: r.max,
+        };
+        if let Err(e) = self.dev.read(offset, &mut buf) {
+            self.node_error(r, format_args!("cannot be read: {e:?}"));
+            return Err(BtreeError::Io);
+        }
+        self.counters.nodes_read.fetch_add(1, Ordering::Relaxed);
+        disk::decode(&buf, &expect, check_tag).map_err(|e| {
+            self.node_error(r, format_args!("is bad: {e:?}"));
+            BtreeError::BadNode
+        })
+    }
+
+    /// Logs what is wrong with a node, naming the filesystem, btree, level
+    /// and range, so the message alone finds it.
+    fn node_error(&self, r: &NodeRef, what: core::fmt::Arguments<'_>) {
+        let uuid = self.uuid();
+        log::error(format_args!(
+            "sixfs {:02x}{:02x}{:02x}{:02x}: btree {} level {} node at sector {} covering {:?}..{:?} {}",
+            uuid[0], uuid[1], uuid[2], uuid[3], r.btree, r.level, r.id, r.min, r.max, what
+        ));
+    }
+
+    fn lock_gate(&self) {
+        // The gate has no should-sleep hook: locking cannot fail.
+        let intent = self.gate.lock(SixLockType::Intent);
+        let write = self.gate.lock(SixLockType::Write);
+        debug_assert!(intent.is_ok() && write.is_ok());
+    }
+
+    fn unlock_gate(&self) {
+        let write = self.gate.unlock(SixLockType::Write);
+        let intent = self.gate.unlock(SixLockType::Intent);
+        debug_assert!(intent.is_ok() && write.is_ok());
+    }
+}
+
+impl<D: Device + Sync> NodeStore for Store<D> {
+    fn check_writable(&self) -> BtreeResult<()> {
+        if self.is_read_only() {
+            return Err(BtreeError::ReadOnly);
+        }
+        Ok(())
+    }
+
+    fn alloc_node(&self) -> BtreeResult<(u64, u64)> {
+        self.check_writable()?;
+        let id = self.space.alloc_slot(false).map_err(|e| match e {
+            SpaceError::NoSpace => BtreeError::NoSpace,
+            SpaceError::NotInUse(_) => BtreeError::bug("allocator refused a slot"),
+        })?;
+        Ok((id, self.next_tag.fetch_add(1, Ordering::Relaxed)))
+    }
+
+    fn free_node(&self, id: u64) {
+        if id >= PLACEHOLDER_IDS {
+            return;
+        }
+        if let Err(e) = self.space.free_slot(id) {
+            log::error(format_args!("sixfs: freeing node slot {id}: {e:?}"));
+            debug_assert!(false, "free of a slot not in use");
+        }
+    }
+
+    fn read_node(&self, r: &NodeRef) -> BtreeResult<Node> {
+        self.read_checked(r, true).map(|(node, _)| node)
+    }
+
+    fn enter(&self) {
+        // No should-sleep hook: cannot fail.
+        let entered = self.gate.lock(SixLockType::Read);
+        debug_assert!(entered.is_ok());
+    }
+
+    fn leave(&self) {
+        let left = self.gate.unlock(SixLockType::Read);
+        debug_assert!(left.is_ok());
+    }
+}

@@ -1,0 +1,161 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Opening a store: the newest valid superblock, its space map, the roots.
+
+use super::format::read_space_map;
+use super::{Counters, Store, StoreError, PLACEHOLDER_IDS};
+use crate::bkey::Pos;
+use crate::btree::{Btree, BtreeId, BtreeParams, NewNode, NodeRef, NodeState, BTREE_ID_NR};
+use crate::device::Device;
+use crate::format::btree_root::BtreeRoot;
+use crate::format::features::Access;
+use crate::format::superblock_io::{read_superblocks, SuperblockCopy};
+use crate::node::disk::key_bytes;
+use crate::node::{Node, NodeParams};
+use crate::platform::sync::{AtomicU32, AtomicU64, SpinLock};
+use crate::six::SixLock;
+use crate::space::Space;
+
+/// Bytes of nodes the cache holds by default before it evicts.
+pub const DEFAULT_CACHE_BYTES: usize = 64 << 20;
+/// The fewest nodes a cache holds, whatever it is told: a commit may need
+/// a few paths' worth at once.
+pub const MIN_CACHE_NODES: usize = 64;
+
+/// How to open a store (by default: read-write, the default cache size).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OpenOptions {
+    /// Write nothing, change nothing.
+    pub read_only: bool,
+    /// Nodes the cache holds before it writes and evicts (at least
+    /// [`MIN_CACHE_NODES`]); 0 for [`DEFAULT_CACHE_BYTES`] worth.
+    pub cache_nodes: usize,
+}
+
+/// What opening found, for the mount's log line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OpenReport {
+    /// The primary superblock was not valid or older: the backup was used.
+    pub from_backup: bool,
+    /// The filesystem was not unmounted cleanly: the last checkpoint is
+    /// what it holds.
+    pub was_clean: bool,
+}
+
+impl<D: Device + Sync> Store<D> {
+    /// Opens the filesystem on `dev`. A read-write open marks it in use
+    /// (not clean) on the device before it returns.
+    pub fn open(dev: D, opts: OpenOptions) -> Result<(Self, OpenReport), StoreError> {
+        let sbs = read_superblocks(&dev);
+        let Some((copy, sb)) = sbs.newest() else {
+            return Err(StoreError::NoSuperblock {
+                primary: sbs
+                    .primary
+                    .err()
+                    .unwrap_or(crate::format::superblock_io::ReadError::NoBackupFound),
+                backup: sbs
+                    .backup
+                    .err()
+                    .unwrap_or(crate::format::superblock_io::ReadError::NoBackupFound),
+            });
+        };
+        let sb = *sb;
+        // Unknown incompat features were refused by the superblock's
+        // decoding; unknown ro_compat ones allow reading only.
+        if let Ok(Access::ReadOnly { unknown_ro_compat }) = sb.features.access() {
+            if !opts.read_only {
+                return Err(StoreError::UnknownFeatures {
+                    ro_compat: unknown_ro_compat,
+                });
+            }
+        }
+        let report = OpenReport {
+            from_backup: copy == SuperblockCopy::Backup,
+            was_clean: sb.clean,
+        };
+        let records = read_space_map(&dev, &sb)?;
+        let geometry = sb.geometry;
+        let node_size = geometry.node_size as usize;
+        let cache_nodes = match opts.cache_nodes {
+            0 => DEFAULT_CACHE_BYTES / node_size.max(1),
+            n => n,
+        }
+        .max(MIN_CACHE_NODES);
+        // A checkpoint moves at most every cached node, plus the few a
+        // commit adds past the limit before the store catches up.
+        let slots = u64::from(geometry.bucket_size / geometry.node_size.max(1)).max(1);
+        let reserve = (cache_nodes as u64 + 2 * MIN_CACHE_NODES as u64).div_ceil(slots) + 1;
+        let space = Space::new(&geometry, &records, reserve)?;
+        let store = Store {
+            dev,
+            geometry,
+            sb: SpinLock::new(sb),
+            btree: Btree::without_roots(BtreeParams {
+                node_size: key_bytes(node_size),
+            }),
+            space,
+            gate: SixLock::new_untracked(c"sixfs_store_gate"),
+            read_only: AtomicU32::new(u32::from(opts.read_only)),
+            next_tag: AtomicU64::new(sb.seq.wrapping_shl(32) | 1),
+            cache_limit: cache_nodes,
+            counters: Counters::default(),
+        };
+        for (i, root) in sb.roots.iter().enumerate().take(BTREE_ID_NR) {
+            let btree = u8::try_from(i).unwrap_or(u8::MAX);
+            store.load_root(BtreeId(btree), root)?;
+        }
+        if !opts.read_only {
+            store.checkpoint(false)?;
+        }
+        Ok((store, report))
+    }
+
+    /// Puts the root the superblock records for `btree` into the cache: the
+    /// node it points to, checked, or an empty leaf under a placeholder id
+    /// (written, and given a slot, by the first checkpoint that finds it
+    /// changed).
+    fn load_root(&self, btree: BtreeId, root: &BtreeRoot) -> Result<(), StoreError> {
+        let new = match *root {
+            BtreeRoot::Empty => NewNode {
+                id: u64::MAX - u64::from(btree.0),
+                tag: 0,
+                btree,
+                node: Node::new(NodeParams {
+                    size: self.btree.params.node_size,
+                    level: 0,
+                    min: Pos::MIN,
+                    max: Pos::MAX,
+                })
+                .map_err(crate::btree::BtreeError::from)?,
+                state: NodeState::Read,
+            },
+            BtreeRoot::Node { sector, level } => {
+                let r = NodeRef {
+                    btree: btree.0,
+                    level,
+                    id: sector,
+                    tag: 0,
+                    min: Pos::MIN,
+                    max: Pos::MAX,
+                };
+                let (node, header) =
+                    self.read_checked(&r, false)
+                        .map_err(|error| StoreError::BadRoot {
+                            btree: btree.0,
+                            error,
+                        })?;
+                NewNode {
+                    id: sector,
+                    tag: header.tag,
+                    btree,
+                    node,
+                    state: NodeState::Read,
+                }
+            }
+        };
+        debug_assert!(new.id < PLACEHOLDER_IDS || matches!(root, BtreeRoot::Empty));
+        let node = self.btree.add_with_id(new)?;
+        self.btree.set_root(node)?;
+        Ok(())
+    }
+}

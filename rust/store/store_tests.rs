@@ -1,0 +1,334 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Tests of the store on the in-memory device: keys survive close and
+//! open, the cache stays bounded, read-only means no writes, a full device
+//! gives `NoSpace` and takes writes again after deletions, a power cut at
+//! any write of a checkpoint leaves the previous or the new tree whole, and
+//! corrupt nodes and device errors come back as errors. Run by `cargo test`
+//! and as the KUnit suite `sixfs_store`.
+
+use super::{format, OpenOptions, Store, StoreError};
+use crate::bkey::{Key, Pos, TestVal, Value};
+use crate::btree::{BtreeError, BtreeId, Iter, IterFlags};
+use crate::device::memory::{Faults, MemoryDevice, PowerLoss};
+use crate::device::Device;
+use crate::format::geometry::{Geometry, GeometryChoice};
+use crate::format::label::Label;
+use crate::format::superblock::Superblock;
+use crate::platform::rng::Rng;
+use crate::platform::vec::Vec;
+use crate::platform::{check, check_eq, ok, test_info, test_suite, TestFailed};
+
+const T: BtreeId = BtreeId(0);
+
+/// A device of `bytes` formatted with 512-byte nodes (deep trees from a
+/// few thousand keys) in 4 KiB buckets.
+fn formatted(bytes: u64) -> Result<MemoryDevice, TestFailed> {
+    let dev = ok!(MemoryDevice::new(bytes));
+    let choice = GeometryChoice {
+        block_size: Some(512),
+        bucket_size: Some(4096),
+        node_size: Some(512),
+    };
+    let geometry = ok!(Geometry::for_device(bytes, choice));
+    let sb = Superblock::new(geometry, [7; 16], ok!(Label::new("test")));
+    ok!(format(&dev, &sb));
+    Ok(dev)
+}
+
+fn small_cache() -> OpenOptions {
+    OpenOptions {
+        read_only: false,
+        cache_nodes: 64,
+    }
+}
+
+fn key(k: u64) -> Key {
+    Key::new(
+        Pos::new(1, k, 0),
+        Value::Test(TestVal::from_u64(k.wrapping_mul(3))),
+    )
+}
+
+/// Commits `key`, then lets the store shrink its cache.
+fn insert<D: Device + Sync>(s: &Store<D>, key: Key) -> Result<(), StoreError> {
+    s.trans().run(|t| {
+        t.update(T, key)?;
+        t.commit()
+    })?;
+    s.maintain()
+}
+
+fn delete<D: Device + Sync>(s: &Store<D>, k: u64) -> Result<(), StoreError> {
+    s.trans().run(|t| {
+        t.update(T, Key::deleted(Pos::new(1, k, 0)))?;
+        t.commit()
+    })?;
+    s.maintain()
+}
+
+/// Every key of `T`, in order.
+fn all_keys<D: Device + Sync>(s: &Store<D>) -> Result<Vec<Key>, BtreeError> {
+    s.trans().run(|t| {
+        let mut out = Vec::new();
+        let mut it = Iter::new(t, T, Pos::MIN, IterFlags::default())?;
+        while let Some(k) = it.next(t)? {
+            out.try_push(*k)?;
+        }
+        Ok(out)
+    })
+}
+
+/// Whether the store holds exactly `keys` (as `key(k)` each), in order.
+fn holds<D: Device + Sync>(s: &Store<D>, keys: &[u64]) -> Result<bool, TestFailed> {
+    let found = ok!(all_keys(s));
+    let mut want = Vec::new();
+    for &k in keys {
+        ok!(want.try_push(k));
+    }
+    crate::platform::sort::heap_sort_by_key(&mut want, |k| *k);
+    Ok(found.len() == want.len() && found.iter().zip(want.iter()).all(|(f, &w)| *f == key(w)))
+}
+
+fn check_clean<D: Device + Sync>(s: &Store<D>) -> Result<u8, TestFailed> {
+    let report = ok!(s.check(|_| {}));
+    check!(report.is_clean());
+    Ok(report.depth)
+}
+
+test_suite! {
+    sixfs_store;
+
+    fn keys_survive_close_and_open() {
+        let dev = formatted(8 << 20)?;
+        let (s, report) = ok!(Store::open(&dev, small_cache()));
+        check!(report.was_clean && !report.from_backup);
+        let mut rng = Rng::new(1);
+        let mut keys = Vec::new();
+        for _ in 0..3000 {
+            let k = rng.below(1 << 40);
+            ok!(insert(&s, key(k)));
+            ok!(keys.try_push(k));
+        }
+        // The cache stayed bounded: it wrote and evicted as it went.
+        let stats = s.stats();
+        check!(stats.cached as usize <= s.cache_limit() + 16);
+        check!(stats.nodes_evicted > 0 && stats.checkpoints > 1);
+        check!(holds(&s, &keys)?);
+        let (dev, closed) = s.close();
+        ok!(closed);
+        let (s, report) = ok!(Store::open(dev, small_cache()));
+        check!(report.was_clean);
+        check!(holds(&s, &keys)?);
+        check!(s.stats().nodes_read > 0);
+        let depth = check_clean(&s)?;
+        test_info!("3000 keys, 512-byte nodes: depth {depth}, {:?}", s.stats());
+        check!(depth >= 3);
+    }
+
+    fn a_read_only_store_writes_nothing() {
+        let dev = formatted(4 << 20)?;
+        let (s, _) = ok!(Store::open(&dev, small_cache()));
+        ok!(insert(&s, key(1)));
+        let (_, closed) = s.close();
+        ok!(closed);
+        let writes = dev.stats().writes;
+        let ro = OpenOptions { read_only: true, ..small_cache() };
+        let (s, _) = ok!(Store::open(&dev, ro));
+        check_eq!(insert(&s, key(2)), Err(StoreError::ReadOnly));
+        check_eq!(s.checkpoint(false), Err(StoreError::ReadOnly));
+        check!(holds(&s, &[1])?);
+        let (_, closed) = s.close();
+        ok!(closed);
+        check_eq!(dev.stats().writes, writes);
+        // Read-write again, through a remount.
+        let (s, _) = ok!(Store::open(&dev, ro));
+        ok!(s.set_read_only(false));
+        ok!(insert(&s, key(2)));
+        ok!(s.set_read_only(true));
+        check!(s.superblock().clean);
+        check!(holds(&s, &[1, 2])?);
+    }
+
+    fn a_full_device_says_no_space_and_takes_writes_after_deletions() {
+        let dev = formatted(512 << 10)?;
+        let (s, _) = ok!(Store::open(&dev, small_cache()));
+        let mut keys = Vec::new();
+        let mut k = 0;
+        let full = loop {
+            match insert(&s, key(k)) {
+                Ok(()) => ok!(keys.try_push(k)),
+                Err(e) => break e,
+            }
+            k += 1;
+            check!(k < 1_000_000);
+        };
+        test_info!("full after {} keys: {:?}", keys.len(), s.stats().space);
+        check_eq!(full, StoreError::Btree(BtreeError::NoSpace));
+        check_eq!(full.errno(), 28);
+        // Nothing acknowledged was lost, and the tree is sound.
+        check!(holds(&s, &keys)?);
+        ok!(s.sync());
+        check_clean(&s)?;
+        // Delete everything; a few checkpoints give the space back.
+        for &k in keys.iter() {
+            ok!(delete(&s, k));
+        }
+        ok!(s.sync());
+        ok!(s.sync());
+        for k in 0..keys.len() as u64 / 2 {
+            ok!(insert(&s, key(k)));
+        }
+        let (dev, closed) = s.close();
+        ok!(closed);
+        let (s, _) = ok!(Store::open(dev, small_cache()));
+        let half: Vec<u64> = {
+            let mut v = Vec::new();
+            for k in 0..keys.len() as u64 / 2 {
+                ok!(v.try_push(k));
+            }
+            v
+        };
+        check!(holds(&s, &half)?);
+        check_clean(&s)?;
+    }
+
+    fn a_power_cut_in_a_checkpoint_leaves_one_tree_whole() {
+        // A cache large enough that only the checkpoints below write.
+        let big_cache = OpenOptions { read_only: false, cache_nodes: 4096 };
+        // The same run each time: 400 keys checkpointed, then 200 more
+        // and a checkpoint that the device lets `cut` writes of through
+        // (None: all; that run counts them).
+        let run = |cut: Option<u64>, how: PowerLoss| -> Result<(u64, bool, bool, bool), TestFailed> {
+            let dev = formatted(4 << 20)?;
+            let (s, _) = ok!(Store::open(&dev, big_cache));
+            let mut before = Vec::new();
+            for k in 0..400 {
+                ok!(insert(&s, key(k * 7)));
+                ok!(before.try_push(k * 7));
+            }
+            ok!(s.sync());
+            let mut after = Vec::new();
+            for &k in before.iter() {
+                ok!(after.try_push(k));
+            }
+            for k in 0..200 {
+                ok!(insert(&s, key(k * 7 + 3)));
+                ok!(after.try_push(k * 7 + 3));
+            }
+            let writes = dev.stats().writes;
+            dev.set_faults(Faults { writes_until_failure: cut, ..Faults::default() });
+            let synced = s.sync().is_ok();
+            let written = dev.stats().writes - writes;
+            drop(s);
+            dev.power_loss(how);
+            dev.set_faults(Faults::default());
+            let (s, _) = ok!(Store::open(&dev, OpenOptions { read_only: true, ..big_cache }));
+            let old = holds(&s, &before)?;
+            let new = holds(&s, &after)?;
+            check_clean(&s)?;
+            Ok((written, synced, old, new))
+        };
+        let (total, synced, _, new) = run(None, PowerLoss::DropUnflushed)?;
+        check!(synced && new);
+        let mut outcomes = [0u32; 2];
+        for i in 0..=total {
+            let how = match i % 3 {
+                0 => PowerLoss::DropUnflushed,
+                1 => PowerLoss::KeepUnflushed,
+                _ => PowerLoss::Tear { seed: i },
+            };
+            let (_, synced, old, new) = run(Some(i), how)?;
+            // A checkpoint that reported success is durable; one that did
+            // not left the old tree or, if its superblock landed, the new.
+            if !(new || (!synced && old)) {
+                test_info!("cut after {i} writes: synced {synced}, old {old}, new {new}");
+            }
+            check!(new || (!synced && old));
+            if let Some(n) = outcomes.get_mut(usize::from(new)) {
+                *n += 1;
+            }
+        }
+        test_info!(
+            "power cuts at each of a checkpoint's {total} writes: {} left the old tree, {} the new",
+            outcomes[0],
+            outcomes[1]
+        );
+        check!(outcomes[0] > 0 && outcomes[1] > 0);
+    }
+
+    fn a_corrupt_node_is_an_error_not_a_crash() {
+        let dev = formatted(4 << 20)?;
+        let (s, _) = ok!(Store::open(&dev, small_cache()));
+        for k in 0..500 {
+            ok!(insert(&s, key(k)));
+        }
+        let (_, closed) = s.close();
+        ok!(closed);
+        let ro = OpenOptions { read_only: true, ..small_cache() };
+        // Flip a byte in every node slot but the root's, one at a time.
+        let root = match ok!(Store::open(&dev, ro)).0.superblock().roots[0] {
+            crate::format::btree_root::BtreeRoot::Node { sector, .. } => sector,
+            crate::format::btree_root::BtreeRoot::Empty => return Err(TestFailed),
+        };
+        let mut bad_seen = 0;
+        let data = ok!(Store::open(&dev, ro)).0.geometry().data_bytes();
+        let mut at = data.start;
+        while at < data.end {
+            let mut sector = [0u8; 512];
+            ok!(dev.read(at, &mut sector));
+            if &sector[..8] == b"SIXFSnod" && at / 512 != root {
+                let mut flipped = sector;
+                flipped[200] ^= 0x10;
+                ok!(dev.write(at, &flipped));
+                let (s, _) = ok!(Store::open(&dev, ro));
+                let keys = all_keys(&s);
+                let report = ok!(s.check(|_| {}));
+                // Slots no tree points to (moved or freed nodes) do not matter.
+                if keys.is_err() {
+                    check_eq!(keys.err(), Some(BtreeError::BadNode));
+                    check!(!report.is_clean());
+                    bad_seen += 1;
+                }
+                ok!(dev.write(at, &sector));
+            }
+            at += 512;
+        }
+        check!(bad_seen > 0);
+        // A corrupt root refuses the open.
+        let mut sector = [0u8; 512];
+        ok!(dev.read(root * 512, &mut sector));
+        sector[100] ^= 1;
+        ok!(dev.write(root * 512, &sector));
+        check!(matches!(Store::open(&dev, ro), Err(StoreError::BadRoot { btree: 0, .. })));
+    }
+
+    fn device_errors_reach_the_caller() {
+        let dev = formatted(4 << 20)?;
+        let (s, _) = ok!(Store::open(&dev, small_cache()));
+        for k in 0..500 {
+            ok!(insert(&s, key(k)));
+        }
+        let (_, closed) = s.close();
+        ok!(closed);
+        let (s, _) = ok!(Store::open(&dev, small_cache()));
+        let data = s.geometry().data_bytes();
+        dev.set_faults(Faults { read: Some(data.clone()), ..Faults::default() });
+        check_eq!(all_keys(&s).err(), Some(BtreeError::Io));
+        dev.set_faults(Faults { write: Some(data), ..Faults::default() });
+        ok!(insert(&s, key(10_000)));
+        check!(matches!(s.sync(), Err(StoreError::Device(_))));
+        dev.set_faults(Faults::default());
+        // The failed checkpoint changed nothing durable; a retry works.
+        ok!(s.sync());
+        check!(holds(&s, &{
+            let mut v = Vec::new();
+            for k in 0..500 {
+                ok!(v.try_push(k));
+            }
+            ok!(v.try_push(10_000));
+            v
+        })?);
+        check_clean(&s)?;
+    }
+}
