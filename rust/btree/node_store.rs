@@ -60,6 +60,11 @@ pub trait NodeStore: Sync {
 
     /// The run that [`Self::enter`] started is over (it holds no lock).
     fn leave(&self);
+
+    /// After a run, outside the gate: the store may write and evict nodes
+    /// to keep its cache bounded. Its own errors it reports itself (the
+    /// run's result stands: a commit that landed did land).
+    fn after_run(&self) {}
 }
 
 /// The child of `parent` (locked, or in a tree no one changes) whose range

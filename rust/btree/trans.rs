@@ -205,6 +205,9 @@ impl<'b> Trans<'b> {
             }
         };
         self.wait_hint = None;
+        if let Some(store) = self.store {
+            store.after_run();
+        }
         self.want_depth = false;
         self.locks_want_floor = [0; BTREE_ID_NR];
         self.retry_paths = [None; RETRY_PATHS];

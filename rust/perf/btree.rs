@@ -4,14 +4,16 @@
 //! rand_insert_multi, rand_lookup, rand_mixed, rand_delete, seq_insert,
 //! seq_lookup, seq_overwrite, seq_delete.
 //!
-//! Each run builds a fresh in-memory btree. Workloads that need keys to find
-//! (lookups, overwrites, deletes) first insert COUNT keys, untimed, the same
-//! keys the matching insert workload would; then the clock runs. The maple
-//! tree anchor (bench/anchor) does the same.
+//! [`run`] builds a fresh in-memory btree; [`run_on`] uses a given one, such
+//! as a mounted filesystem's test btree on its device, whose keys persist
+//! (and [`verify`] checks them after a remount). Workloads that need keys
+//! to find (lookups, overwrites, deletes) first insert COUNT keys, untimed,
+//! the same keys the matching insert workload would; then the clock runs.
+//! The maple tree anchor (bench/anchor) does the same.
 
 use super::{measure, Measurement, Rng};
 use crate::bkey::{Key, Pos, TestVal, Value};
-use crate::btree::{Btree, BtreeError, BtreeId, BtreeParams, Iter, IterFlags, Trans};
+use crate::btree::{Btree, BtreeError, BtreeId, BtreeParams, Iter, IterFlags, NodeStore, Trans};
 use crate::platform::sync::{cond_resched, AtomicU64, Ordering, SpawnError};
 
 /// The btree every workload uses.
@@ -94,6 +96,8 @@ pub enum BtreeRunError {
     Spawn,
     /// The btree failed (allocation, too many restarts, corruption).
     Btree(BtreeError),
+    /// [`verify`] was asked about a workload that writes no keys.
+    NotAnInsert,
 }
 
 impl From<SpawnError> for BtreeRunError {
@@ -149,6 +153,21 @@ fn insert(trans: &mut Trans<'_>, offsets: &[u64]) -> Result<(), BtreeError> {
     })
 }
 
+/// The btree workloads run on: in memory, or a store's on a device.
+#[derive(Clone, Copy)]
+pub struct Target<'a> {
+    /// The trees (the workloads use id 0).
+    pub btree: &'a Btree,
+    /// Where its nodes live, if on a device.
+    pub store: Option<&'a dyn NodeStore>,
+}
+
+impl<'a> Target<'a> {
+    fn trans(&self) -> Trans<'a> {
+        Trans::with_store(self.btree, self.store)
+    }
+}
+
 /// Runs `workload` on a fresh btree of `node_size`-byte nodes.
 pub fn run(
     workload: Workload,
@@ -157,6 +176,24 @@ pub fn run(
     node_size: usize,
 ) -> Result<Measurement, BtreeRunError> {
     let btree = Btree::new(BtreeParams { node_size })?;
+    run_on(
+        Target {
+            btree: &btree,
+            store: None,
+        },
+        workload,
+        count,
+        threads,
+    )
+}
+
+/// Runs `workload` on `target`'s btree 0, as [`run`] does on a fresh one.
+pub fn run_on(
+    target: Target<'_>,
+    workload: Workload,
+    count: u64,
+    threads: u32,
+) -> Result<Measurement, BtreeRunError> {
     let threads = threads.max(1);
     let per_thread = count / u64::from(threads);
     let failures = AtomicU64::new(0);
@@ -177,14 +214,14 @@ pub fn run(
             per_thread * u64::from(threads),
             threads,
             &|thread, n| {
-                if let Err(e) = one_thread(&btree, prefill, thread, n) {
+                if let Err(e) = one_thread(target, prefill, thread, n) {
                     fail(e);
                 }
             },
         )?;
     }
     let m = measure(c"sixfs_perf", count, threads, &|thread, n| {
-        if let Err(e) = one_thread(&btree, workload, thread, n) {
+        if let Err(e) = one_thread(target, workload, thread, n) {
             fail(e);
         }
     })?;
@@ -195,8 +232,13 @@ pub fn run(
 }
 
 /// One thread's share: `n` operations.
-fn one_thread(btree: &Btree, workload: Workload, thread: usize, n: u64) -> Result<(), BtreeError> {
-    let trans = &mut Trans::new(btree);
+fn one_thread(
+    target: Target<'_>,
+    workload: Workload,
+    thread: usize,
+    n: u64,
+) -> Result<(), BtreeError> {
+    let trans = &mut target.trans();
     let mut rng = rng_of(thread);
     let first = (thread as u64).saturating_mul(n);
     match workload {
@@ -298,4 +340,49 @@ fn one_thread(btree: &Btree, workload: Workload, thread: usize, n: u64) -> Resul
         }
     }
     Ok(())
+}
+
+/// Checks that the keys `workload` (an insert) run with `count` and
+/// `threads` wrote are in `target`'s btree 0 with the values it wrote;
+/// returns how many are missing or wrong.
+pub fn verify(
+    target: Target<'_>,
+    workload: Workload,
+    count: u64,
+    threads: u32,
+) -> Result<u64, BtreeRunError> {
+    let threads = threads.max(1);
+    let per_thread = count / u64::from(threads);
+    let trans = &mut target.trans();
+    let mut bad = 0u64;
+    for thread in 0..threads as usize {
+        let mut rng = rng_of(thread);
+        let first = (thread as u64).saturating_mul(per_thread);
+        let mut done = 0u64;
+        while done < per_thread {
+            let batch = SEQ_CHUNK.min(per_thread - done);
+            let mut offsets = [0u64; SEQ_CHUNK as usize];
+            for (i, o) in offsets.iter_mut().enumerate().take(batch as usize) {
+                *o = match workload {
+                    Workload::SeqInsert => first.saturating_add(done).saturating_add(i as u64),
+                    Workload::RandInsert | Workload::RandInsertMulti => rng.next_u64(),
+                    _ => return Err(BtreeRunError::NotAnInsert),
+                };
+            }
+            let wanted = offsets.get(..batch as usize).unwrap_or(&[]);
+            bad += run_op(trans, |tr| {
+                let mut bad = 0u64;
+                let mut it = Iter::new(tr, PERF_BTREE, Pos::MIN, IterFlags::NONE)?;
+                for &o in wanted {
+                    it.set_pos(tr, pos(o))?;
+                    if it.peek(tr)? != Some(&key(o)) {
+                        bad += 1;
+                    }
+                }
+                Ok(bad)
+            })?;
+            done += batch;
+        }
+    }
+    Ok(bad)
 }

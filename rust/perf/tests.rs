@@ -5,11 +5,50 @@
 
 use super::btree::{self, Workload};
 use super::{measure, parse_command, parse_count, Command, CommandError, Measurement, Rng};
+use crate::device::memory::MemoryDevice;
+use crate::format::geometry::{Geometry, GeometryChoice};
+use crate::format::label::Label;
+use crate::format::superblock::Superblock;
 use crate::platform::sync::{AtomicU64, Ordering};
-use crate::platform::{check, check_eq, test_suite};
+use crate::platform::{check, check_eq, ok, test_suite};
+use crate::store::{self, OpenOptions, Store};
 
 test_suite! {
     sixfs_perf;
+
+    fn workloads_on_a_store_persist_and_verify() {
+        let dev = ok!(MemoryDevice::new(16 << 20));
+        let choice = GeometryChoice {
+            block_size: Some(512),
+            bucket_size: Some(8192),
+            node_size: Some(1024),
+        };
+        let sb = Superblock::new(
+            ok!(Geometry::for_device(16 << 20, choice)),
+            [1; 16],
+            ok!(Label::new("")),
+        );
+        ok!(store::format(&dev, &sb));
+        let opts = OpenOptions { read_only: false, cache_nodes: 64 };
+        let (s, _) = ok!(Store::open(&dev, opts));
+        let target = btree::Target { btree: &s.btree, store: Some(&s) };
+        ok!(btree::run_on(target, Workload::SeqInsert, 4000, 2));
+        ok!(btree::run_on(target, Workload::RandInsert, 2000, 2));
+        ok!(btree::run_on(target, Workload::RandLookup, 1000, 1));
+        check!(s.stats().nodes_evicted > 0);
+        let (_, closed) = s.close();
+        ok!(closed);
+        let (s, _) = ok!(Store::open(&dev, opts));
+        let target = btree::Target { btree: &s.btree, store: Some(&s) };
+        check_eq!(btree::verify(target, Workload::SeqInsert, 4000, 2), Ok(0));
+        check_eq!(btree::verify(target, Workload::RandInsert, 2000, 2), Ok(0));
+        // A count or thread split that was not written is found missing.
+        check!(ok!(btree::verify(target, Workload::SeqInsert, 5000, 2)) > 0);
+        check!(ok!(btree::verify(target, Workload::RandInsert, 2000, 3)) > 0);
+        ok!(btree::run_on(target, Workload::SeqDelete, 4000, 2));
+        check_eq!(btree::verify(target, Workload::SeqInsert, 4000, 2), Ok(4000));
+        check!(ok!(s.check(|_| {})).is_clean());
+    }
 
     fn parses_commands_and_refuses_bad_ones() {
         check_eq!(parse_command("six_read 10M 2"), Ok(Command { name: "six_read", count: 10_000_000, threads: 2 }));

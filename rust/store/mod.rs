@@ -401,4 +401,14 @@ impl<D: Device + Sync> NodeStore for Store<D> {
         let left = self.gate.unlock(SixLockType::Read);
         debug_assert!(left.is_ok());
     }
+
+    fn after_run(&self) {
+        if let Err(e) = self.maintain() {
+            let uuid = self.uuid();
+            log::error(format_args!(
+                "sixfs {:02x}{:02x}{:02x}{:02x}: cannot write nodes to keep the cache bounded: {e}",
+                uuid[0], uuid[1], uuid[2], uuid[3]
+            ));
+        }
+    }
 }
