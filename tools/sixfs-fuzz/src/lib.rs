@@ -51,6 +51,9 @@ pub struct Target {
     /// Byte offsets of the input's fields (lengths, counts, sizes) that the
     /// mutation fuzzer sets to interesting values.
     pub fields: &'static [usize],
+    /// Longest input worth trying (libFuzzer's `-max_len`): a little past
+    /// what the parser can read.
+    pub max_input: usize,
 }
 
 impl Target {

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 const USAGE: &str = "\
-usage: sixfs-fuzz list
+usage: sixfs-fuzz list                 target names and longest inputs
        sixfs-fuzz seeds DIR            write every target's seeds to DIR/TARGET/
        sixfs-fuzz replay TARGET FILE...  check inputs, exit 1 if one fails
        sixfs-fuzz save TARGET FILE...    keep inputs as regression cases
@@ -90,7 +90,7 @@ fn main_result() -> Result<bool, String> {
     match args.first().map(String::as_str) {
         Some("list") => {
             for t in targets::ALL {
-                println!("{}", t.name);
+                println!("{} {}", t.name, t.max_input);
             }
             Ok(true)
         }
@@ -99,12 +99,15 @@ fn main_result() -> Result<bool, String> {
         Some("save") => {
             let t = target(args.get(1))?;
             for file in &args[2..] {
+                // Kept even when it passes here: libFuzzer also saves
+                // inputs that were too slow or took too much memory.
                 let input = read(file)?;
-                if t.run_catching(&input).is_ok() {
-                    return Err(format!("{file} passes: nothing to keep"));
-                }
+                let verdict = match t.run_catching(&input) {
+                    Ok(_) => "passes when replayed".to_string(),
+                    Err(why) => why,
+                };
                 let path = save_regression(t, &input).map_err(|e| e.to_string())?;
-                println!("{}", path.display());
+                println!("{}: {verdict}", path.display());
             }
             Ok(true)
         }

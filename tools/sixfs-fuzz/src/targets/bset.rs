@@ -23,6 +23,8 @@ pub static TARGET: Target = Target {
     // Size, level, min, max, the first bset's length and its first key's
     // length and value length.
     fields: &[0, 4, 5, 13, 21, 25, 33, 41, 45, 47, 49, 85],
+    // Bsets of nodes up to 64 KiB: larger ones take nothing new but time.
+    max_input: 64 * 1024,
 };
 
 /// Bytes of the parameters at the start of an input.

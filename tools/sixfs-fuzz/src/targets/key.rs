@@ -16,6 +16,7 @@ pub static TARGET: Target = Target {
     // The header of the first key (bkey/encoding.rs): length, type,
     // flags, size, version, position, value length.
     fields: &[0, 2, 3, 4, 8, 16, 24, 32, 36, 38],
+    max_input: 2 * MAX_KEY_BYTES,
 };
 
 /// Where the key's flags byte is (bkey/encoding.rs).

@@ -21,6 +21,7 @@ pub static TARGET: Target = Target {
     check,
     fix_up: Some(fix_checksum),
     fields: FIELDS,
+    max_input: SUPERBLOCK_SIZE + 512,
 };
 
 /// Offsets of the superblock's fields (format.rst): sizes, counts, the

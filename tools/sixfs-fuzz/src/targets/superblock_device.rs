@@ -24,6 +24,7 @@ pub static TARGET: Target = Target {
     check,
     fix_up: Some(fix_checksums),
     fields: &FIELDS,
+    max_input: BACKUP_AT + SUPERBLOCK_SIZE + 512,
 };
 
 const PRIMARY_AT: usize = 3;
