@@ -3,6 +3,8 @@
 #
 #   make run      install what is missing, build, boot QEMU and show sixfs
 #   make check    every test (cargo, KUnit, kselftests); last line "N passed, N failed"
+#   make fuzz     the parser fuzzers, FUZZ_SECS (600) seconds each, or only
+#                 FUZZ_TARGETS; make check runs them FUZZ_SECS (15) each
 #   make bench    benchmarks on the perf kernel; tables in bench/results/
 #   make module   build sixfs.ko for FLAVOUR (debug or perf), or against
 #                 your own configured kernel tree with KDIR=/path/to/kernel
@@ -18,9 +20,13 @@ FLAVOUR ?= debug
 # A configured and built kernel tree (or its O= build directory) to build
 # the module against instead of the project's own kernels.
 KDIR ?=
+# Seconds each parser fuzzer runs (scripts/fuzz.sh): 15 in make check, 600
+# in make fuzz unless set; FUZZ_TARGETS picks targets for make fuzz.
+FUZZ_SECS ?=
+FUZZ_TARGETS ?=
 export CLIPPY KDIR INSTALL_MOD_PATH DESTDIR PREFIX
 
-.PHONY: all deps kernel perf-kernel module install selftests tools run check bench clippy fmt clean
+.PHONY: all deps kernel perf-kernel module install selftests tools run check fuzz bench clippy fmt clean
 
 all: module tools
 
@@ -58,7 +64,10 @@ run: module tools
 
 check: FLAVOUR = debug
 check: module selftests perf-kernel
-	@scripts/check.sh
+	@SIXFS_FUZZ_SECS=$(or $(FUZZ_SECS),15) scripts/check.sh
+
+fuzz: deps
+	@SIXFS_FUZZ_SECS=$(or $(FUZZ_SECS),600) scripts/fuzz.sh $(FUZZ_TARGETS)
 
 bench: deps
 	@scripts/build-kernel.sh perf
@@ -73,4 +82,4 @@ fmt:
 	@rustfmt $$(git ls-files 'rust/*.rs' 'tools/*.rs')
 
 clean:
-	rm -rf build/module-* build/anchor-* build/selftests build/check build/guest-* build/run build/bench tools/target
+	rm -rf build/module-* build/anchor-* build/selftests build/check build/guest-* build/run build/bench build/fuzz tools/target

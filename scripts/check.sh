@@ -32,6 +32,10 @@ echo "== userspace: cargo test"
 (cd "$SIXFS_ROOT/tools" && cargo test --workspace --no-fail-fast 2>&1) | tee "$results/cargo.log"
 cargo_rc=${PIPESTATUS[0]}
 
+echo "== userspace: fuzzing every on-disk parser (${SIXFS_FUZZ_SECS:-15} s each)"
+SIXFS_FUZZ_SECS=${SIXFS_FUZZ_SECS:-15} SIXFS_FUZZ_LOG=$results/fuzz.log \
+	"$SIXFS_ROOT/scripts/fuzz.sh" 2>&1 | tee "$results/fuzz.out"
+
 echo "== userspace: loom model checking"
 # A separate target directory: --cfg loom rebuilds everything.
 (cd "$SIXFS_ROOT/tools" && RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
@@ -55,6 +59,6 @@ printf '\x80' | dd of="$corrupt_disk" bs=1 seek=$((4096 + 0x20)) conv=notrunc st
 guest_rc=$?
 cp "$results/guest/output.log" "$results/guest.log" 2>/dev/null || : >"$results/guest.log"
 
-python3 "$SIXFS_ROOT/scripts/results.py" --lint "$results/lint.log" \
+python3 "$SIXFS_ROOT/scripts/results.py" --lint "$results/lint.log" --fuzz "$results/fuzz.log" \
 	--cargo "$results/cargo.log:$cargo_rc" --cargo "$results/loom.log:$loom_rc" \
 	--guest "$results/guest.log" --guest-rc "$guest_rc" --kunit-sources "$SIXFS_ROOT/rust"

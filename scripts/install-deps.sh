@@ -11,6 +11,8 @@ APT_PACKAGES=(
 	linux-source-6.12 make gcc bc flex bison cpio kmod xz-utils rsync
 	libelf-dev libssl-dev dwarves python3 python3-venv
 	clang lld llvm libclang-dev
+	# libFuzzer, which scripts/fuzz.sh builds from the libfuzzer-sys crate, is C++.
+	g++
 	qemu-system-x86 busybox-static
 	e2fsprogs btrfs-progs xfsprogs
 )

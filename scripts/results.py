@@ -4,6 +4,8 @@
 
 Reads the logs that scripts/check.sh collected:
   --lint FILE    lines "ok NAME" / "not ok NAME" from the static checks
+  --fuzz FILE    the same lines from scripts/fuzz.sh, one per parser; a
+                 missing or empty file counts as a failure
   --cargo FILE:RC  the output of a `cargo test` run (libtest format) and its
                  exit code; may be repeated
   --guest FILE   the guest's output: SIXFS_SECTION blocks of KTAP/TAP, and
@@ -44,11 +46,19 @@ def tap_status(match):
     return "failed" if match.group(1) else "passed"
 
 
-def read_lint(tally, path):
+def read_lint(tally, path, kind="lint"):
     for line in open(path, errors="replace"):
         m = re.match(r"^(not )?ok (.*)$", line.strip())
         if m:
-            tally.add("lint", m.group(2), "failed" if m.group(1) else "passed")
+            tally.add(kind, m.group(2), "failed" if m.group(1) else "passed")
+
+
+def read_fuzz(tally, path):
+    """scripts/fuzz.sh's lines; none at all means the fuzzers never ran."""
+    if pathlib.Path(path).exists():
+        read_lint(tally, path, "fuzz")
+    if "fuzz" not in tally.kinds:
+        tally.add("fuzz", "no fuzz target ran", "failed")
 
 
 def read_cargo(tally, path, rc):
@@ -129,6 +139,7 @@ def read_guest(tally, path, rc, expected=()):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--lint")
+    ap.add_argument("--fuzz")
     ap.add_argument("--cargo", action="append", default=[])
     ap.add_argument("--guest")
     ap.add_argument("--guest-rc", type=int, default=0)
@@ -138,6 +149,8 @@ def main():
     tally = Tally()
     if args.lint:
         read_lint(tally, args.lint)
+    if args.fuzz:
+        read_fuzz(tally, args.fuzz)
     for run in args.cargo:
         path, _, rc = run.rpartition(":")
         read_cargo(tally, path, int(rc))

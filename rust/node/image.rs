@@ -28,7 +28,8 @@ impl Node {
     /// bset, after checking every key. Only a node that holds nothing
     /// unwritten can take it (a read fills the node before anyone inserts).
     /// When the bset slots are full, the written bsets are compacted into
-    /// one first, as bcachefs sorts the bsets of a node it reads.
+    /// one first, as bcachefs sorts the bsets of a node it reads. An empty
+    /// bset changes nothing.
     pub fn read_bset(&mut self, bytes: &[u8]) -> Result<(), NodeError> {
         let last = self.last();
         let fresh = self.nsets == 1 && self.written_sets == 0 && last.end == last.start;
@@ -36,6 +37,12 @@ impl Node {
             return Err(NodeError::BadParams);
         }
         self.check_bset(bytes)?;
+        // An empty bset adds no key. Taken as a bset of its own it would
+        // end up before the next one read, and only the last bset may be
+        // empty.
+        if bytes.is_empty() {
+            return Ok(());
+        }
         if bytes.len() > self.free_bytes() {
             return Err(NodeError::Full);
         }

@@ -134,6 +134,23 @@ test_suite! {
         check_eq!(open.read_bset(bytes), Err(NodeError::BadParams));
     }
 
+    // Found by the bset fuzz target (tools/sixfs-fuzz/regressions/bset/):
+    // an empty bset was taken as a bset of its own, and the next one read
+    // left it empty before the last, which a node may not have.
+    fn empty_bsets_read_as_nothing() {
+        let node = ok!(written_node());
+        let bytes = node.bset_bytes(0).unwrap_or(&[]);
+        let mut copy = ok!(Node::new(node.params()));
+        ok!(copy.read_bset(&[]));
+        ok!(copy.read_bset(bytes));
+        ok!(copy.read_bset(&[]));
+        ok!(copy.read_bset(&[]));
+        ok!(copy.read_bset(bytes.get(..48).unwrap_or(&[])));
+        check_eq!(copy.check(), Ok(()));
+        check_eq!(copy.nsets(), 2);
+        check_eq!(copy.written_sets(), 2);
+    }
+
     fn flipped_bytes_never_make_a_bad_node() {
         let node = ok!(written_node());
         let bytes = node.bset_bytes(0).unwrap_or(&[]);
