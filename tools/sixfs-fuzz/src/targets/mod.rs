@@ -7,6 +7,8 @@ use crate::Target;
 
 pub mod bset;
 pub mod key;
+pub mod node_disk;
+pub mod space_map;
 pub mod superblock;
 pub mod superblock_device;
 
@@ -16,4 +18,6 @@ pub static ALL: &[&Target] = &[
     &superblock_device::TARGET,
     &key::TARGET,
     &bset::TARGET,
+    &node_disk::TARGET,
+    &space_map::TARGET,
 ];

@@ -28,7 +28,7 @@ pub static TARGET: Target = Target {
 /// features, the journal and the first root slots.
 pub const FIELDS: &[usize] = &[
     0x008, 0x00c, 0x010, 0x014, 0x018, 0x020, 0x028, 0x030, 0x038, 0x040, 0x058, 0x098, 0x0a0,
-    0x100, 0x108, 0x110, 0x118,
+    0x0a8, 0x0b0, 0x100, 0x108, 0x110, 0x118,
 ];
 
 /// Encodes `sb` into a fresh image.
@@ -75,7 +75,7 @@ pub fn sample_superblocks() -> Vec<Superblock> {
         incompat: 0,
     };
     full.journal = JournalLocation {
-        first_bucket: data.start,
+        first_bucket: full.space_map.buckets().end,
         bucket_count: 2,
     };
     let first_node = data.start * u64::from(geometry.bucket_size) / 512;
