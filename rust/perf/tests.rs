@@ -36,8 +36,8 @@ test_suite! {
         ok!(btree::run_on(target, Workload::RandInsert, 2000, 2));
         ok!(btree::run_on(target, Workload::RandLookup, 1000, 1));
         check!(s.stats().nodes_evicted > 0);
-        let (_, closed) = s.close();
-        ok!(closed);
+        ok!(s.close());
+        drop(s);
         let (s, _) = ok!(Store::open(&dev, opts));
         let target = btree::Target { btree: &s.btree, store: Some(&s) };
         check_eq!(btree::verify(target, Workload::SeqInsert, 4000, 2), Ok(0));

@@ -259,17 +259,17 @@ impl<D: Device + Sync> Store<D> {
         })
     }
 
-    /// Writes everything and marks the filesystem clean (unmount), and
-    /// gives the device back. Read-only stores write nothing. On an error
-    /// the filesystem stays as the last checkpoint left it, marked in use,
-    /// which is what the next mount finds.
-    pub fn close(self) -> (D, Result<(), StoreError>) {
-        let result = if self.is_read_only() {
-            Ok(())
-        } else {
-            self.checkpoint(true)
-        };
-        (self.dev, result)
+    /// Writes everything and marks the filesystem clean (unmount); the
+    /// store is read-only afterwards. Read-only stores write nothing. On
+    /// an error the filesystem stays as the last checkpoint left it, marked
+    /// in use, which is what the next mount finds.
+    pub fn close(&self) -> Result<(), StoreError> {
+        if self.is_read_only() {
+            return Ok(());
+        }
+        let result = self.checkpoint(true);
+        self.read_only.store(1, Ordering::Release);
+        result
     }
 
     /// The geometry.

@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Memory shrinkers: the kernel asks a cache to give memory back.
+
+use core::marker::PhantomData;
+use core::ptr::NonNull;
+use kernel::ffi::{c_char, c_ulong};
+use kernel::{bindings, prelude::*, str::CStr, sync::Arc};
+
+/// A cache that can free objects when memory is short.
+pub(crate) trait Shrink: Send + Sync {
+    /// Roughly how many objects could be freed now.
+    fn count(&self) -> usize;
+    /// Frees up to `nr` objects without waiting for anything; returns how
+    /// many it freed.
+    fn scan(&self, nr: usize) -> usize;
+}
+
+/// A registered shrinker over a `T`; unregistered when dropped.
+///
+/// INVARIANT: `shrinker` is a registered shrinker whose `private_data` is a
+/// pointer from `Arc::into_raw` of an `Arc<T>`, owned by this value and
+/// given back (after `shrinker_free`, which waits for running callbacks)
+/// in `drop`.
+pub(crate) struct Shrinker<T: Shrink> {
+    shrinker: NonNull<bindings::shrinker>,
+    _owner: PhantomData<Arc<T>>,
+}
+
+// SAFETY: the shrinker is only registered and freed through this value;
+// the `T` it points to is `Send + Sync`.
+unsafe impl<T: Shrink> Send for Shrinker<T> {}
+// SAFETY: as above; `&Shrinker` offers nothing.
+unsafe impl<T: Shrink> Sync for Shrinker<T> {}
+
+impl<T: Shrink> Shrinker<T> {
+    /// Registers a shrinker named `name` (as `/sys/kernel/debug/shrinker`
+    /// shows it) over `cache`.
+    pub(crate) fn register(name: &CStr, cache: Arc<T>) -> Result<Self> {
+        // SAFETY: "%s" with a NUL-terminated string is a valid format for
+        // the variadic `shrinker_alloc`, which copies the name.
+        let raw = unsafe {
+            bindings::shrinker_alloc(0, c"%s".as_ptr().cast::<c_char>(), name.as_char_ptr())
+        };
+        let shrinker = NonNull::new(raw).ok_or(ENOMEM)?;
+        let data = Arc::into_raw(cache);
+        // SAFETY: `shrinker` was just allocated and is not registered yet:
+        // nothing else reads these fields.
+        unsafe {
+            let s = shrinker.as_ptr();
+            (*s).count_objects = Some(count_callback::<T>);
+            (*s).scan_objects = Some(scan_callback::<T>);
+            (*s).seeks = bindings::DEFAULT_SEEKS as i32;
+            (*s).private_data = data.cast_mut().cast();
+        }
+        // SAFETY: the shrinker is allocated and set up; `drop` frees it.
+        unsafe { bindings::shrinker_register(shrinker.as_ptr()) };
+        // INVARIANT: registered, with `private_data` from `Arc::into_raw`.
+        Ok(Self {
+            shrinker,
+            _owner: PhantomData,
+        })
+    }
+}
+
+impl<T: Shrink> Drop for Shrinker<T> {
+    fn drop(&mut self) {
+        // SAFETY: `private_data` is the pointer `register` stored (type
+        // invariant); read before the shrinker is freed.
+        let data = unsafe { (*self.shrinker.as_ptr()).private_data };
+        // SAFETY: the shrinker is registered (type invariant);
+        // `shrinker_free` unregisters it and waits for running callbacks.
+        unsafe { bindings::shrinker_free(self.shrinker.as_ptr()) };
+        // SAFETY: `data` came from `Arc::into_raw` (type invariant), and no
+        // callback can use it any more.
+        drop(unsafe { Arc::from_raw(data.cast::<T>()) });
+    }
+}
+
+/// The cache behind a shrinker's callbacks.
+///
+/// # Safety
+///
+/// `shrinker` must be one registered by [`Shrinker::register`] for `T`.
+unsafe fn cache<'a, T: Shrink>(shrinker: *mut bindings::shrinker) -> &'a T {
+    // SAFETY: `private_data` is an `Arc<T>`'s pointer, alive until
+    // `shrinker_free` returned, which waits for this callback.
+    unsafe { &*(*shrinker).private_data.cast::<T>() }
+}
+
+unsafe extern "C" fn count_callback<T: Shrink>(
+    shrinker: *mut bindings::shrinker,
+    _sc: *mut bindings::shrink_control,
+) -> c_ulong {
+    // SAFETY: the kernel calls this only for the shrinker it was set on.
+    let cache = unsafe { cache::<T>(shrinker) };
+    cache.count() as c_ulong
+}
+
+unsafe extern "C" fn scan_callback<T: Shrink>(
+    shrinker: *mut bindings::shrinker,
+    sc: *mut bindings::shrink_control,
+) -> c_ulong {
+    // SAFETY: the kernel calls this only for the shrinker it was set on.
+    let cache = unsafe { cache::<T>(shrinker) };
+    // SAFETY: `sc` is the kernel's valid shrink control for this call.
+    let nr = unsafe { (*sc).nr_to_scan } as usize;
+    let freed = cache.scan(nr);
+    // SAFETY: as above; the kernel reads back how many were looked at.
+    unsafe { (*sc).nr_scanned = nr as c_ulong };
+    if freed == 0 {
+        bindings::SHRINK_STOP as c_ulong
+    } else {
+        freed as c_ulong
+    }
+}
