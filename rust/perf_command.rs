@@ -62,10 +62,7 @@ fn run_btree(
 ) -> Result<perf::Measurement> {
     perf::btree::run(workload, count, threads, 256 << 10).map_err(|e| {
         pr_err!("perf_test: {workload:?}: {e:?}\n");
-        match e {
-            perf::btree::BtreeRunError::Spawn => EAGAIN,
-            perf::btree::BtreeRunError::Btree(_) => EIO,
-        }
+        Error::from_errno(-e.errno())
     })
 }
 

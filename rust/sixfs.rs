@@ -87,6 +87,7 @@ struct SixfsModule {
 impl kernel::Module for SixfsModule {
     fn init(module: &'static ThisModule) -> Result<Self> {
         let debugfs = glue::debugfs::Dir::new(c"sixfs")?;
+        debugfs.set_as_root();
         debugfs.command_file(c"perf_test", &perf_command::COMMAND)?;
         debugfs.text_file(c"btree_transactions", &BTREE_TRANSACTIONS)?;
         let fs = glue::fs_type::Registration::new(&SIXFS_TYPE, module)?;

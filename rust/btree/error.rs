@@ -75,6 +75,24 @@ impl BtreeError {
     }
 
     /// Whether this is a restart.
+    /// The errno (positive) a system call reports for it.
+    pub fn errno(&self) -> i32 {
+        const EIO: i32 = 5;
+        const ENOMEM: i32 = 12;
+        const EINVAL: i32 = 22;
+        const ENOSPC: i32 = 28;
+        const EROFS: i32 = 30;
+        const EUCLEAN: i32 = 117;
+        match self {
+            BtreeError::NoSpace => ENOSPC,
+            BtreeError::ReadOnly => EROFS,
+            BtreeError::Io => EIO,
+            BtreeError::Alloc => ENOMEM,
+            BtreeError::BadNode | BtreeError::Corrupt(_) => EUCLEAN,
+            _ => EINVAL,
+        }
+    }
+
     pub fn is_restart(&self) -> bool {
         matches!(self, BtreeError::Restart(_))
     }

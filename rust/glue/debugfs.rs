@@ -6,12 +6,16 @@
 //! A command file runs a Rust function on each line written to it, as
 //! bcachefs's `perf_test` does; results go to the kernel log. A text file
 //! renders its contents when opened; reads of that open file see that
-//! snapshot.
+//! snapshot. A mount's directory ([`MountDir`], under the module's) holds
+//! handler files, whose writes run a closure that owns what it works on.
 
 use super::ffi;
 use core::ffi::{c_void, CStr};
 use core::ptr::NonNull;
-use kernel::{bindings, error::from_err_ptr, error::from_result, prelude::*, uaccess::UserSlice};
+use core::sync::atomic::{AtomicPtr, Ordering};
+use kernel::{
+    bindings, error::from_err_ptr, error::from_result, prelude::*, sync::Arc, uaccess::UserSlice,
+};
 
 /// The longest command accepted.
 const MAX_COMMAND: usize = 4096;
@@ -99,8 +103,85 @@ impl Dir {
     }
 }
 
+/// The module's directory (`/sys/kernel/debug/sixfs`) while it exists:
+/// where mounts make theirs.
+static ROOT: AtomicPtr<bindings::dentry> = AtomicPtr::new(core::ptr::null_mut());
+
+impl Dir {
+    /// Makes this the directory mounts put theirs in ([`MountDir::new`]),
+    /// until it is dropped.
+    pub(crate) fn set_as_root(&self) {
+        ROOT.store(self.dentry.as_ptr(), Ordering::Release);
+    }
+}
+
+/// What a handler file runs on each write: the text, trimmed.
+pub(crate) type Handler = Arc<dyn Fn(&str) -> Result + Send + Sync>;
+
+/// A mount's debugfs directory, under the module's, with handler files.
+///
+/// INVARIANT: each file of `dir` made by [`Self::handler_file`] has as its
+/// `i_private` a pointer to one of the boxed `handlers`, which are dropped
+/// only after `dir` (fields drop in declaration order), whose removal waits
+/// for running file operations.
+pub(crate) struct MountDir {
+    dir: Dir,
+    handlers: KVec<KBox<Handler>>,
+}
+
+impl MountDir {
+    /// Creates `/sys/kernel/debug/sixfs/NAME`.
+    pub(crate) fn new(name: &CStr) -> Result<Self> {
+        let root = ROOT.load(Ordering::Acquire);
+        if root.is_null() {
+            return Err(ENOENT);
+        }
+        // SAFETY: `name` is NUL-terminated and `root` is the module's live
+        // directory: it goes only at module unload, which mounts prevent.
+        let dentry = unsafe { ffi::sixfs_debugfs_create_dir(name.as_ptr().cast(), root) };
+        let dentry = from_err_ptr(dentry)?;
+        // INVARIANT: no handler files yet.
+        Ok(Self {
+            dir: Dir {
+                dentry: NonNull::new(dentry).ok_or(ENOMEM)?,
+            },
+            handlers: KVec::new(),
+        })
+    }
+
+    /// Creates a write-only file `name` whose writes run `handler`, which
+    /// lives as long as the directory.
+    pub(crate) fn handler_file(&mut self, name: &'static CStr, handler: Handler) -> Result {
+        self.handlers.reserve(1, GFP_KERNEL)?;
+        let boxed = KBox::new(handler, GFP_KERNEL)?;
+        let data = (&*boxed as *const Handler).cast_mut().cast::<c_void>();
+        // SAFETY: `name` is NUL-terminated, the directory is live, and
+        // `data` points into the box kept in `handlers` (pushed below, room
+        // reserved above) until after the directory is removed (type
+        // invariant); `HANDLER_FOPS` reads it as a `&Handler`.
+        let file = unsafe {
+            ffi::sixfs_debugfs_create_file(
+                name.as_ptr().cast(),
+                0o200,
+                self.dir.dentry.as_ptr(),
+                data,
+                &HANDLER_FOPS.0,
+            )
+        };
+        self.handlers.push(boxed, GFP_KERNEL)?;
+        from_err_ptr(file)?;
+        Ok(())
+    }
+}
+
 impl Drop for Dir {
     fn drop(&mut self) {
+        let _ = ROOT.compare_exchange(
+            self.dentry.as_ptr(),
+            core::ptr::null_mut(),
+            Ordering::AcqRel,
+            Ordering::Relaxed,
+        );
         // SAFETY: the directory is ours (type invariant). debugfs waits for
         // running file operations before removing a file; files still open
         // get only `release` afterwards, and they keep the module loaded.
@@ -144,15 +225,11 @@ unsafe extern "C" fn command_write(
     _ppos: *mut bindings::loff_t,
 ) -> isize {
     from_result(|| {
-        if count > MAX_COMMAND {
-            return Err(EINVAL);
-        }
         // SAFETY: `file` is open, so its inode is live; debugfs stores the
         // `data` of `debugfs_create_file` in `i_private`, and
         // `Dir::command_file` passed a `&'static Command`.
         let command = unsafe { &*(*(*file).f_inode).i_private.cast::<Command>() };
-        let mut text = KVec::with_capacity(count, GFP_KERNEL)?;
-        UserSlice::new(buf as usize, count).read_all(&mut text, GFP_KERNEL)?;
+        let text = read_command(buf, count)?;
         let text = core::str::from_utf8(&text).map_err(|_| EINVAL)?;
         (command.run)(text.trim())?;
         isize::try_from(count).map_err(|_| EINVAL)
@@ -160,6 +237,47 @@ unsafe extern "C" fn command_write(
 }
 
 /// The file operations of every text file.
+static HANDLER_FOPS: FileOperations = FileOperations(bindings::file_operations {
+    owner: crate::THIS_MODULE.as_ptr(),
+    write: Some(handler_write),
+    llseek: Some(bindings::noop_llseek),
+    // SAFETY: all-zero is a valid `file_operations` (no other callbacks).
+    ..unsafe { core::mem::zeroed() }
+});
+
+/// `write` of a [`MountDir`]'s handler file.
+///
+/// # Safety
+///
+/// Called by debugfs for a file made by [`MountDir::handler_file`].
+unsafe extern "C" fn handler_write(
+    file: *mut bindings::file,
+    buf: *const kernel::ffi::c_char,
+    count: usize,
+    _ppos: *mut bindings::loff_t,
+) -> isize {
+    from_result(|| {
+        // SAFETY: `file` is open, so its inode is live; this file was made
+        // by `MountDir::handler_file`, whose `i_private` is a `Handler` that
+        // outlives every running file operation (`MountDir`'s invariant).
+        let handler = unsafe { &*(*(*file).f_inode).i_private.cast::<Handler>() };
+        let text = read_command(buf, count)?;
+        let text = core::str::from_utf8(&text).map_err(|_| EINVAL)?;
+        handler(text.trim())?;
+        isize::try_from(count).map_err(|_| EINVAL)
+    })
+}
+
+/// Copies a command of `count` bytes from user memory at `buf`.
+fn read_command(buf: *const kernel::ffi::c_char, count: usize) -> Result<KVec<u8>> {
+    if count > MAX_COMMAND {
+        return Err(EINVAL);
+    }
+    let mut text = KVec::with_capacity(count, GFP_KERNEL)?;
+    UserSlice::new(buf as usize, count).read_all(&mut text, GFP_KERNEL)?;
+    Ok(text)
+}
+
 static TEXT_FOPS: FileOperations = FileOperations(bindings::file_operations {
     owner: crate::THIS_MODULE.as_ptr(),
     open: Some(text_open),

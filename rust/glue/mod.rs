@@ -14,4 +14,5 @@ pub(crate) mod kthread;
 #[cfg(CONFIG_KUNIT)]
 pub(crate) mod kunit;
 pub(crate) mod rwsem;
+pub(crate) mod shrinker;
 pub(crate) mod super_block;

@@ -88,6 +88,11 @@ unsafe fn cache<'a, T: Shrink>(shrinker: *mut bindings::shrinker) -> &'a T {
     unsafe { &*(*shrinker).private_data.cast::<T>() }
 }
 
+/// `count_objects` of a [`Shrinker`] over `T`.
+///
+/// # Safety
+///
+/// Called by the kernel for a shrinker registered by [`Shrinker::register`].
 unsafe extern "C" fn count_callback<T: Shrink>(
     shrinker: *mut bindings::shrinker,
     _sc: *mut bindings::shrink_control,
@@ -97,6 +102,12 @@ unsafe extern "C" fn count_callback<T: Shrink>(
     cache.count() as c_ulong
 }
 
+/// `scan_objects` of a [`Shrinker`] over `T`.
+///
+/// # Safety
+///
+/// Called by the kernel for a shrinker registered by [`Shrinker::register`],
+/// with a valid `sc`.
 unsafe extern "C" fn scan_callback<T: Shrink>(
     shrinker: *mut bindings::shrinker,
     sc: *mut bindings::shrink_control,
@@ -104,10 +115,10 @@ unsafe extern "C" fn scan_callback<T: Shrink>(
     // SAFETY: the kernel calls this only for the shrinker it was set on.
     let cache = unsafe { cache::<T>(shrinker) };
     // SAFETY: `sc` is the kernel's valid shrink control for this call.
-    let nr = unsafe { (*sc).nr_to_scan } as usize;
+    let nr = unsafe { (*sc).nr_to_scan };
     let freed = cache.scan(nr);
     // SAFETY: as above; the kernel reads back how many were looked at.
-    unsafe { (*sc).nr_scanned = nr as c_ulong };
+    unsafe { (*sc).nr_scanned = nr };
     if freed == 0 {
         bindings::SHRINK_STOP as c_ulong
     } else {

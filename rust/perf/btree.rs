@@ -100,6 +100,19 @@ pub enum BtreeRunError {
     NotAnInsert,
 }
 
+impl BtreeRunError {
+    /// The errno (positive) the debugfs write reports.
+    pub fn errno(&self) -> i32 {
+        const EAGAIN: i32 = 11;
+        const EINVAL: i32 = 22;
+        match self {
+            BtreeRunError::Spawn => EAGAIN,
+            BtreeRunError::Btree(e) => e.errno(),
+            BtreeRunError::NotAnInsert => EINVAL,
+        }
+    }
+}
+
 impl From<SpawnError> for BtreeRunError {
     fn from(_: SpawnError) -> Self {
         BtreeRunError::Spawn

@@ -141,9 +141,7 @@ impl StoreError {
         const EIO: i32 = 5;
         const ENOMEM: i32 = 12;
         const EINVAL: i32 = 22;
-        const ENOSPC: i32 = 28;
         const EROFS: i32 = 30;
-        const EUCLEAN: i32 = 117;
         match self {
             StoreError::NoSuperblock { .. }
             | StoreError::UnknownFeatures { .. }
@@ -152,14 +150,7 @@ impl StoreError {
             StoreError::Device(DeviceError::NoMemory) | StoreError::NoMemory => ENOMEM,
             StoreError::Device(_) | StoreError::SuperblockWrite(_) => EIO,
             StoreError::ReadOnly => EROFS,
-            StoreError::Btree(e) => match e {
-                BtreeError::NoSpace => ENOSPC,
-                BtreeError::ReadOnly => EROFS,
-                BtreeError::Io => EIO,
-                BtreeError::Alloc => ENOMEM,
-                BtreeError::BadNode | BtreeError::Corrupt(_) => EUCLEAN,
-                _ => EINVAL,
-            },
+            StoreError::Btree(e) => e.errno(),
         }
     }
 }
