@@ -11,6 +11,7 @@
 pub mod btree;
 mod command;
 pub mod locks;
+pub mod mounted;
 
 pub use crate::platform::rng::Rng;
 pub use command::{parse_command, parse_count, Command, CommandError};

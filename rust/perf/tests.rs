@@ -45,6 +45,22 @@ test_suite! {
         // A count or thread split that was not written is found missing.
         check!(ok!(btree::verify(target, Workload::SeqInsert, 5000, 2)) > 0);
         check!(ok!(btree::verify(target, Workload::RandInsert, 2000, 3)) > 0);
+        // The mount's perf_test commands over the same store.
+        use super::mounted::{parse_mounted, run_mounted, MountedCommand, MountedError, Outcome};
+        check_eq!(parse_mounted("verify seq_insert 4K 2"), Ok(MountedCommand::Verify(Workload::SeqInsert, 4000, 2)));
+        check_eq!(parse_mounted("rand_insert 10 1"), Ok(MountedCommand::Run(Workload::RandInsert, 10, 1)));
+        check_eq!(parse_mounted(" sync "), Ok(MountedCommand::Sync));
+        check_eq!(parse_mounted("six_read 10 1"), Err(MountedError::UnknownWorkload));
+        check!(matches!(parse_mounted("verify"), Err(MountedError::Parse(_))));
+        check!(matches!(run_mounted(&s, MountedCommand::Verify(Workload::SeqInsert, 4000, 2)), Ok(Outcome::Verified(4000))));
+        check!(matches!(run_mounted(&s, MountedCommand::Run(Workload::SeqOverwrite, 4000, 1)), Ok(Outcome::Measured("seq_overwrite", _))));
+        let synced = ok!(run_mounted(&s, MountedCommand::Sync));
+        check!(matches!(synced, Outcome::Synced { nodes, bytes, .. } if nodes > 0 && bytes > 0));
+        check!(matches!(run_mounted(&s, MountedCommand::Check), Ok(Outcome::Checked { keys, .. }) if keys >= 4000));
+        check!(matches!(run_mounted(&s, MountedCommand::Reset), Ok(Outcome::Reset(n)) if n >= 4000));
+        check_eq!(run_mounted(&s, MountedCommand::Verify(Workload::RandInsert, 2000, 2)), Err(MountedError::Missing(2000)));
+        check!(matches!(run_mounted(&s, MountedCommand::Reset), Ok(Outcome::Reset(0))));
+        ok!(btree::run_on(target, Workload::SeqInsert, 4000, 2));
         ok!(btree::run_on(target, Workload::SeqDelete, 4000, 2));
         check_eq!(btree::verify(target, Workload::SeqInsert, 4000, 2), Ok(4000));
         check!(ok!(s.check(|_| {})).is_clean());

@@ -127,6 +127,9 @@ impl<D: Device + Sync> Store<D> {
         }
         node.set_clean();
         self.counters.nodes_written.fetch_add(1, Ordering::Relaxed);
+        self.counters
+            .bytes_written
+            .fetch_add(len as u64, Ordering::Relaxed);
         Ok(())
     }
 

@@ -162,6 +162,8 @@ pub struct StoreStats {
     pub nodes_read: u64,
     /// Nodes written.
     pub nodes_written: u64,
+    /// Bytes of the nodes written (the used part of each slot).
+    pub bytes_written: u64,
     /// Nodes moved to a new slot by a checkpoint (copy-on-write).
     pub nodes_moved: u64,
     /// Nodes evicted from the cache.
@@ -178,6 +180,7 @@ pub struct StoreStats {
 struct Counters {
     nodes_read: AtomicU64,
     nodes_written: AtomicU64,
+    bytes_written: AtomicU64,
     nodes_moved: AtomicU64,
     nodes_evicted: AtomicU64,
     checkpoints: AtomicU64,
@@ -289,6 +292,7 @@ impl<D: Device + Sync> Store<D> {
         StoreStats {
             nodes_read: c.nodes_read.load(Ordering::Relaxed),
             nodes_written: c.nodes_written.load(Ordering::Relaxed),
+            bytes_written: c.bytes_written.load(Ordering::Relaxed),
             nodes_moved: c.nodes_moved.load(Ordering::Relaxed),
             nodes_evicted: c.nodes_evicted.load(Ordering::Relaxed),
             checkpoints: c.checkpoints.load(Ordering::Relaxed),
