@@ -163,13 +163,12 @@ fn read_superblock(name: &CStr, dev: &BioDevice) -> Result<Superblock> {
                 pr_err!("{name}: cannot read the superblock: {e:?}\n");
                 return Err(EIO);
             }
-            primary => {
-                pr_err!(
-                    "{name}: invalid sixfs superblock: {:?}; backup: {:?}\n",
-                    primary.err(),
-                    copies.backup.err()
-                );
+            Err(primary) => {
+                let backup = copies.backup.err().unwrap_or(ReadError::NoBackupFound);
+                pr_err!("{name}: invalid sixfs superblock: {primary:?}; backup: {backup:?}\n");
             }
+            // `newest` found nothing, so the primary is not valid.
+            Ok(_) => {}
         }
         return Err(EINVAL);
     };
