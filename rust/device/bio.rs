@@ -36,12 +36,6 @@ impl BioDevice {
         self.bdev.logical_block_size()
     }
 
-    /// Like [`Device::write`], with `REQ_FUA`: durable when it returns,
-    /// without flushing anything else.
-    pub fn write_fua(&self, offset: u64, data: &[u8]) -> Result<(), DeviceError> {
-        self.write_with(offset, data, Write::Fua)
-    }
-
     fn check(&self, offset: u64, len: usize) -> Result<(), DeviceError> {
         check_range(self.size, offset, len)?;
         let block = self.logical_block_size();
@@ -51,6 +45,27 @@ impl BioDevice {
         Ok(())
     }
 
+    /// A glue error as the device layer reports it.
+    fn error(&self, error: BioError, kind: IoKind, offset: u64, len: usize) -> DeviceError {
+        match error {
+            BioError::NoMemory => DeviceError::NoMemory,
+            // The range was checked against the same size and block size
+            // before: the glue refusing it means the device changed under
+            // us (it shrank, or its block size grew).
+            BioError::Invalid => DeviceError::OutOfRange {
+                offset,
+                len,
+                size: self.size,
+            },
+            BioError::Status(_) => DeviceError::Io {
+                kind,
+                offset,
+                len,
+                errno: EIO,
+            },
+        }
+    }
+
     fn write_with(&self, offset: u64, data: &[u8], how: Write) -> Result<(), DeviceError> {
         self.check(offset, data.len())?;
         if data.is_empty() {
@@ -58,27 +73,7 @@ impl BioDevice {
         }
         self.bdev
             .write(offset, data, how)
-            .map_err(|e| error(e, IoKind::Write, offset, data.len()))
-    }
-}
-
-/// A glue error as the device layer reports it.
-fn error(error: BioError, kind: IoKind, offset: u64, len: usize) -> DeviceError {
-    match error {
-        BioError::NoMemory => DeviceError::NoMemory,
-        // The range was checked against the same size and block size:
-        // the glue refusing it is a bug, reported as any range error.
-        BioError::Invalid => DeviceError::OutOfRange {
-            offset,
-            len,
-            size: 0,
-        },
-        BioError::Status(_) => DeviceError::Io {
-            kind,
-            offset,
-            len,
-            errno: EIO,
-        },
+            .map_err(|e| self.error(e, IoKind::Write, offset, data.len()))
     }
 }
 
@@ -95,7 +90,7 @@ impl Device for BioDevice {
         let len = buf.len();
         self.bdev
             .read(offset, buf)
-            .map_err(|e| error(e, IoKind::Read, offset, len))
+            .map_err(|e| self.error(e, IoKind::Read, offset, len))
     }
 
     fn write(&self, offset: u64, data: &[u8]) -> Result<(), DeviceError> {
@@ -103,6 +98,14 @@ impl Device for BioDevice {
     }
 
     fn flush(&self) -> Result<(), DeviceError> {
-        self.bdev.flush().map_err(|e| error(e, IoKind::Flush, 0, 0))
+        self.bdev
+            .flush()
+            .map_err(|e| self.error(e, IoKind::Flush, 0, 0))
+    }
+
+    /// A write with `REQ_FUA`: durable when it returns, without flushing
+    /// anything else.
+    fn write_fua(&self, offset: u64, data: &[u8]) -> Result<(), DeviceError> {
+        self.write_with(offset, data, Write::Fua)
     }
 }

@@ -113,6 +113,15 @@ pub trait Device {
 
     /// Makes every completed write durable.
     fn flush(&self) -> Result<(), DeviceError>;
+
+    /// Writes `data` at byte `offset` durably: when it returns `Ok`, the
+    /// write survives a power loss (the kernel's `REQ_FUA`). Other writes
+    /// need not be durable; this default, a write and a flush, makes them
+    /// so too.
+    fn write_fua(&self, offset: u64, data: &[u8]) -> Result<(), DeviceError> {
+        self.write(offset, data)?;
+        self.flush()
+    }
 }
 
 /// Checks an I/O's range against the contract of [`Device`]: for

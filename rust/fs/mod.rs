@@ -109,12 +109,13 @@ impl MountedFs {
         Ok(())
     }
 
-    /// Remount read-only: the VFS has stopped writers; sync everything.
+    /// Remount read-only: the VFS has stopped writers, and `reconfigure`
+    /// has synced (`sync_filesystem`, which ends with `sync(true)`).
     ///
     /// INTEGRATION: `Store::set_read_only` (write dirty nodes, set the
-    /// clean flag) after the sync.
+    /// clean flag, flush).
     fn remount_ro(&self) -> Result {
-        self.sync(true)
+        Ok(())
     }
 
     /// Remount read-write.
