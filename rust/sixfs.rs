@@ -77,8 +77,6 @@ static BTREE_TRANSACTIONS: glue::debugfs::Text = glue::debugfs::Text {
     show: |out| btree::trans_list::write_text(out),
 };
 
-static SIXFS_TYPE: glue::fs_type::FileSystemType = glue::fs_type::FileSystemType::new();
-
 struct SixfsModule {
     _fs: glue::fs_type::Registration<fs::SixFs>,
     _debugfs: glue::debugfs::Dir,
@@ -90,7 +88,7 @@ impl kernel::Module for SixfsModule {
         debugfs.set_as_root();
         debugfs.command_file(c"perf_test", &perf_command::COMMAND)?;
         debugfs.text_file(c"btree_transactions", &BTREE_TRANSACTIONS)?;
-        let fs = glue::fs_type::Registration::new(&SIXFS_TYPE, module)?;
+        let fs = glue::fs_type::Registration::<fs::SixFs>::new(module)?;
         pr_info!("filesystem type registered\n");
         Ok(Self {
             _fs: fs,

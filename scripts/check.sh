@@ -47,15 +47,23 @@ echo "== guest: KUnit and kselftests on the debug kernel"
 foreign=$results/ext4.img
 truncate -s 64M "$foreign"
 mkfs.ext4 -q -F "$foreign"
-# A disk made by mkfs.sixfs, and the same with a bit of its primary
-# superblock flipped, for the superblock checks of the mount path.
-sixfs_disk=$results/sixfs.img corrupt_disk=$results/sixfs-corrupt.img
-truncate -s 64M "$sixfs_disk"
-(cd "$SIXFS_ROOT/tools" && cargo run --quiet -p sixfs -- mkfs -q -L check "$sixfs_disk")
-cp --sparse=always "$sixfs_disk" "$corrupt_disk"
-printf '\x80' | dd of="$corrupt_disk" bs=1 seek=$((4096 + 0x20)) conv=notrunc status=none
+# The sixfs disks of the mount tests (tools/testing/selftests/sixfs/
+# mount_test.c): /dev/vdb made by mkfs.sixfs; /dev/vdc the same with a bit
+# of its primary superblock flipped (it mounts from the backup); /dev/vdd a
+# second filesystem; /dev/vde with a bit flipped in both copies.
+sixfs_disk=$results/sixfs.img backup_disk=$results/sixfs-bad-primary.img
+second_disk=$results/sixfs-second.img corrupt_disk=$results/sixfs-corrupt.img
+truncate -s 64M "$sixfs_disk" "$second_disk"
+(cd "$SIXFS_ROOT/tools" && cargo run --quiet -p sixfs -- mkfs -q -L check "$sixfs_disk" &&
+	cargo run --quiet -p sixfs -- mkfs -q -L second "$second_disk")
+flip() { printf '\x80' | dd of="$1" bs=1 seek=$(($2 + 0x20)) conv=notrunc status=none; }
+cp --sparse=always "$sixfs_disk" "$backup_disk"
+flip "$backup_disk" 4096
+cp --sparse=always "$backup_disk" "$corrupt_disk"
+# The backup of a 64 MiB filesystem is its last 4 KiB.
+flip "$corrupt_disk" $((64 * 1024 * 1024 - 4096))
 "$SIXFS_ROOT/scripts/run-guest.sh" -f debug -o "$results/guest" -d "$foreign" \
-	-d "$sixfs_disk" -d "$corrupt_disk" -- sh /sixfs/check.sh
+	-d "$sixfs_disk" -d "$backup_disk" -d "$second_disk" -d "$corrupt_disk" -- sh /sixfs/check.sh
 guest_rc=$?
 cp "$results/guest/output.log" "$results/guest.log" 2>/dev/null || : >"$results/guest.log"
 

@@ -12,12 +12,19 @@
 struct block_device;
 struct completion;
 struct dentry;
+struct file;
+struct fs_context;
+struct fs_context_operations;
+struct fs_parameter;
+struct fs_parameter_spec;
+struct kstatfs;
 struct file_operations;
 struct kunit;
 struct lock_class_key;
 struct lockdep_map;
 struct raw_spinlock;
 struct rw_semaphore;
+struct super_block;
 
 /*
  * Kernel atomics for the platform layer (rust/platform/kernel/sync.rs): one
@@ -91,6 +98,44 @@ int sixfs_lockdep_depth(void);
 u64 sixfs_bdev_nr_sectors(struct block_device *bdev);
 /* Smallest unit the device can read or write, in bytes. */
 unsigned int sixfs_bdev_logical_block_size(struct block_device *bdev);
+/* Takes a reference to an open file (a block device's, for bios). */
+void sixfs_get_file(struct file *file);
+
+/*
+ * Mount options (rust/glue/fs_context.rs): the option numbers and the values
+ * of errors=, which rust/glue/ffi.rs repeats.
+ */
+enum {
+	SIXFS_OPT_ERRORS = 0,
+};
+enum {
+	SIXFS_ERRORS_CONTINUE = 0,
+	SIXFS_ERRORS_REMOUNT_RO = 1,
+	SIXFS_ERRORS_PANIC = 2,
+};
+extern const struct fs_parameter_spec sixfs_fs_parameters[];
+/*
+ * fs_parse() against sixfs_fs_parameters: the option number, its value in
+ * *@value; or -errno (-ENOPARAM for a name that is not ours; a bad value is
+ * logged, naming the option).
+ */
+int sixfs_fs_parse(struct fs_context *fc, struct fs_parameter *param, u32 *value);
+
+/* fs_context fields, which Rust's bindings do not reach. */
+void sixfs_fc_init(struct fs_context *fc, const struct fs_context_operations *ops,
+		   void *fs_private);
+void *sixfs_fc_fs_private(struct fs_context *fc);
+/* Whether SB_RDONLY is asked for, and whether the request changes it. */
+bool sixfs_fc_read_only(struct fs_context *fc);
+bool sixfs_fc_changes_read_only(struct fs_context *fc);
+/* The superblock a reconfiguration is for. */
+struct super_block *sixfs_fc_root_sb(struct fs_context *fc);
+int sixfs_get_tree_bdev(struct fs_context *fc,
+			int (*fill_super)(struct super_block *sb, struct fs_context *fc));
+bool sixfs_sb_rdonly(struct super_block *sb);
+/* Fills a whole struct kstatfs. */
+void sixfs_statfs_fill(struct kstatfs *buf, long type, long bsize, u64 blocks, u64 bfree,
+		       u64 bavail, u64 files, u64 ffree, long namelen, u64 fsid);
 
 /*
  * Marks the running KUnit case failed with a message; @fmt_args points to a

@@ -170,4 +170,14 @@ test_suite! {
             check_eq!(read_sector(&dev, SIZE / SECTOR - 1).map(|s| s[0]), Ok(9));
         }
     }
+
+    fn a_fua_write_survives_every_power_loss() {
+        for how in [PowerLoss::DropUnflushed, PowerLoss::KeepUnflushed, PowerLoss::Tear { seed: 7 }] {
+            let dev = ok!(MemoryDevice::new(SIZE));
+            check_eq!(dev.write_fua(SIZE - 2 * SECTOR, &filled(9)), Ok(()));
+            check!(!dev.is_unflushed(SIZE / SECTOR - 1));
+            dev.power_loss(how);
+            check_eq!(read_sector(&dev, SIZE / SECTOR - 1).map(|s| s[0]), Ok(9));
+        }
+    }
 }

@@ -11,8 +11,8 @@
 //!   and KUnit);
 //! - a file or block device in userspace (`tools/sixfs`, pread / pwrite /
 //!   fdatasync), for mkfs, fsck and dump;
-//! - bios in the kernel (later: it will live beside this file, over the
-//!   glue's block device, and may import the glue as the layer below).
+//! - [`bio::BioDevice`] in the kernel: bios over the glue's block device
+//!   (the device layer may import the glue, the layer below it).
 //!
 //! The calls are synchronous: each returns when the I/O has completed. That
 //! suits the tools and the tests, and the kernel can implement it by
@@ -21,6 +21,9 @@
 //! added beside these calls, with these as the waiting special case.
 
 pub mod memory;
+
+#[cfg(sixfs_kernel)]
+pub mod bio;
 
 #[cfg(any(test, CONFIG_KUNIT))]
 mod memory_tests;
@@ -110,6 +113,15 @@ pub trait Device {
 
     /// Makes every completed write durable.
     fn flush(&self) -> Result<(), DeviceError>;
+
+    /// Writes `data` at byte `offset` durably: when it returns `Ok`, the
+    /// write survives a power loss (the kernel's `REQ_FUA`). Other writes
+    /// need not be durable; this default, a write and a flush, makes them
+    /// so too.
+    fn write_fua(&self, offset: u64, data: &[u8]) -> Result<(), DeviceError> {
+        self.write(offset, data)?;
+        self.flush()
+    }
 }
 
 /// A borrowed device is a device: a store can work on a device its

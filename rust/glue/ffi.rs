@@ -8,14 +8,81 @@
 // kernel structs are empty in some configurations) do not apply.
 #![allow(improper_ctypes)]
 
-use core::ffi::c_uint;
 use kernel::bindings;
+use kernel::ffi::{c_int, c_long, c_uint, c_void};
 
 extern "C" {
     pub(crate) fn sixfs_bdev_nr_sectors(bdev: *mut bindings::block_device) -> u64;
     pub(crate) fn sixfs_bdev_logical_block_size(bdev: *mut bindings::block_device) -> c_uint;
+    pub(crate) fn sixfs_get_file(file: *mut bindings::file);
+
+    pub(crate) static sixfs_fs_parameters: [bindings::fs_parameter_spec; 0];
+    pub(crate) fn sixfs_fs_parse(
+        fc: *mut bindings::fs_context,
+        param: *mut bindings::fs_parameter,
+        value: *mut u32,
+    ) -> c_int;
+    pub(crate) fn sixfs_fc_init(
+        fc: *mut bindings::fs_context,
+        ops: *const FsContextOperations,
+        fs_private: *mut c_void,
+    );
+    pub(crate) fn sixfs_fc_fs_private(fc: *mut bindings::fs_context) -> *mut c_void;
+    pub(crate) fn sixfs_fc_read_only(fc: *mut bindings::fs_context) -> bool;
+    pub(crate) fn sixfs_fc_changes_read_only(fc: *mut bindings::fs_context) -> bool;
+    pub(crate) fn sixfs_fc_root_sb(fc: *mut bindings::fs_context) -> *mut bindings::super_block;
+    pub(crate) fn sixfs_get_tree_bdev(
+        fc: *mut bindings::fs_context,
+        fill_super: Option<
+            unsafe extern "C" fn(*mut bindings::super_block, *mut bindings::fs_context) -> c_int,
+        >,
+    ) -> c_int;
+    pub(crate) fn sixfs_sb_rdonly(sb: *mut bindings::super_block) -> bool;
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn sixfs_statfs_fill(
+        buf: *mut bindings::kstatfs,
+        fs_type: c_long,
+        bsize: c_long,
+        blocks: u64,
+        bfree: u64,
+        bavail: u64,
+        files: u64,
+        ffree: u64,
+        namelen: c_long,
+        fsid: u64,
+    );
     #[cfg(CONFIG_KUNIT)]
     pub(crate) fn sixfs_kunit_fail(test: *mut bindings::kunit, fmt_args: *const core::ffi::c_void);
+}
+
+/// The option numbers of `sixfs_fs_parameters` (`SIXFS_OPT_*`).
+pub(crate) const SIXFS_OPT_ERRORS: c_int = 0;
+/// The values of `errors=` (`SIXFS_ERRORS_*`).
+pub(crate) const SIXFS_ERRORS_CONTINUE: u32 = 0;
+pub(crate) const SIXFS_ERRORS_REMOUNT_RO: u32 = 1;
+pub(crate) const SIXFS_ERRORS_PANIC: u32 = 2;
+
+/// `struct fs_context_operations`, which the bindings leave opaque; its
+/// layout is checked by `static_assert`s in helpers.c.
+#[repr(C)]
+pub(crate) struct FsContextOperations {
+    pub(crate) free: Option<unsafe extern "C" fn(fc: *mut bindings::fs_context)>,
+    pub(crate) dup: Option<
+        unsafe extern "C" fn(
+            fc: *mut bindings::fs_context,
+            src: *mut bindings::fs_context,
+        ) -> c_int,
+    >,
+    pub(crate) parse_param: Option<
+        unsafe extern "C" fn(
+            fc: *mut bindings::fs_context,
+            param: *mut bindings::fs_parameter,
+        ) -> c_int,
+    >,
+    pub(crate) parse_monolithic:
+        Option<unsafe extern "C" fn(fc: *mut bindings::fs_context, data: *mut c_void) -> c_int>,
+    pub(crate) get_tree: Option<unsafe extern "C" fn(fc: *mut bindings::fs_context) -> c_int>,
+    pub(crate) reconfigure: Option<unsafe extern "C" fn(fc: *mut bindings::fs_context) -> c_int>,
 }
 
 /// The atomics helpers; unused where the platform uses inline atomics (see

@@ -7,11 +7,16 @@
 #include <linux/blkdev.h>
 #include <linux/completion.h>
 #include <linux/debugfs.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/fs_context.h>
+#include <linux/fs_parser.h>
 #include <linux/kthread.h>
 #include <linux/lockdep.h>
 #include <linux/rwsem.h>
 #include <linux/sched.h>
 #include <linux/spinlock.h>
+#include <linux/statfs.h>
 #include <kunit/test.h>
 #include <sixfs/helpers.h>
 
@@ -157,6 +162,93 @@ u64 sixfs_bdev_nr_sectors(struct block_device *bdev)
 unsigned int sixfs_bdev_logical_block_size(struct block_device *bdev)
 {
 	return bdev_logical_block_size(bdev);
+}
+
+void sixfs_get_file(struct file *file)
+{
+	get_file(file);
+}
+
+/*
+ * The glue fills this table from Rust (rust/glue/fs_type.rs mirrors it as
+ * FsContextOperations, six function pointers in this order).
+ */
+static_assert(sizeof(struct fs_context_operations) == 6 * sizeof(void *));
+static_assert(offsetof(struct fs_context_operations, free) == 0 * sizeof(void *));
+static_assert(offsetof(struct fs_context_operations, dup) == 1 * sizeof(void *));
+static_assert(offsetof(struct fs_context_operations, parse_param) == 2 * sizeof(void *));
+static_assert(offsetof(struct fs_context_operations, parse_monolithic) == 3 * sizeof(void *));
+static_assert(offsetof(struct fs_context_operations, get_tree) == 4 * sizeof(void *));
+static_assert(offsetof(struct fs_context_operations, reconfigure) == 5 * sizeof(void *));
+
+/* The values of errors= (sorted by name). */
+static const struct constant_table sixfs_errors_values[] = {
+	{ "continue",	SIXFS_ERRORS_CONTINUE },
+	{ "panic",	SIXFS_ERRORS_PANIC },
+	{ "remount-ro",	SIXFS_ERRORS_REMOUNT_RO },
+	{}
+};
+
+const struct fs_parameter_spec sixfs_fs_parameters[] = {
+	fsparam_enum("errors", SIXFS_OPT_ERRORS, sixfs_errors_values),
+	{}
+};
+
+int sixfs_fs_parse(struct fs_context *fc, struct fs_parameter *param, u32 *value)
+{
+	struct fs_parse_result result;
+	int opt = fs_parse(fc, sixfs_fs_parameters, param, &result);
+
+	*value = opt >= 0 ? result.uint_32 : 0;
+	return opt;
+}
+
+void sixfs_fc_init(struct fs_context *fc, const struct fs_context_operations *ops,
+		   void *fs_private)
+{
+	fc->ops = ops;
+	fc->fs_private = fs_private;
+}
+
+void *sixfs_fc_fs_private(struct fs_context *fc)
+{
+	return fc->fs_private;
+}
+
+bool sixfs_fc_read_only(struct fs_context *fc)
+{
+	return fc->sb_flags & SB_RDONLY;
+}
+
+bool sixfs_fc_changes_read_only(struct fs_context *fc)
+{
+	return fc->sb_flags_mask & SB_RDONLY;
+}
+
+struct super_block *sixfs_fc_root_sb(struct fs_context *fc)
+{
+	return fc->root->d_sb;
+}
+
+int sixfs_get_tree_bdev(struct fs_context *fc,
+			int (*fill_super)(struct super_block *sb, struct fs_context *fc))
+{
+	return get_tree_bdev(fc, fill_super);
+}
+
+bool sixfs_sb_rdonly(struct super_block *sb)
+{
+	return sb_rdonly(sb);
+}
+
+void sixfs_statfs_fill(struct kstatfs *buf, long type, long bsize, u64 blocks, u64 bfree,
+		       u64 bavail, u64 files, u64 ffree, long namelen, u64 fsid)
+{
+	*buf = (struct kstatfs) {
+		.f_type = type, .f_bsize = bsize, .f_blocks = blocks, .f_bfree = bfree,
+		.f_bavail = bavail, .f_files = files, .f_ffree = ffree,
+		.f_fsid = u64_to_fsid(fsid), .f_namelen = namelen, .f_frsize = bsize,
+	};
 }
 
 #if IS_ENABLED(CONFIG_KUNIT)

@@ -3,6 +3,7 @@
 //! Superblocks: the VFS's handle on one mounted filesystem.
 
 use super::block::BlockDevice;
+use super::ffi;
 use core::ptr::NonNull;
 use kernel::{bindings, prelude::*, str::CStr, types::Opaque};
 
@@ -32,14 +33,31 @@ impl SuperBlock {
         unsafe { CStr::from_char_ptr((*self.0.get()).s_id.as_ptr()) }
     }
 
-    /// The block device the filesystem lives on.
-    pub(crate) fn block_device(&self) -> Result<BlockDevice<'_>> {
+    /// Whether the filesystem is mounted read-only now.
+    pub(crate) fn read_only(&self) -> bool {
         // SAFETY: `self` is a live superblock (type invariant).
-        let bdev = unsafe { (*self.0.get()).s_bdev };
+        unsafe { ffi::sixfs_sb_rdonly(self.0.get()) }
+    }
+
+    /// The block device the filesystem lives on, with a reference of its
+    /// own that keeps the device open after the superblock lets it go.
+    pub(crate) fn block_device(&self) -> Result<BlockDevice> {
+        // SAFETY: `self` is a live superblock (type invariant).
+        let (file, bdev) = unsafe { ((*self.0.get()).s_bdev_file, (*self.0.get()).s_bdev) };
+        let file = NonNull::new(file).ok_or(ENOTBLK)?;
         let bdev = NonNull::new(bdev).ok_or(ENOTBLK)?;
-        // SAFETY: the device of a mounted block superblock stays open until
-        // `kill_block_super`, which cannot run while the VFS holds `s_umount`
-        // for the callback that borrowed `self`.
-        Ok(unsafe { BlockDevice::from_raw(bdev) })
+        // SAFETY: a block superblock holds its device's file open, with
+        // `s_bdev` its device, until `kill_block_super`, which cannot run
+        // while the VFS holds `s_umount` for the callback that borrowed
+        // `self`.
+        Ok(unsafe { BlockDevice::from_open_file(file, bdev) })
+    }
+
+    /// Writes out everything dirty of the filesystem and waits
+    /// (`sync_filesystem`): what remount to read-only does first.
+    pub(crate) fn sync(&self) -> Result {
+        // SAFETY: `self` is live and its `s_umount` held (type invariant),
+        // as `sync_filesystem` requires.
+        kernel::error::to_result(unsafe { bindings::sync_filesystem(self.0.get()) })
     }
 }

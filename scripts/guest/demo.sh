@@ -17,12 +17,26 @@ if mount -t sixfs /dev/vda /mnt; then
 fi
 dmesg | grep 'sixfs:' | tail -n 1
 
-step "mount -t sixfs /dev/vdb /mnt   (vdb made by mkfs.sixfs; mounting comes next)"
-if mount -t sixfs /dev/vdb /mnt; then
-	echo "unexpected: mounted"
-	exit 1
-fi
+step "mount -t sixfs -o errors=continue /dev/vdb /mnt   (vdb made by mkfs.sixfs)"
+mount -t sixfs -o errors=continue /dev/vdb /mnt || exit 1
 dmesg | grep 'sixfs:' | tail -n 1
+grep ' /mnt ' /proc/mounts
+ls -la /mnt
+df /mnt
+
+step "touch /mnt/file   (files come with the POSIX layer)"
+touch /mnt/file && exit 1
+
+step "mount -o remount,ro /mnt; touch /mnt/file"
+mount -o remount,ro /mnt || exit 1
+grep ' /mnt ' /proc/mounts
+touch /mnt/file && exit 1
+
+step "rmmod sixfs   (refused while mounted)"
+rmmod sixfs && exit 1
+
+step "umount /mnt"
+umount /mnt || exit 1
 
 step "rmmod sixfs"
 rmmod sixfs || exit 1
