@@ -277,7 +277,7 @@ fn check_all(args: &FsckArgs, store: &Store<&FileDevice>) -> Result<CheckReport,
         let bar = indicatif::ProgressBar::new(expected);
         bar.set_style(
             indicatif::ProgressStyle::with_template(
-                "checking btree nodes {bar:40} {pos}/{len} ({eta} left)",
+                "checking btree nodes {wide_bar} {pos}/{len} ({eta} left)",
             )
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
