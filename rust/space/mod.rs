@@ -227,6 +227,32 @@ impl Space {
         }
     }
 
+    /// Replaces every record with `records` (one per bucket; a shorter
+    /// list leaves the buckets past it as they are), with no frees
+    /// pending and no bucket open: the space map was rebuilt. Nothing
+    /// handed out before may still be in use other than what `records`
+    /// counts.
+    pub fn reset(&self, records: &[Bucket]) {
+        let mut s = self.state.lock();
+        let State {
+            buckets,
+            pending,
+            open,
+            free,
+            cursor,
+        } = &mut *s;
+        for (r, new) in buckets.iter_mut().zip(records.iter()) {
+            *r = *new;
+        }
+        pending.fill(0);
+        *open = None;
+        *cursor = 0;
+        *free = buckets
+            .iter()
+            .filter(|r| r.kind == BucketKind::Free)
+            .count() as u64;
+    }
+
     /// Bucket counts.
     pub fn stats(&self) -> SpaceStats {
         let s = self.state.lock();

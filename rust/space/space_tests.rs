@@ -116,4 +116,40 @@ test_suite! {
         check_eq!(space.free_slot(s), Ok(()));
         check!(space.free_slot(s).is_err());
     }
+
+    fn a_reset_replaces_records_and_forgets_the_open_bucket() {
+        let (g, records) = small()?;
+        let space = ok!(Space::new(&g, &records, 0));
+        let first = ok!(space.alloc_slot(false));
+        ok!(space.free_slot(first));
+        // The rebuilt records: the first slot's bucket in use by 2 nodes,
+        // the next free bucket too, by 1.
+        let mut rebuilt = Vec::new();
+        for r in records.iter() {
+            ok!(rebuilt.try_push(*r));
+        }
+        let bucket = (first * 512 / 4096) as usize;
+        let mut btree = 0;
+        for (i, r) in rebuilt.iter_mut().enumerate() {
+            if i == bucket || (i > bucket && r.kind == BucketKind::Free && btree == 1) {
+                *r = Bucket { kind: BucketKind::Btree, used: 2 - btree };
+                btree += 1;
+            }
+        }
+        check_eq!(btree, 2);
+        space.reset(&rebuilt);
+        let mut image = Vec::new();
+        ok!(image.try_extend_with(rebuilt.len(), Bucket::FREE));
+        space.image(&mut image);
+        // No pending free survives the reset.
+        check!(image[..] == rebuilt[..]);
+        let stats = space.stats();
+        check_eq!(stats.btree, 2);
+        check_eq!(stats.slots_used, 3);
+        let free = rebuilt.iter().filter(|r| r.kind == BucketKind::Free).count() as u64;
+        check_eq!(stats.free, free);
+        // The next slot comes from a free bucket, not the one open before.
+        let next = ok!(space.alloc_slot(false));
+        check!(rebuilt[(next * 512 / 4096) as usize].kind == BucketKind::Free);
+    }
 }

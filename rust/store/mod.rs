@@ -30,7 +30,7 @@ mod open;
 #[cfg(all(any(test, CONFIG_KUNIT), not(loom)))]
 mod store_tests;
 
-pub use check::CheckReport;
+pub use check::{BadBucket, CheckReport, NodeFault, WalkStep};
 pub use format::format;
 pub use open::{OpenOptions, OpenReport};
 
@@ -39,7 +39,7 @@ use crate::device::{Device, DeviceError};
 use crate::format::geometry::Geometry;
 use crate::format::superblock::{Superblock, UUID_BYTES};
 use crate::format::superblock_io::{ReadError, WriteError};
-use crate::node::disk::{self, NodeHeader};
+use crate::node::disk::{self, DiskNodeError, NodeHeader};
 use crate::node::Node;
 use crate::platform::log;
 use crate::platform::sync::{AtomicU32, AtomicU64, Ordering, SpinLock};
@@ -87,6 +87,9 @@ pub enum StoreError {
     ReadOnly,
     /// No memory.
     NoMemory,
+    /// The space map was not rebuilt: rebuilding it would not be safe
+    /// (why).
+    NotRebuilt(&'static str),
 }
 
 impl From<DeviceError> for StoreError {
@@ -131,6 +134,7 @@ impl core::fmt::Display for StoreError {
             StoreError::Btree(e) => write!(f, "btree error: {e:?}"),
             StoreError::ReadOnly => write!(f, "read-only filesystem"),
             StoreError::NoMemory => write!(f, "out of memory"),
+            StoreError::NotRebuilt(why) => write!(f, "space map not rebuilt: {why}"),
         }
     }
 }
@@ -142,6 +146,7 @@ impl StoreError {
         const ENOMEM: i32 = 12;
         const EINVAL: i32 = 22;
         const EROFS: i32 = 30;
+        const EUCLEAN: i32 = 117;
         match self {
             StoreError::NoSuperblock { .. }
             | StoreError::UnknownFeatures { .. }
@@ -150,9 +155,20 @@ impl StoreError {
             StoreError::Device(DeviceError::NoMemory) | StoreError::NoMemory => ENOMEM,
             StoreError::Device(_) | StoreError::SuperblockWrite(_) => EIO,
             StoreError::ReadOnly => EROFS,
+            StoreError::NotRebuilt(_) => EUCLEAN,
             StoreError::Btree(e) => e.errno(),
         }
     }
+}
+
+/// Why a node slot could not be read as the node a pointer names.
+enum SlotError {
+    /// The device failed.
+    Device(DeviceError),
+    /// No memory for the buffer.
+    NoMemory,
+    /// The slot's bytes are not that node.
+    Bad(DiskNodeError),
 }
 
 /// Counters of what the store did, for tests and debugfs.
@@ -308,10 +324,26 @@ impl<D: Device + Sync> Store<D> {
         Ok(buf)
     }
 
-    /// Reads the node `r` names from its slot and checks it.
+    /// Reads the node `r` names from its slot and checks it, logging what
+    /// is wrong (a mount's message names the node).
     fn read_checked(&self, r: &NodeRef, check_tag: bool) -> BtreeResult<(Node, NodeHeader)> {
-        let mut buf = self.slot_buffer().map_err(|_| BtreeError::Alloc)?;
-        let offset = r.id.checked_mul(512).ok_or(BtreeError::BadNode)?;
+        self.read_slot(r, check_tag).map_err(|e| match e {
+            SlotError::NoMemory => BtreeError::Alloc,
+            SlotError::Device(e) => {
+                self.node_error(r, format_args!("cannot be read: {e:?}"));
+                BtreeError::Io
+            }
+            SlotError::Bad(e) => {
+                self.node_error(r, format_args!("is bad: {e:?}"));
+                BtreeError::BadNode
+            }
+        })
+    }
+
+    /// Reads the node `r` names from its slot and checks it, saying why it
+    /// is bad instead of logging it (fsck reports it itself).
+    fn read_slot(&self, r: &NodeRef, check_tag: bool) -> Result<(Node, NodeHeader), SlotError> {
+        let mut buf = self.slot_buffer().map_err(|_| SlotError::NoMemory)?;
         let expect = NodeHeader {
             sector: r.id,
             tag: r.tag,
@@ -320,15 +352,17 @@ impl<D: Device + Sync> Store<D> {
             min: r.min,
             max: r.max,
         };
-        if let Err(e) = self.dev.read(offset, &mut buf) {
-            self.node_error(r, format_args!("cannot be read: {e:?}"));
-            return Err(BtreeError::Io);
-        }
+        // A pointer past the device's end is a bad pointer, not an I/O
+        // error: the device is fine, the parent is not.
+        let in_range =
+            r.id.checked_mul(512)
+                .filter(|o| o.saturating_add(buf.len() as u64) <= self.dev.size());
+        let offset = in_range.ok_or(SlotError::Bad(DiskNodeError::Mismatch(
+            "sector (past the device's end)",
+        )))?;
+        self.dev.read(offset, &mut buf).map_err(SlotError::Device)?;
         self.counters.nodes_read.fetch_add(1, Ordering::Relaxed);
-        disk::decode(&buf, &expect, check_tag).map_err(|e| {
-            self.node_error(r, format_args!("is bad: {e:?}"));
-            BtreeError::BadNode
-        })
+        disk::decode(&buf, &expect, check_tag).map_err(SlotError::Bad)
     }
 
     /// Logs what is wrong with a node, naming the filesystem, btree, level

@@ -7,13 +7,15 @@
 //! corrupt nodes and device errors come back as errors. Run by `cargo test`
 //! and as the KUnit suite `sixfs_store`.
 
-use super::{format, OpenOptions, Store, StoreError};
+use super::format::{read_space_map, write_space_map};
+use super::{format, NodeFault, OpenOptions, Store, StoreError, WalkStep};
 use crate::bkey::{Key, Pos, TestVal, Value};
 use crate::btree::{BtreeError, BtreeId, Iter, IterFlags};
 use crate::device::memory::{Faults, MemoryDevice, PowerLoss};
 use crate::device::Device;
 use crate::format::geometry::{Geometry, GeometryChoice};
 use crate::format::label::Label;
+use crate::format::space_map::{Bucket, BucketKind};
 use crate::format::superblock::Superblock;
 use crate::platform::rng::Rng;
 use crate::platform::vec::Vec;
@@ -92,6 +94,44 @@ fn check_clean<D: Device + Sync>(s: &Store<D>) -> Result<u8, TestFailed> {
     let report = ok!(s.check(|_| {}));
     check!(report.is_clean());
     Ok(report.depth)
+}
+
+/// A store of 512-byte nodes on `dev` holding 2000 keys, closed: a tree
+/// at least three levels deep.
+fn filled(dev: &MemoryDevice) -> Result<(), TestFailed> {
+    let (s, _) = ok!(Store::open(dev, small_cache()));
+    // Distinct keys in a scattered order: in order, 512-byte nodes split
+    // into half-full ones and the tree passes MAX_DEPTH near 1500 keys.
+    for k in 0..2000u64 {
+        ok!(insert(&s, key(k * 7919 % 2003)));
+    }
+    ok!(s.close());
+    Ok(())
+}
+
+/// Changes the durable space map of `dev` with `change` and writes it back
+/// with a good checksum, as a bug that miscounted would have.
+fn rewrite_space_map(
+    dev: &MemoryDevice,
+    change: impl FnOnce(&mut [Bucket]) -> Result<(), TestFailed>,
+) -> Result<(), TestFailed> {
+    let ro = OpenOptions {
+        read_only: true,
+        ..small_cache()
+    };
+    let sb = ok!(Store::open(dev, ro)).0.superblock();
+    let mut records = ok!(read_space_map(dev, &sb));
+    change(&mut records)?;
+    ok!(write_space_map(dev, &sb, &records, sb.seq));
+    Ok(())
+}
+
+/// The first bucket of `kind` in `records`.
+fn first_bucket(records: &[Bucket], kind: BucketKind) -> Result<usize, TestFailed> {
+    records
+        .iter()
+        .position(|r| r.kind == kind)
+        .ok_or(TestFailed)
 }
 
 test_suite! {
@@ -331,5 +371,126 @@ test_suite! {
             v
         })?);
         check_clean(&s)?;
+    }
+
+    fn a_walk_visits_every_node_once_parents_first() {
+        let dev = formatted(8 << 20)?;
+        filled(&dev)?;
+        let ro = OpenOptions { read_only: true, ..small_cache() };
+        let (s, _) = ok!(Store::open(&dev, ro));
+        let report = ok!(s.check(|_| {}));
+        check!(report.is_clean());
+        let mut levels = [0u64; 8];
+        let mut keys = 0u64;
+        let mut last_level = None;
+        let mut bad = 0;
+        ok!(s.walk(T, |step| {
+            match step {
+                WalkStep::Node(r, node) => {
+                    // Depth-first: one level down at most from the last.
+                    if let Some(l) = last_level {
+                        if r.level + 1 < l {
+                            bad += 1;
+                        }
+                    }
+                    last_level = Some(r.level);
+                    if let Some(n) = levels.get_mut(usize::from(r.level)) {
+                        *n += 1;
+                    }
+                    if r.id >= super::PLACEHOLDER_IDS {
+                        bad += 1;
+                    }
+                    if r.level == 0 {
+                        keys += node.keys(crate::node::Filter::Live).count() as u64;
+                    }
+                }
+                WalkStep::Bad(..) => bad += 1,
+            }
+            Ok(())
+        }));
+        check_eq!(bad, 0);
+        check_eq!(keys, 2000);
+        check_eq!(report.keys, 2000);
+        check_eq!(levels, report.nodes);
+        check!(report.depth >= 3);
+        // The space map counts every node once.
+        check_eq!(s.stats().space.slots_used, report.nodes.iter().sum::<u64>());
+    }
+
+    fn a_wrong_space_map_is_found_and_rebuilt() {
+        let dev = formatted(8 << 20)?;
+        filled(&dev)?;
+        // One btree bucket over-counted, one free bucket claimed.
+        let mut btree_bucket = 0;
+        let mut free_bucket = 0;
+        rewrite_space_map(&dev, |records| {
+            btree_bucket = first_bucket(records, BucketKind::Btree)?;
+            free_bucket = first_bucket(records, BucketKind::Free)?;
+            records[btree_bucket].used += 1;
+            records[free_bucket] = Bucket { kind: BucketKind::Btree, used: 3 };
+            Ok(())
+        })?;
+        let ro = OpenOptions { read_only: true, ..small_cache() };
+        let (s, _) = ok!(Store::open(&dev, ro));
+        let report = ok!(s.check(|_| {}));
+        check_eq!(report.bad_node_count, 0);
+        check_eq!(report.bad_buckets.len(), 2);
+        check_eq!(report.bad_buckets[0].bucket as usize, btree_bucket.min(free_bucket));
+        check_eq!(s.rebuild_space_map(), Err(StoreError::ReadOnly));
+        drop(s);
+        let (s, _) = ok!(Store::open(&dev, small_cache()));
+        check_eq!(s.rebuild_space_map(), Ok(2));
+        check!(ok!(s.check(|_| {})).is_clean());
+        // Nothing left to do, and the store takes writes as before.
+        check_eq!(s.rebuild_space_map(), Ok(0));
+        ok!(insert(&s, key(5000)));
+        ok!(s.close());
+        drop(s);
+        let (s, _) = ok!(Store::open(&dev, ro));
+        check_clean(&s)?;
+        check_eq!(ok!(all_keys(&s)).len(), 2001);
+    }
+
+    fn the_space_map_is_not_rebuilt_over_a_bad_node() {
+        let dev = formatted(8 << 20)?;
+        filled(&dev)?;
+        let ro = OpenOptions { read_only: true, ..small_cache() };
+        // A node of level 1, not the root: the leaves under it are lost
+        // to the walk, and their buckets must not become free.
+        let (s, _) = ok!(Store::open(&dev, ro));
+        let mut interior = None;
+        ok!(s.walk(T, |step| {
+            if let WalkStep::Node(r, _) = step {
+                if r.level == 1 && interior.is_none() {
+                    interior = Some(r.id);
+                }
+            }
+            Ok(())
+        }));
+        drop(s);
+        let sector = interior.ok_or(TestFailed)?;
+        let mut slot = [0u8; 512];
+        ok!(dev.read(sector * 512, &mut slot));
+        slot[150] ^= 4;
+        ok!(dev.write(sector * 512, &slot));
+        rewrite_space_map(&dev, |records| {
+            let free = first_bucket(records, BucketKind::Free)?;
+            records[free] = Bucket { kind: BucketKind::Btree, used: 1 };
+            Ok(())
+        })?;
+        let (s, _) = ok!(Store::open(&dev, ro));
+        let report = ok!(s.check(|_| {}));
+        check_eq!(report.bad_node_count, 1);
+        check!(matches!(
+            report.bad_nodes.first(),
+            Some((r, NodeFault::Disk(crate::node::disk::DiskNodeError::BadChecksum { .. })))
+                if r.id == sector && r.level == 1
+        ));
+        check!(!report.bad_buckets.is_empty());
+        drop(s);
+        let (s, _) = ok!(Store::open(&dev, small_cache()));
+        let before = ok!(read_space_map(&dev, &s.superblock()));
+        check!(matches!(s.rebuild_space_map(), Err(StoreError::NotRebuilt(_))));
+        check!(ok!(read_space_map(&dev, &s.superblock()))[..] == before[..]);
     }
 }

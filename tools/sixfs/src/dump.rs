@@ -1,23 +1,52 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! `sixfs dump`: the superblock, readable.
+//! `sixfs dump`: the superblock, the space map or a btree, readable.
 
 use crate::file_device::{Access, FileDevice};
 use crate::{messages, uuid};
-use clap::Args;
+use clap::{Args, Subcommand};
+use sixfs_core::bkey::{KeyError, Value};
+use sixfs_core::btree::{BtreeId, BTREE_ID_NR};
 use sixfs_core::device::Device;
+use sixfs_core::device::SECTOR_SIZE;
 use sixfs_core::format::btree_root::BtreeRoot;
 use sixfs_core::format::geometry::SUPERBLOCK_OFFSET;
+use sixfs_core::format::space_map::{self, Bucket, BucketKind};
 use sixfs_core::format::superblock::{Superblock, MAGIC, VERSION};
 use sixfs_core::format::superblock_io::read_superblocks;
+use sixfs_core::node::Filter;
+use sixfs_core::store::{OpenOptions, Store, StoreError, WalkStep};
 use std::fmt::Write;
+use std::io::Write as _;
 use std::path::PathBuf;
 
-/// Show a sixfs filesystem's superblock (both copies).
+/// Show a sixfs filesystem: its superblock (both copies; the default),
+/// its space map, or its btrees.
 #[derive(Args, Debug)]
 pub struct DumpArgs {
     /// The block device or image file.
     pub device: PathBuf,
+    #[command(subcommand)]
+    pub what: Option<DumpWhat>,
+}
+
+/// What to show.
+#[derive(Subcommand, Debug)]
+pub enum DumpWhat {
+    /// Both superblock copies, field by field (the default).
+    Superblock,
+    /// The space map: how many buckets hold what, and a map of every
+    /// bucket.
+    Space,
+    /// The nodes of one btree, or of every btree: level, sector, the
+    /// range of positions each covers, its keys.
+    Btree {
+        /// The btree id (0 to 3); every btree if not given.
+        id: Option<u8>,
+        /// Print every key of every node too.
+        #[arg(long)]
+        keys: bool,
+    },
 }
 
 /// The fields of `sb`, one per line, indented.
@@ -99,9 +128,38 @@ pub fn describe(sb: &Superblock) -> String {
     out
 }
 
-/// Runs dump; returns the exit status: 0 when a valid superblock was
-/// shown, 1 otherwise.
+/// A line into a `String` (writing to one cannot fail).
+macro_rules! say {
+    ($out:ident, $($arg:tt)*) => {{
+        let _ = writeln!($out, $($arg)*);
+    }};
+}
+
+/// Text without a newline into a `String`.
+macro_rules! say_raw {
+    ($out:ident, $($arg:tt)*) => {{
+        let _ = write!($out, $($arg)*);
+    }};
+}
+
+/// Prints what was gathered; a reader that went away (`| head`) is no
+/// error of ours, so nothing is said (println! would panic).
+fn emit(text: &str) {
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
+
+/// Runs dump; returns the exit status: 0 when everything asked for was
+/// shown, 1 otherwise (no valid superblock, a bad space map or node).
 pub fn run(args: &DumpArgs) -> u8 {
+    match &args.what {
+        None | Some(DumpWhat::Superblock) => superblocks(args),
+        Some(DumpWhat::Space) => space(args),
+        Some(DumpWhat::Btree { id, keys }) => btrees(args, *id, *keys),
+    }
+}
+
+fn superblocks(args: &DumpArgs) -> u8 {
+    let mut out = String::new();
     let path = args.device.display();
     let dev = match FileDevice::open(&args.device, Access::ReadOnly) {
         Ok(dev) => dev,
@@ -110,30 +168,294 @@ pub fn run(args: &DumpArgs) -> u8 {
             return 1;
         }
     };
-    println!("{path}: {} bytes", dev.size());
+    say!(out, "{path}: {} bytes", dev.size());
     let copies = read_superblocks(&dev);
     let backup_at = copies
         .backup_offset
         .map_or("not found".to_string(), |o| format!("at byte {o}"));
     match &copies.primary {
-        Ok(sb) => print!(
+        Ok(sb) => say_raw!(
+            out,
             "primary superblock at byte {SUPERBLOCK_OFFSET}:\n{}",
             describe(sb)
         ),
-        Err(e) => println!(
+        Err(e) => say!(
+            out,
             "primary superblock at byte {SUPERBLOCK_OFFSET}: invalid: {}",
             messages::read(e)
         ),
     }
     match &copies.backup {
         Ok(sb) if copies.primary.as_ref() == Ok(sb) => {
-            println!("backup superblock {backup_at}: identical to the primary");
+            say!(
+                out,
+                "backup superblock {backup_at}: identical to the primary"
+            );
         }
-        Ok(sb) => print!("backup superblock {backup_at}:\n{}", describe(sb)),
-        Err(e) => println!(
+        Ok(sb) => say_raw!(out, "backup superblock {backup_at}:\n{}", describe(sb)),
+        Err(e) => say!(
+            out,
             "backup superblock {backup_at}: invalid: {}",
             messages::read(e)
         ),
     }
+    emit(&out);
     u8::from(copies.newest().is_none())
+}
+
+/// The device opened read-only and its newest valid superblock, or the
+/// exit status after saying why not.
+fn open(args: &DumpArgs) -> Result<(FileDevice, Superblock), u8> {
+    let path = args.device.display();
+    let dev = FileDevice::open(&args.device, Access::ReadOnly).map_err(|e| {
+        eprintln!("sixfs dump: {path}: cannot open: {e}");
+        1
+    })?;
+    let copies = read_superblocks(&dev);
+    let Some((_, sb)) = copies.newest() else {
+        eprintln!(
+            "sixfs dump: {path}: no valid superblock (primary: {})",
+            copies
+                .primary
+                .err()
+                .map(|e| messages::read(&e))
+                .unwrap_or_default()
+        );
+        return Err(1);
+    };
+    let sb = *sb;
+    Ok((dev, sb))
+}
+
+/// Buckets a line of the bucket map shows.
+const MAP_WIDTH: u64 = 64;
+
+/// One bucket in the map: its kind, and for a btree bucket how full it is.
+fn map_char(b: &Bucket, slots_per_bucket: u32) -> char {
+    match b.kind {
+        BucketKind::Free => '.',
+        BucketKind::Superblock => 'S',
+        BucketKind::SpaceMap => 'M',
+        BucketKind::Journal => 'J',
+        BucketKind::Btree if b.used >= slots_per_bucket => '#',
+        BucketKind::Btree => {
+            // Tenths of the slots in use, rounded up: a used bucket is
+            // never shown as 0.
+            let tenths = (u64::from(b.used) * 10).div_ceil(u64::from(slots_per_bucket.max(1)));
+            char::from_digit(tenths.clamp(1, 9) as u32, 10).unwrap_or('?')
+        }
+    }
+}
+
+fn space(args: &DumpArgs) -> u8 {
+    let (dev, sb) = match open(args) {
+        Ok(opened) => opened,
+        Err(status) => return status,
+    };
+    let path = args.device.display();
+    let g = sb.geometry;
+    let buckets = g.bucket_count();
+    let offset = sb.space_map.copy_offset(&g, sb.seq);
+    let mut bytes = vec![0u8; space_map::copy_bytes(buckets).next_multiple_of(SECTOR_SIZE)];
+    if let Err(e) = dev.read(offset, &mut bytes) {
+        eprintln!(
+            "sixfs dump: {path}: reading the space map: {}",
+            messages::device(&e)
+        );
+        return 1;
+    }
+    let records = match space_map::decode(&bytes, buckets, sb.seq) {
+        Ok(records) => records,
+        Err(e) => {
+            eprintln!(
+                "sixfs dump: {path}: space map copy {} at byte {offset}: {}",
+                sb.seq % 2,
+                messages::space_map(&e)
+            );
+            return 1;
+        }
+    };
+    let slots_per_bucket = g.bucket_size / g.node_size.max(1);
+    let mut out = String::new();
+    say!(out,
+        "space map copy {} at byte {offset}, of checkpoint {}: {buckets} buckets of {}, {} node slots each",
+        sb.seq % 2,
+        sb.seq,
+        messages::size(g.bucket_size.into()),
+        slots_per_bucket
+    );
+    let count = |kind| records.iter().filter(|r| r.kind == kind).count() as u64;
+    let bytes_of = |n: u64| messages::size(n * u64::from(g.bucket_size));
+    for (name, kind) in [
+        ("superblock", BucketKind::Superblock),
+        ("space map", BucketKind::SpaceMap),
+        ("journal", BucketKind::Journal),
+        ("btree", BucketKind::Btree),
+        ("free", BucketKind::Free),
+    ] {
+        let n = count(kind);
+        let mut line = format!("  {name:<12}{n:>10} buckets  {:>12}", bytes_of(n));
+        if kind == BucketKind::Btree {
+            let used: u64 = records.iter().map(|r| u64::from(r.used)).sum();
+            let slots = n * u64::from(slots_per_bucket);
+            let _ = write!(
+                line,
+                "  {used} of their {slots} node slots in use ({}%)",
+                (used * 100).checked_div(slots).unwrap_or(0)
+            );
+        }
+        say!(out, "{line}");
+    }
+    say!(
+        out,
+        "bucket map, {MAP_WIDTH} a line: S superblock, M space map, J journal, . free;\n\
+         btree buckets by the share of their slots in use: 1-9 tenths, # all;\n\
+         * repeats the line above"
+    );
+    let mut last: Option<String> = None;
+    let mut starred = false;
+    for (line, chunk) in (0u64..).zip(records.chunks(MAP_WIDTH as usize)) {
+        let text: String = chunk
+            .iter()
+            .map(|b| map_char(b, slots_per_bucket))
+            .collect();
+        // Identical lines (a run of free buckets) are shown once, then *.
+        if last.as_ref() == Some(&text) && chunk.len() == MAP_WIDTH as usize {
+            if !starred {
+                say!(out, "{:>10}", "*");
+                starred = true;
+            }
+            continue;
+        }
+        say!(out, "{:>10} {text}", line * MAP_WIDTH);
+        last = Some(text);
+        starred = false;
+    }
+    emit(&out);
+    0
+}
+
+fn btrees(args: &DumpArgs, id: Option<u8>, keys: bool) -> u8 {
+    let (dev, sb) = match open(args) {
+        Ok(opened) => opened,
+        Err(status) => return status,
+    };
+    let path = args.device.display();
+    let ids: Vec<u8> = match id {
+        Some(id) if usize::from(id) < BTREE_ID_NR => vec![id],
+        Some(id) => {
+            eprintln!(
+                "sixfs dump: btree {id} does not exist: ids are 0 to {}",
+                BTREE_ID_NR - 1
+            );
+            return 1;
+        }
+        None => (0..BTREE_ID_NR as u8).collect(),
+    };
+    let read_only = OpenOptions {
+        read_only: true,
+        cache_nodes: 0,
+    };
+    let store = match Store::open(&dev, read_only) {
+        Ok((store, _)) => store,
+        Err(e) => {
+            eprintln!(
+                "sixfs dump: {path}: cannot open the filesystem: {}",
+                messages::store(&e)
+            );
+            return 1;
+        }
+    };
+    let mut status = 0;
+    for id in ids {
+        match sb.roots.get(usize::from(id)) {
+            Some(BtreeRoot::Node { sector, level }) => emit(&format!(
+                "btree {id}: {} levels, root at sector {sector}\n",
+                u32::from(*level) + 1
+            )),
+            _ => {
+                emit(&format!("btree {id}: empty\n"));
+                continue;
+            }
+        }
+        let mut out = std::io::stdout().lock();
+        // A failed print (a closed pipe: `| head`) stops the walk; the
+        // walk's error then is only the signal.
+        let mut stopped = false;
+        let walked = store.walk(BtreeId(id), |step| {
+            let mut text = String::new();
+            match step {
+                WalkStep::Node(r, node) => {
+                    let indent = indent(sb.roots.get(usize::from(id)), r.level);
+                    let count = node.keys(Filter::Live).count();
+                    let _ = writeln!(
+                        text,
+                        "{indent}level {} node at sector {}: {}..{}, {count} key{}",
+                        r.level,
+                        r.id,
+                        r.min,
+                        r.max,
+                        if count == 1 { "" } else { "s" }
+                    );
+                    if keys {
+                        for k in node.keys(Filter::Live) {
+                            let _ = writeln!(text, "{indent}  {} {}", k.pos(), value(k.value()));
+                        }
+                    }
+                }
+                WalkStep::Bad(r, fault) => {
+                    status = 1;
+                    let indent = indent(sb.roots.get(usize::from(id)), r.level);
+                    let _ = writeln!(
+                        text,
+                        "{indent}level {} node at sector {}: {}..{}: BAD: {}",
+                        r.level,
+                        r.id,
+                        r.min,
+                        r.max,
+                        messages::node_fault(&fault)
+                    );
+                }
+            }
+            out.write_all(text.as_bytes()).map_err(|_| {
+                stopped = true;
+                StoreError::ReadOnly
+            })
+        });
+        match walked {
+            Ok(()) => {}
+            Err(_) if stopped => return status,
+            Err(e) => {
+                eprintln!("sixfs dump: {path}: btree {id}: {}", messages::store(&e));
+                return 1;
+            }
+        }
+    }
+    status
+}
+
+/// Two spaces a level below the root.
+fn indent(root: Option<&BtreeRoot>, level: u8) -> String {
+    let top = match root {
+        Some(BtreeRoot::Node { level, .. }) => *level,
+        _ => 0,
+    };
+    "  ".repeat(usize::from(top.saturating_sub(level)) + 1)
+}
+
+/// A key's value in words.
+fn value(v: Result<Value, KeyError>) -> String {
+    match v {
+        Ok(Value::BtreePtr(p)) => format!("-> node at sector {}, tag {:#x}", p.node, p.seq),
+        Ok(Value::Test(t)) => {
+            let mut text = "test value ".to_string();
+            for b in t.as_bytes() {
+                let _ = write!(text, "{b:02x}");
+            }
+            text
+        }
+        Ok(Value::Deleted) => "deleted".to_string(),
+        Ok(Value::Whiteout) => "whiteout".to_string(),
+        Err(e) => format!("(cannot be decoded: {e:?})"),
+    }
 }

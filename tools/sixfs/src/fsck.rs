@@ -3,21 +3,29 @@
 //! `sixfs fsck` (`fsck.sixfs`): checks a filesystem and repairs what is
 //! safe to repair.
 //!
-//! What it checks today is the superblock, since it is all there is on
-//! disk: both copies' checksums and rules (geometry, features, label,
-//! journal range, roots), that the filesystem fits on the device, and that
-//! the backup equals the primary. A bad or stale copy is repaired by
-//! copying the good one's bytes over it. Btree nodes and allocation come
-//! with them.
+//! First the superblocks: both copies' checksums and rules (geometry,
+//! features, label, journal range, roots), that the filesystem fits on the
+//! device, and that the backup equals the primary; a bad or stale copy is
+//! repaired by copying the good one's bytes over it. Then the filesystem
+//! the newest copy describes, opened read-only: every node of every btree
+//! read and checked, every slot referenced once, the space map's records
+//! against what the trees use (`Store::check`). A wrong space map is
+//! rebuilt from the trees when nothing else is wrong with them; bad nodes
+//! are reported, not repaired.
 
 use crate::file_device::{Access, FileDevice};
 use crate::messages;
 use clap::Args;
+use sixfs_core::bkey::Pos;
 use sixfs_core::device::Device;
+use sixfs_core::format::btree_root::BtreeRoot;
 use sixfs_core::format::features;
 use sixfs_core::format::geometry::{SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE};
 use sixfs_core::format::superblock::{Superblock, SuperblockError};
 use sixfs_core::format::superblock_io::{read_superblocks, ReadError, SuperblockCopy};
+use sixfs_core::node::disk::{self, NodeHeader};
+use sixfs_core::store::{CheckReport, OpenOptions, Store, StoreError};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 // Exit statuses, as fsck(8) defines them (they are or-ed together there;
@@ -127,51 +135,307 @@ pub fn run(args: &FsckArgs) -> u8 {
         eprintln!("fsck.sixfs: {path}: {}: {problem}", name(copy));
         bad.push(copy);
     }
-    if bad.is_empty() {
-        if !args.verbose {
-            return EXIT_OK;
-        }
-        println!(
-            "fsck.sixfs: {path}: clean{}",
-            if newest.clean {
-                ""
-            } else {
-                " (not unmounted cleanly: mount recovers it)"
+    let superblocks = if bad.is_empty() {
+        Outcome::Clean
+    } else if !repair_allowed {
+        Outcome::Uncorrected
+    } else {
+        let offset_of = |copy| match copy {
+            SuperblockCopy::Primary => SUPERBLOCK_OFFSET,
+            SuperblockCopy::Backup => newest.geometry.backup_offset(),
+        };
+        for copy in bad {
+            if let Err(e) = copy_bytes(&dev, offset_of(source), offset_of(copy)) {
+                eprintln!(
+                    "fsck.sixfs: {path}: cannot repair the {}: {}",
+                    name(copy),
+                    messages::device(&e)
+                );
+                return EXIT_OPERATIONAL;
             }
-        );
-        return EXIT_OK;
-    }
-    if !repair_allowed {
-        if !repair {
-            eprintln!("fsck.sixfs: {path}: not repaired (run with -p or -y to repair)");
-        }
-        return EXIT_UNCORRECTED;
-    }
-    let offset_of = |copy| match copy {
-        SuperblockCopy::Primary => SUPERBLOCK_OFFSET,
-        SuperblockCopy::Backup => newest.geometry.backup_offset(),
-    };
-    for copy in bad {
-        if let Err(e) = copy_bytes(&dev, offset_of(source), offset_of(copy)) {
-            eprintln!(
-                "fsck.sixfs: {path}: cannot repair the {}: {}",
+            println!(
+                "fsck.sixfs: {path}: {} repaired from the {}",
                 name(copy),
+                name(source)
+            );
+        }
+        let after = read_superblocks(&dev);
+        if after.primary == Ok(newest) && after.backup == Ok(newest) {
+            Outcome::Corrected
+        } else {
+            eprintln!("fsck.sixfs: {path}: the repair did not hold (the device does not keep what is written?)");
+            Outcome::Uncorrected
+        }
+    };
+    let trees = match check_store(args, &dev, &newest, repair_allowed) {
+        Ok(outcome) => outcome,
+        Err(status) => return status,
+    };
+    match superblocks.max(trees) {
+        Outcome::Clean => {
+            if args.verbose {
+                println!(
+                    "fsck.sixfs: {path}: clean{}",
+                    if newest.clean {
+                        ""
+                    } else {
+                        " (not unmounted cleanly: mount recovers it)"
+                    }
+                );
+            }
+            EXIT_OK
+        }
+        Outcome::Corrected => EXIT_CORRECTED,
+        Outcome::Uncorrected => {
+            if !repair {
+                eprintln!("fsck.sixfs: {path}: not repaired (run with -p or -y to repair)");
+            }
+            EXIT_UNCORRECTED
+        }
+    }
+}
+
+/// What came of one part of the check; the worst part decides the exit
+/// status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Outcome {
+    /// Nothing wrong.
+    Clean,
+    /// Something was wrong and is repaired.
+    Corrected,
+    /// Something is wrong still.
+    Uncorrected,
+}
+
+/// Nodes to check from which a progress bar is shown (on a terminal): a
+/// check of fewer takes about a second or less.
+const PROGRESS_MIN_NODES: u64 = 50_000;
+
+/// Checks the btrees and the space map of the filesystem `sb` describes
+/// (the newest superblock), and rebuilds a wrong space map if `repair`.
+/// `Err` holds the exit status of an operational error.
+fn check_store(
+    args: &FsckArgs,
+    dev: &FileDevice,
+    sb: &Superblock,
+    repair: bool,
+) -> Result<Outcome, u8> {
+    let path = args.device.display();
+    let read_only = OpenOptions {
+        read_only: true,
+        cache_nodes: 0,
+    };
+    let report = match Store::open(dev, read_only) {
+        Ok((store, _)) => check_all(args, &store)?,
+        Err(StoreError::BadRoot { btree, .. }) => {
+            bad_root(args, dev, sb, btree)?;
+            eprintln!(
+                "fsck.sixfs: {path}: bad nodes are reported, not repaired: this fsck cannot rebuild a btree"
+            );
+            return Ok(Outcome::Uncorrected);
+        }
+        Err(StoreError::SpaceMap(e)) => {
+            eprintln!(
+                "fsck.sixfs: {path}: space map copy {} (of sequence {}): {}; not repaired: this fsck cannot rebuild a space map it cannot read",
+                sb.seq % 2,
+                sb.seq,
+                messages::space_map(&e)
+            );
+            return Ok(Outcome::Uncorrected);
+        }
+        Err(e) => {
+            eprintln!(
+                "fsck.sixfs: {path}: cannot open the filesystem: {}",
+                messages::store(&e)
+            );
+            return Err(EXIT_OPERATIONAL);
+        }
+    };
+    if report.is_clean() {
+        return Ok(Outcome::Clean);
+    }
+    if report.bad_node_count > 0 || !report.shared_slots.is_empty() {
+        eprintln!(
+            "fsck.sixfs: {path}: bad nodes are reported, not repaired: this fsck cannot rebuild a btree; the space map is left as it is, since the nodes under a bad one are unknown"
+        );
+        return Ok(Outcome::Uncorrected);
+    }
+    if !repair {
+        return Ok(Outcome::Uncorrected);
+    }
+    rebuild_space_map(args, dev)
+}
+
+/// Runs the check with a progress bar when it is worth one, and reports
+/// what it found.
+fn check_all(args: &FsckArgs, store: &Store<&FileDevice>) -> Result<CheckReport, u8> {
+    let path = args.device.display();
+    // The space map's count of nodes is what the check will visit, unless
+    // it is wrong (the bar then stops short or runs long: it is a guide).
+    let expected = store.stats().space.slots_used;
+    let bar = (std::io::stderr().is_terminal() && expected >= PROGRESS_MIN_NODES).then(|| {
+        let bar = indicatif::ProgressBar::new(expected);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "checking btree nodes {wide_bar} {pos}/{len} ({eta} left)",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let result = store.check(|checked| {
+        if let Some(bar) = &bar {
+            bar.set_length(expected.max(checked));
+            bar.set_position(checked);
+        }
+    });
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let report = match result {
+        Ok(report) => report,
+        Err(e) => {
+            eprintln!(
+                "fsck.sixfs: {path}: checking the btrees: {}",
+                messages::store(&e)
+            );
+            return Err(EXIT_OPERATIONAL);
+        }
+    };
+    for (node, fault) in report.bad_nodes.iter() {
+        eprintln!(
+            "fsck.sixfs: {path}: btree {} level {} node at sector {} covering {}..{}: {}",
+            node.btree,
+            node.level,
+            node.id,
+            node.min,
+            node.max,
+            messages::node_fault(fault)
+        );
+    }
+    for slot in report.shared_slots.iter() {
+        eprintln!("fsck.sixfs: {path}: the node at sector {slot} is pointed to more than once");
+    }
+    for b in report.bad_buckets.iter() {
+        eprintln!(
+            "fsck.sixfs: {path}: bucket {}: the space map says {}, the btrees and the layout call for {}",
+            b.bucket,
+            messages::bucket(&b.recorded),
+            messages::bucket(&b.expected)
+        );
+    }
+    if report.unlisted > 0 {
+        eprintln!(
+            "fsck.sixfs: {path}: and {} more problems of these kinds, not listed",
+            report.unlisted
+        );
+    }
+    if args.verbose {
+        let levels: Vec<String> = report
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n > 0)
+            .map(|(level, n)| format!("{n} at level {level}"))
+            .collect();
+        println!(
+            "fsck.sixfs: {path}: {} btree nodes checked ({}), {} keys, deepest tree {} level{}",
+            report.nodes.iter().sum::<u64>(),
+            if levels.is_empty() {
+                "every btree empty".to_string()
+            } else {
+                levels.join(", ")
+            },
+            report.keys,
+            report.depth,
+            if report.depth == 1 { "" } else { "s" }
+        );
+    }
+    Ok(report)
+}
+
+/// Reports a root node that cannot be read: the superblock says where it
+/// is; reading it again says why.
+fn bad_root(args: &FsckArgs, dev: &FileDevice, sb: &Superblock, btree: u8) -> Result<(), u8> {
+    let path = args.device.display();
+    let Some(BtreeRoot::Node { sector, level }) = sb.roots.get(usize::from(btree)).copied() else {
+        eprintln!("fsck.sixfs: {path}: btree {btree}: its root cannot be read");
+        return Ok(());
+    };
+    let mut slot = vec![0u8; sb.geometry.node_size as usize];
+    let why = match dev.read(sector.saturating_mul(512), &mut slot) {
+        Err(e) => {
+            eprintln!(
+                "fsck.sixfs: {path}: reading the root of btree {btree}: {}",
                 messages::device(&e)
             );
-            return EXIT_OPERATIONAL;
+            return Err(EXIT_OPERATIONAL);
         }
-        println!(
-            "fsck.sixfs: {path}: {} repaired from the {}",
-            name(copy),
-            name(source)
-        );
+        Ok(()) => {
+            let expect = NodeHeader {
+                sector,
+                tag: 0,
+                btree,
+                level,
+                min: Pos::MIN,
+                max: Pos::MAX,
+            };
+            match disk::decode(&slot, &expect, false) {
+                Err(e) => messages::disk_node(&e),
+                Ok(_) => "cannot be read".to_string(),
+            }
+        }
+    };
+    eprintln!(
+        "fsck.sixfs: {path}: btree {btree} level {level} node at sector {sector} covering {}..{} (the root): {why}; nothing under it can be checked",
+        Pos::MIN,
+        Pos::MAX
+    );
+    Ok(())
+}
+
+/// Rebuilds the space map from the trees (they were found sound), then
+/// checks again.
+fn rebuild_space_map(args: &FsckArgs, dev: &FileDevice) -> Result<Outcome, u8> {
+    let path = args.device.display();
+    let fail = |what: &str, e: &StoreError| {
+        eprintln!("fsck.sixfs: {path}: {what}: {}", messages::store(e));
+        match e {
+            StoreError::Device(_) | StoreError::NoMemory | StoreError::SuperblockWrite(_) => {
+                Err(EXIT_OPERATIONAL)
+            }
+            _ => Ok(Outcome::Uncorrected),
+        }
+    };
+    let store = match Store::open(dev, OpenOptions::default()) {
+        Ok((store, _)) => store,
+        Err(e) => return fail("cannot open the filesystem to repair it", &e),
+    };
+    let changed = match store.rebuild_space_map() {
+        Ok(changed) => changed,
+        Err(e) => return fail("rebuilding the space map", &e),
+    };
+    if let Err(e) = store.close() {
+        return fail("writing the repaired filesystem", &e);
     }
-    let after = read_superblocks(&dev);
-    if after.primary == Ok(newest) && after.backup == Ok(newest) {
-        EXIT_CORRECTED
-    } else {
-        eprintln!("fsck.sixfs: {path}: the repair did not hold (the device does not keep what is written?)");
-        EXIT_UNCORRECTED
+    println!(
+        "fsck.sixfs: {path}: space map rebuilt from the btrees: {changed} bucket records corrected"
+    );
+    let read_only = OpenOptions {
+        read_only: true,
+        cache_nodes: 0,
+    };
+    let again = match Store::open(dev, read_only) {
+        Ok((store, _)) => store.check(|_| {}),
+        Err(e) => Err(e),
+    };
+    match again {
+        Ok(report) if report.is_clean() => Ok(Outcome::Corrected),
+        Ok(_) => {
+            eprintln!("fsck.sixfs: {path}: the space map is still wrong after the rebuild");
+            Ok(Outcome::Uncorrected)
+        }
+        Err(e) => fail("checking the repaired filesystem", &e),
     }
 }
 

@@ -37,7 +37,7 @@ enum Command {
     Mkfs(mkfs::MkfsArgs),
     /// Check and repair a filesystem (also run as fsck.sixfs).
     Fsck(fsck::FsckArgs),
-    /// Show a filesystem's superblock.
+    /// Show a filesystem's superblock, space map or btrees.
     Dump(dump::DumpArgs),
 }
 

@@ -9,8 +9,12 @@ use sixfs_core::format::geometry::{
     MIN_NODE_SIZE,
 };
 use sixfs_core::format::label::LabelError;
+use sixfs_core::format::space_map::{Bucket, BucketKind, SpaceMapError};
 use sixfs_core::format::superblock::SuperblockError;
 use sixfs_core::format::superblock_io::{ReadError, WriteError};
+use sixfs_core::node::disk::DiskNodeError;
+use sixfs_core::node::NodeError;
+use sixfs_core::store::{NodeFault, StoreError};
 
 /// A size in bytes with a binary unit when it is a whole one.
 pub fn size(bytes: u64) -> String {
@@ -178,5 +182,80 @@ pub fn write(e: &WriteError) -> String {
         ),
         WriteError::Device(d) => device(d),
         WriteError::NoMemory => "out of memory".to_string(),
+    }
+}
+
+pub fn disk_node(e: &DiskNodeError) -> String {
+    match *e {
+        DiskNodeError::TooShort => "shorter than its header says".to_string(),
+        DiskNodeError::BadMagic => "no node magic (never written, or overwritten)".to_string(),
+        DiskNodeError::BadChecksum { stored, computed } => {
+            format!("bad checksum (stored {stored:#010x}, computed {computed:#010x})")
+        }
+        DiskNodeError::Mismatch(field) => {
+            format!("its header's {field} is not what the pointer to it says")
+        }
+        DiskNodeError::BadHeader(what) => format!("bad header: {what}"),
+        DiskNodeError::BadKeys(e) => format!("bad keys: {}", node(&e)),
+    }
+}
+
+fn node(e: &NodeError) -> String {
+    match e {
+        NodeError::OutOfRange => "a key outside the node's range".to_string(),
+        NodeError::WrongLevel => "a key of the wrong kind for the node's level".to_string(),
+        NodeError::BadKey(k) => format!("a key that cannot be decoded ({k:?})"),
+        NodeError::Corrupt(what) => what.to_string(),
+        other => format!("{other:?}"),
+    }
+}
+
+pub fn node_fault(f: &NodeFault) -> String {
+    match f {
+        NodeFault::Disk(e) => disk_node(e),
+        NodeFault::Tree(what) => what.to_string(),
+    }
+}
+
+/// A space map record in words: "free", "btree, 3 nodes", ...
+pub fn bucket(b: &Bucket) -> String {
+    match b.kind {
+        BucketKind::Free => "free".to_string(),
+        BucketKind::Superblock => "superblock".to_string(),
+        BucketKind::SpaceMap => "space map".to_string(),
+        BucketKind::Journal => "journal".to_string(),
+        BucketKind::Btree => format!(
+            "btree, {} node{}",
+            b.used,
+            if b.used == 1 { "" } else { "s" }
+        ),
+    }
+}
+
+pub fn space_map(e: &SpaceMapError) -> String {
+    match *e {
+        SpaceMapError::BadMagic => "no space map magic".to_string(),
+        SpaceMapError::TooShort => "shorter than its header says".to_string(),
+        SpaceMapError::BadChecksum { stored, computed } => {
+            format!("bad checksum (stored {stored:#010x}, computed {computed:#010x})")
+        }
+        SpaceMapError::WrongSeq { found, expected } => format!(
+            "of checkpoint {found}, not of the superblock's ({expected}): a stale or torn copy"
+        ),
+        SpaceMapError::WrongBucketCount(n) => {
+            format!("{n} records, not one per bucket of the filesystem")
+        }
+        SpaceMapError::BadRecord(i) => format!("record {i} is not valid"),
+        SpaceMapError::NoMemory => "out of memory".to_string(),
+    }
+}
+
+/// A store's error in words (the device's and the space map's in full).
+pub fn store(e: &StoreError) -> String {
+    match e {
+        StoreError::Device(d) => device(d),
+        StoreError::SpaceMap(m) => format!("the space map: {}", space_map(m)),
+        StoreError::SuperblockWrite(w) => format!("writing the superblocks: {}", write(w)),
+        other => other.to_string(),
     }
 }

@@ -5,6 +5,16 @@
 #[path = "../src/test_dir.rs"]
 mod test_dir;
 
+use sixfs_core::bkey::{Key, Pos, TestVal, Value};
+use sixfs_core::btree::BtreeId;
+use sixfs_core::device::memory::MemoryDevice;
+use sixfs_core::device::{Device, SECTOR_SIZE};
+use sixfs_core::format::geometry::{Geometry, GeometryChoice};
+use sixfs_core::format::label::Label;
+use sixfs_core::format::space_map::{self, BucketKind};
+use sixfs_core::format::superblock::Superblock;
+use sixfs_core::format::superblock_io::read_superblocks;
+use sixfs_core::store::{self, OpenOptions, Store, WalkStep};
 use std::fs::{self, File};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -112,6 +122,11 @@ fn mkfs_then_fsck_on_several_geometries() {
         assert!(out.contains(expected), "{options:?}: {out}");
         assert!(out.contains("label           \"geo\""), "{out}");
         assert!(out.contains("identical to the primary"), "{out}");
+        let (rc, out) = run(sixfs().arg("dump").arg(&img).arg("space"));
+        assert_eq!(rc, 0, "{out}");
+        assert!(out.contains("         0 S"), "{out}");
+        let (rc, out) = run(sixfs().arg("dump").arg(&img).arg("btree"));
+        assert_eq!((rc, out.lines().count()), (0, 4), "{out}");
     }
 }
 
@@ -349,4 +364,275 @@ fn mkfs_sixfs_and_fsck_sixfs_are_the_same_binary_under_other_names() {
             .arg(&img2));
         assert_eq!(rc, 0, "fsck -t sixfs: {out}");
     }
+}
+
+/// Keys in the images [`keyed`] makes.
+const KEYS: u64 = 3000;
+
+/// An 8 MiB filesystem of 512-byte nodes holding [`KEYS`] keys, written
+/// through the core as the kernel would, in memory; and its nodes as
+/// (level, sector), root first.
+fn keyed() -> (MemoryDevice, Vec<(u8, u64)>) {
+    let bytes = 8 * MIB;
+    let dev = MemoryDevice::new(bytes).unwrap();
+    let choice = GeometryChoice {
+        block_size: Some(512),
+        bucket_size: Some(4096),
+        node_size: Some(512),
+    };
+    let geometry = Geometry::for_device(bytes, choice).unwrap();
+    let sb = Superblock::new(geometry, [9; 16], Label::new("keys").unwrap());
+    store::format(&dev, &sb).unwrap();
+    let small_cache = OpenOptions {
+        read_only: false,
+        cache_nodes: 64,
+    };
+    let (s, _) = Store::open(&dev, small_cache).unwrap();
+    for i in 0..KEYS {
+        // Scattered, distinct (3001 is prime).
+        let k = i * 7919 % 3001;
+        let key = Key::new(Pos::new(1, k, 0), Value::Test(TestVal::from_u64(k)));
+        s.trans()
+            .run(|t| {
+                t.update(BtreeId(0), key)?;
+                t.commit()
+            })
+            .unwrap();
+    }
+    s.close().unwrap();
+    let read_only = OpenOptions {
+        read_only: true,
+        cache_nodes: 64,
+    };
+    let (s, _) = Store::open(&dev, read_only).unwrap();
+    let mut nodes = Vec::new();
+    s.walk(BtreeId(0), |step| {
+        if let WalkStep::Node(r, _) = step {
+            nodes.push((r.level, r.id));
+        }
+        Ok(())
+    })
+    .unwrap();
+    drop(s);
+    (dev, nodes)
+}
+
+/// Writes the whole of `dev` to an image file.
+fn save(dev: &MemoryDevice, dir: &TestDir, name: &str) -> PathBuf {
+    let mut bytes = vec![0u8; dev.size() as usize];
+    dev.read(0, &mut bytes).unwrap();
+    let path = dir.path().join(name);
+    fs::write(&path, bytes).unwrap();
+    path
+}
+
+/// The first node of `level` that is not the root.
+fn node_at_level(nodes: &[(u8, u64)], level: u8) -> u64 {
+    nodes[1..]
+        .iter()
+        .find(|(l, _)| *l == level)
+        .map(|(_, sector)| *sector)
+        .expect("a node of that level")
+}
+
+fn dump(path: &Path, what: &[&str]) -> (i32, String) {
+    run(sixfs().arg("dump").arg(path).args(what))
+}
+
+#[test]
+fn fsck_and_dump_a_filesystem_holding_keys() {
+    let dir = TestDir::new("keyed");
+    let (dev, nodes) = keyed();
+    let img = save(&dev, &dir, "keys.img");
+    let depth = nodes[0].0 + 1;
+    assert!(depth >= 3, "a tree {depth} deep");
+    assert_eq!(fsck(&img, &["-n"]), (0, String::new()));
+    let (rc, out) = fsck(&img, &["-n", "-v"]);
+    assert_eq!(rc, 0, "{out}");
+    assert!(
+        out.contains(&format!("{} btree nodes checked (", nodes.len())),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("{KEYS} keys, deepest tree {depth} levels")),
+        "{out}"
+    );
+    // Every node, indented by level, the leaves' key counts adding up.
+    let (rc, out) = dump(&img, &["btree", "0"]);
+    assert_eq!(rc, 0, "{out}");
+    assert!(
+        out.starts_with(&format!(
+            "btree 0: {depth} levels, root at sector {}",
+            nodes[0].1
+        )),
+        "{out}"
+    );
+    assert_eq!(
+        out.lines()
+            .filter(|l| l.contains(" node at sector "))
+            .count(),
+        nodes.len()
+    );
+    let leaf_keys: usize = out
+        .lines()
+        .filter(|l| l.trim_start().starts_with("level 0 node"))
+        .map(|l| {
+            l.rsplit(", ")
+                .next()
+                .unwrap()
+                .split(' ')
+                .next()
+                .unwrap()
+                .parse::<usize>()
+                .unwrap()
+        })
+        .sum();
+    assert_eq!(leaf_keys as u64, KEYS);
+    assert!(
+        out.contains(&format!("\n      level {} node at sector", depth - 3)),
+        "{out}"
+    );
+    let (rc, out) = dump(&img, &["btree", "0", "--keys"]);
+    assert_eq!(rc, 0);
+    assert!(out.contains("1:0:0 test value 0000000000000000"), "{out}");
+    assert!(out.contains("-> node at sector "), "{out}");
+    let (rc, out) = dump(&img, &["btree"]);
+    assert_eq!(rc, 0);
+    assert!(out.contains("btree 3: empty"), "{out}");
+    assert_eq!(dump(&img, &["btree", "9"]).0, 1);
+    // The space map: as many slots in use as nodes.
+    let (rc, out) = dump(&img, &["space"]);
+    assert_eq!(rc, 0, "{out}");
+    assert!(out.contains(&format!("{} of their ", nodes.len())), "{out}");
+    assert!(
+        out.contains("         0 SSMMMMMMMMMM") && out.contains('#'),
+        "{out}"
+    );
+}
+
+#[test]
+fn fsck_names_a_corrupt_leaf_interior_or_root_node() {
+    let dir = TestDir::new("bad-node");
+    let (dev, nodes) = keyed();
+    let leaf = node_at_level(&nodes, 0);
+    let interior = node_at_level(&nodes, 1);
+    let root = nodes[0].1;
+    for (name, sector, level) in [
+        ("leaf", leaf, 0),
+        ("interior", interior, 1),
+        ("root", root, nodes[0].0),
+    ] {
+        let img = save(&dev, &dir, &format!("{name}.img"));
+        // A byte of the first key: the checksum catches it.
+        flip_bit(&img, sector * 512 + 100, 2);
+        let corrupt = fs::read(&img).unwrap();
+        let (rc, out) = fsck(&img, &["-n"]);
+        assert_eq!(rc, 4, "{name}: {out}");
+        assert!(
+            out.contains(&format!(
+                "fsck.sixfs: {}: btree 0 level {level} node at sector {sector} covering ",
+                img.display()
+            )),
+            "{name}: {out}"
+        );
+        assert!(out.contains("bad checksum"), "{name}: {out}");
+        assert!(out.contains("not repaired"), "{name}: {out}");
+        assert!(fs::read(&img).unwrap() == corrupt, "fsck -n wrote");
+        // -y repairs nothing here, and says so.
+        let (rc, out) = fsck(&img, &["-y"]);
+        assert_eq!(rc, 4, "{name}: {out}");
+        assert!(
+            out.contains("bad nodes are reported, not repaired"),
+            "{name}: {out}"
+        );
+        assert!(
+            fs::read(&img).unwrap() == corrupt,
+            "fsck -y wrote over a bad tree"
+        );
+        if name != "root" {
+            let (rc, out) = dump(&img, &["btree", "0"]);
+            assert_eq!(rc, 1, "{out}");
+            assert!(
+                out.contains(&format!("node at sector {sector}: "))
+                    && out.contains("BAD: bad checksum"),
+                "{out}"
+            );
+        }
+    }
+}
+
+#[test]
+fn fsck_rebuilds_a_wrong_space_map_with_yes() {
+    let dir = TestDir::new("space-map");
+    let (dev, nodes) = keyed();
+    // Over-count the bucket of the first leaf, as a miscounting bug
+    // would, and write the map back with a good checksum.
+    let sb = *read_superblocks(&dev).newest().unwrap().1;
+    let g = sb.geometry;
+    let offset = sb.space_map.copy_offset(&g, sb.seq);
+    let mut bytes =
+        vec![0u8; space_map::copy_bytes(g.bucket_count()).next_multiple_of(SECTOR_SIZE)];
+    dev.read(offset, &mut bytes).unwrap();
+    let mut records = space_map::decode(&bytes, g.bucket_count(), sb.seq).unwrap();
+    let bucket = node_at_level(&nodes, 0) * 512 / u64::from(g.bucket_size);
+    let record = &mut records[bucket as usize];
+    assert_eq!(record.kind, BucketKind::Btree);
+    let used = record.used;
+    record.used += 1;
+    space_map::encode(&records, sb.seq, &mut bytes).unwrap();
+    dev.write(offset, &bytes).unwrap();
+    let img = save(&dev, &dir, "a.img");
+    let (rc, out) = fsck(&img, &["-n"]);
+    assert_eq!(rc, 4, "{out}");
+    let plural = |n: u32| if n == 1 { "" } else { "s" };
+    assert!(
+        out.contains(&format!(
+            "bucket {bucket}: the space map says btree, {} node{}, the btrees and the layout call for btree, {used} node{}",
+            used + 1,
+            plural(used + 1),
+            plural(used)
+        )),
+        "{out}"
+    );
+    let (rc, out) = fsck(&img, &["-y"]);
+    assert_eq!(rc, 1, "{out}");
+    assert!(
+        out.contains("space map rebuilt from the btrees: 1 bucket records corrected"),
+        "{out}"
+    );
+    assert_eq!(fsck(&img, &["-n"]), (0, String::new()));
+    let (rc, out) = fsck(&img, &["-n", "-v"]);
+    assert_eq!(rc, 0);
+    assert!(out.contains(&format!("{KEYS} keys")), "{out}");
+}
+
+#[test]
+fn fsck_repairs_a_zeroed_primary_superblock_of_a_filesystem_with_keys() {
+    let dir = TestDir::new("keyed-primary");
+    let (dev, nodes) = keyed();
+    let img = save(&dev, &dir, "a.img");
+    File::options()
+        .write(true)
+        .open(&img)
+        .unwrap()
+        .write_all_at(&[0u8; 4096], SB)
+        .unwrap();
+    let (rc, out) = fsck(&img, &["-n"]);
+    assert_eq!(rc, 4, "{out}");
+    assert!(out.contains("primary superblock: no sixfs magic"), "{out}");
+    let (rc, out) = fsck(&img, &["-y"]);
+    assert_eq!(rc, 1, "{out}");
+    assert!(
+        out.contains("primary superblock repaired from the backup superblock"),
+        "{out}"
+    );
+    assert_eq!(fsck(&img, &["-n"]), (0, String::new()));
+    let (rc, out) = dump(&img, &["btree", "0"]);
+    assert_eq!(rc, 0);
+    assert_eq!(
+        out.lines()
+            .filter(|l| l.contains(" node at sector "))
+            .count(),
+        nodes.len()
+    );
 }
