@@ -9,14 +9,17 @@
 //! `remount_rw`, `unmount`; that is where the store of btrees goes.
 
 use crate::device::bio::BioDevice;
-use crate::device::Device;
 use crate::format::superblock::{Superblock, SuperblockError, SUPERBLOCK_OFFSET};
 use crate::format::superblock_io::{self, ReadError, SuperblockCopy};
+use crate::glue::debugfs::{Handler, MountDir};
 use crate::glue::fs_type::{Errors, FileSystem, FileSystemType, MountOptions, Reconfigure, StatFs};
+use crate::glue::shrinker::{Shrink, Shrinker};
 use crate::glue::super_block::SuperBlock;
+use crate::perf::mounted::{parse_mounted, run_mounted};
+use crate::store::{OpenOptions, Store, StoreError};
 use core::fmt;
 use core::sync::atomic::{AtomicU8, Ordering};
-use kernel::{c_str, prelude::*, str::CStr};
+use kernel::{c_str, prelude::*, str::CStr, sync::Arc};
 
 /// The `sixfs` filesystem type.
 pub(crate) struct SixFs;
@@ -33,18 +36,20 @@ const NAME_MAX: u32 = 255;
 
 /// One mounted sixfs: lives in `s_fs_info` from mount until `kill_sb`.
 ///
-/// It is `Send + Sync` (VFS callbacks come from any task): the device is,
-/// the superblock is read-only after mount, and the options that a remount
-/// may change are atomics.
+/// It is `Send + Sync` (VFS callbacks come from any task): the store is,
+/// and the options that a remount may change are atomics. The fields drop
+/// in order: the debugfs directory (whose files use the store) and the
+/// shrinker go before the store, which by then has been closed by
+/// `put_super`.
 pub(crate) struct MountedFs {
-    /// The device, with its own reference to the open block device.
-    dev: BioDevice,
-    /// The superblock the mount found (the newest valid copy).
-    sb: Superblock,
+    /// `/sys/kernel/debug/sixfs/<uuid>/`, if it could be made.
+    _debugfs: Option<MountDir>,
+    /// Gives clean nodes back under memory pressure.
+    _shrinker: Option<Shrinker<Store<BioDevice>>>,
+    /// The btrees on the device.
+    store: Arc<Store<BioDevice>>,
     /// `errors=`, as an [`Errors`] index (`errors_to_u8`).
     errors: AtomicU8,
-    // INTEGRATION: the store (`crate::store::Store<BioDevice>`) goes here,
-    // made by `open_store`, and every method below calls into it.
 }
 
 fn errors_to_u8(errors: Errors) -> u8 {
@@ -63,87 +68,170 @@ fn errors_from_u8(value: u8) -> Errors {
     }
 }
 
+/// The errno of a store error, after a log line naming the device and
+/// what was being done.
+fn store_error(name: &CStr, doing: &str, e: StoreError) -> Error {
+    pr_err!("{name}: {doing}: {e}\n");
+    Error::from_errno(-e.errno())
+}
+
+/// A UUID as `blkid` prints it, NUL-terminated for debugfs.
+struct UuidName([u8; 37]);
+
+impl UuidName {
+    fn new(uuid: &[u8; 16]) -> Self {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut out = [0u8; 37];
+        let mut at = 0;
+        for (i, b) in uuid.iter().enumerate() {
+            if matches!(i, 4 | 6 | 8 | 10) {
+                out[at] = b'-';
+                at += 1;
+            }
+            out[at] = HEX[usize::from(b >> 4)];
+            out[at + 1] = HEX[usize::from(b & 0xf)];
+            at += 2;
+        }
+        Self(out)
+    }
+
+    fn as_cstr(&self) -> &core::ffi::CStr {
+        core::ffi::CStr::from_bytes_with_nul(&self.0).unwrap_or(c"sixfs")
+    }
+}
+
 impl MountedFs {
-    /// Mounts the filesystem on `dev`: reads both superblock copies and
-    /// takes the newest valid one; refuses the mount with `EINVAL` and one
-    /// log line when there is none.
+    /// Mounts the filesystem on `dev`: the newest valid superblock (a
+    /// message says why there is none), then the store, the shrinker and
+    /// the debugfs directory.
     fn open(name: &CStr, dev: BioDevice, options: &MountOptions, read_only: bool) -> Result<Self> {
-        let sb = read_superblock(name, &dev)?;
+        // The store reads the superblocks too; this first look is for the
+        // messages, which say why a device is refused.
+        read_superblock(name, &dev)?;
         let errors = options.errors.unwrap_or(DEFAULT_ERRORS);
-        let mounted = Self {
-            dev,
-            sb,
-            errors: AtomicU8::new(errors_to_u8(errors)),
+        let opts = OpenOptions {
+            read_only,
+            cache_nodes: 0,
         };
-        mounted.open_store(read_only)?;
+        let (store, report) =
+            Store::open(dev, opts).map_err(|e| store_error(name, "cannot mount", e))?;
+        if !report.was_clean {
+            pr_warn!("{name}: not unmounted cleanly: mounting the last checkpoint\n");
+        }
+        let store = Arc::new(store, GFP_KERNEL)?;
+        let shrinker = Shrinker::register(name, store.clone())
+            .inspect_err(|e| {
+                pr_warn!(
+                    "{name}: no shrinker (error {}): the node cache shrinks only at its bound\n",
+                    e.to_errno()
+                )
+            })
+            .ok();
+        let sb = store.superblock();
+        let debugfs = perf_test_dir(name, &store, &sb.uuid);
         pr_info!(
             "{name}: mounted ({}, errors={}, sequence {}, {} blocks of {} bytes)\n",
             if read_only { "ro" } else { "rw" },
             errors.name(),
-            mounted.sb.seq,
-            mounted.sb.geometry.block_count,
-            mounted.sb.geometry.block_size,
+            sb.seq,
+            sb.geometry.block_count,
+            sb.geometry.block_size,
         );
-        Ok(mounted)
+        Ok(Self {
+            _debugfs: debugfs,
+            _shrinker: shrinker,
+            store,
+            errors: AtomicU8::new(errors_to_u8(errors)),
+        })
     }
 
-    /// Opens the btrees on the device.
-    ///
-    /// INTEGRATION: `Store::open(&self.dev, read_only)` goes here (then
-    /// `open` keeps the store in `self`); its `StoreError` becomes an
-    /// errno with a log line naming the device. Until then there is nothing
-    /// to open: the mount has read and checked the superblock only.
-    fn open_store(&self, _read_only: bool) -> Result {
-        Ok(())
+    /// `sync_fs`: a checkpoint (nothing to do when read-only).
+    fn sync(&self, name: &CStr) -> Result {
+        self.store.sync().map_err(|e| store_error(name, "sync", e))
     }
 
-    /// `sync_fs`: writes what is dirty and, when `wait`, waits for it.
-    ///
-    /// INTEGRATION: `Store::sync`. Until then nothing is ever dirty; the
-    /// device's cache is flushed all the same, so that `syncfs` means what
-    /// it says about what others wrote to the device.
-    fn sync(&self, wait: bool) -> Result {
-        if wait {
-            self.dev.flush().map_err(|_| EIO)?;
-        }
-        Ok(())
+    /// Remount read-only: the VFS has stopped writers; a checkpoint marks
+    /// the filesystem clean.
+    fn remount_ro(&self, name: &CStr) -> Result {
+        self.store
+            .set_read_only(true)
+            .map_err(|e| store_error(name, "remount read-only", e))
     }
 
-    /// Remount read-only: the VFS has stopped writers, and `reconfigure`
-    /// has synced (`sync_filesystem`, which ends with `sync(true)`).
-    ///
-    /// INTEGRATION: `Store::set_read_only` (write dirty nodes, set the
-    /// clean flag, flush).
-    fn remount_ro(&self) -> Result {
-        Ok(())
+    /// Remount read-write: marks the filesystem in use again.
+    fn remount_rw(&self, name: &CStr) -> Result {
+        self.store
+            .set_read_only(false)
+            .map_err(|e| store_error(name, "remount read-write", e))
     }
 
-    /// Remount read-write.
-    ///
-    /// INTEGRATION: the store's way back to writing (clear the clean flag
-    /// before the first write).
-    fn remount_rw(&self) -> Result {
-        Ok(())
-    }
-
-    /// Unmount, the device still open: the last chance to write.
-    ///
-    /// INTEGRATION: `Store::close` (dirty nodes, clean flag, flush). A
-    /// failure here cannot refuse the unmount; it is logged.
-    fn unmount(&self, name: &CStr, read_only: bool) {
-        if !read_only {
-            if let Err(e) = self.sync(true) {
-                pr_err!(
-                    "{name}: unmount: cannot flush the device: error {}\n",
-                    e.to_errno()
-                );
-            }
+    /// Unmount, the device still open: writes every dirty node and the
+    /// clean flag. A failure cannot refuse the unmount; it is logged, and
+    /// the next mount finds the last checkpoint.
+    fn unmount(&self, name: &CStr) {
+        if let Err(e) = self.store.close() {
+            pr_err!("{name}: unmount: {e}; the filesystem keeps its last checkpoint\n");
         }
     }
 
     /// The `errors=` in force.
     fn errors(&self) -> Errors {
         errors_from_u8(self.errors.load(Ordering::Relaxed))
+    }
+}
+
+/// The store's nodes, for the memory shrinker: clean nodes only, and only
+/// when no transaction runs (it never waits).
+impl Shrink for Store<BioDevice> {
+    fn count(&self) -> usize {
+        self.stats().cached as usize
+    }
+
+    fn scan(&self, nr: usize) -> usize {
+        self.shrink(nr)
+    }
+}
+
+/// Makes `/sys/kernel/debug/sixfs/<uuid>/perf_test` for the mount; a
+/// mount goes on without it (with a warning) if it cannot be made, such as
+/// when a copy of the same filesystem is mounted too.
+fn perf_test_dir(name: &CStr, store: &Arc<Store<BioDevice>>, uuid: &[u8; 16]) -> Option<MountDir> {
+    let uuid = UuidName::new(uuid);
+    let made = MountDir::new(uuid.as_cstr()).and_then(|mut dir| {
+        let store = store.clone();
+        let handler: Handler = Arc::new(
+            move |text: &str| -> Result { perf_test(&store, text) },
+            GFP_KERNEL,
+        )?;
+        dir.handler_file(c"perf_test", handler)?;
+        Ok(dir)
+    });
+    made.inspect_err(|e| {
+        pr_warn!(
+            "{name}: no debugfs directory {:?} (error {})\n",
+            uuid.as_cstr(),
+            e.to_errno()
+        )
+    })
+    .ok()
+}
+
+/// One command written to a mount's perf_test file (`perf/mounted.rs`);
+/// the result goes to the kernel log.
+fn perf_test(store: &Store<BioDevice>, text: &str) -> Result {
+    let command = parse_mounted(text).map_err(|e| {
+        pr_err!("perf_test: {text:?}: {e:?}; expected NAME COUNT THREADS, verify NAME COUNT THREADS, reset, sync, check or stats\n");
+        Error::from_errno(-e.errno())
+    })?;
+    match run_mounted(store, command) {
+        Ok(outcome) => {
+            pr_info!("{outcome}\n");
+            Ok(())
+        }
+        Err(e) => {
+            pr_err!("perf_test: {text:?}: {e:?}\n");
+            Err(Error::from_errno(-e.errno()))
+        }
     }
 }
 
@@ -214,9 +302,9 @@ impl FileSystem for SixFs {
                 // The VFS has stopped new writers; write out what the page
                 // cache and the inodes hold, then the filesystem's own.
                 sb.sync()?;
-                mounted.remount_ro()?;
+                mounted.remount_ro(sb.id())?;
             }
-            Some(false) => mounted.remount_rw()?,
+            Some(false) => mounted.remount_rw(sb.id())?,
             None => {}
         }
         if let Some(errors) = change.options.errors {
@@ -227,23 +315,32 @@ impl FileSystem for SixFs {
         Ok(())
     }
 
-    fn sync_fs(_sb: &SuperBlock, mounted: &MountedFs, wait: bool) -> Result {
-        mounted.sync(wait)
+    fn sync_fs(sb: &SuperBlock, mounted: &MountedFs, wait: bool) -> Result {
+        // The VFS calls this without, then with, `wait`: one checkpoint.
+        if !wait {
+            return Ok(());
+        }
+        mounted.sync(sb.id())
     }
 
     fn put_super(sb: &SuperBlock, mounted: &MountedFs) {
-        mounted.unmount(sb.id(), sb.read_only());
+        mounted.unmount(sb.id());
     }
 
     fn statfs(mounted: &MountedFs) -> StatFs {
-        let geometry = &mounted.sb.geometry;
+        let sb = mounted.store.superblock();
+        let geometry = &sb.geometry;
         let block_size = geometry.block_size;
-        let data = geometry.data_bytes();
-        // Until the allocator keeps count, the whole data area is free.
-        let free = (data.end.saturating_sub(data.start))
-            .checked_div(u64::from(block_size))
-            .unwrap_or(0);
-        let uuid = mounted.sb.uuid;
+        let space = mounted.store.stats().space;
+        let blocks_per_bucket = u64::from(geometry.bucket_size / block_size.max(1));
+        // Whole free buckets; the ones held back for checkpoints are free
+        // but not available.
+        let free = space.free.saturating_mul(blocks_per_bucket);
+        let available = space
+            .free
+            .saturating_sub(space.reserve)
+            .saturating_mul(blocks_per_bucket);
+        let uuid = sb.uuid;
         let mut low = [0u8; 8];
         let mut high = [0u8; 8];
         low.copy_from_slice(&uuid[..8]);
@@ -252,7 +349,7 @@ impl FileSystem for SixFs {
             block_size,
             blocks: geometry.block_count,
             free,
-            available: free,
+            available,
             files: 0,
             free_files: 0,
             name_len: NAME_MAX,

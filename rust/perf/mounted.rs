@@ -11,7 +11,8 @@
 //! - `reset`: deletes every key of the test btree;
 //! - `sync`: a checkpoint, timed: nodes written and their throughput;
 //! - `check`: every node read and checked (as fsck), timed: nodes read and
-//!   their throughput.
+//!   their throughput;
+//! - `stats`: the store's counters (cache, nodes read, written, evicted).
 
 use super::btree::{self, BtreeRunError, Target, Workload};
 use super::{parse_command, CommandError, Measurement, Report};
@@ -19,7 +20,7 @@ use crate::bkey::{Key, Pos};
 use crate::btree::{BtreeError, BtreeId, Iter, IterFlags};
 use crate::device::Device;
 use crate::platform::sync::now_ns;
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, StoreStats};
 use core::fmt;
 
 /// A command of a mount's perf_test file.
@@ -35,6 +36,8 @@ pub enum MountedCommand {
     Sync,
     /// Reads and checks every node.
     Check,
+    /// Prints the store's counters.
+    Stats,
 }
 
 /// Why a command was refused or failed.
@@ -100,6 +103,7 @@ pub fn parse_mounted(text: &str) -> Result<MountedCommand, MountedError> {
         "reset" => Ok(MountedCommand::Reset),
         "sync" => Ok(MountedCommand::Sync),
         "check" => Ok(MountedCommand::Check),
+        "stats" => Ok(MountedCommand::Stats),
         t => match t.strip_prefix("verify ") {
             Some(rest) => {
                 let (w, n, th) = workload_command(rest)?;
@@ -131,10 +135,14 @@ pub enum Outcome {
         /// Nanoseconds.
         nanos: u64,
     },
+    /// The store's counters.
+    Stats(StoreStats),
     /// Nodes read by the check, their bytes, keys seen, and the time.
     Checked {
         /// Nodes.
         nodes: u64,
+        /// Levels of the deepest btree.
+        depth: u8,
         /// Bytes.
         bytes: u64,
         /// Keys.
@@ -162,6 +170,22 @@ impl fmt::Display for Outcome {
             Outcome::Measured(name, measurement) => write!(f, "{}", Report { name, measurement }),
             Outcome::Verified(n) => write!(f, "verify: all {n} keys found"),
             Outcome::Reset(n) => write!(f, "reset: {n} keys deleted"),
+            Outcome::Stats(s) => write!(
+                f,
+                "stats: cached {} (bound {}), read {}, written {} ({} bytes), moved {}, evicted {}, checkpoints {}, buckets {} free {} btree {} reserve {}",
+                s.cached,
+                s.cache_limit,
+                s.nodes_read,
+                s.nodes_written,
+                s.bytes_written,
+                s.nodes_moved,
+                s.nodes_evicted,
+                s.checkpoints,
+                s.space.buckets,
+                s.space.free,
+                s.space.btree,
+                s.space.reserve
+            ),
             Outcome::Synced {
                 nodes,
                 bytes,
@@ -174,12 +198,13 @@ impl fmt::Display for Outcome {
             ),
             Outcome::Checked {
                 nodes,
+                depth,
                 bytes,
                 keys,
                 nanos,
             } => write!(
                 f,
-                "check: clean, {nodes} nodes ({bytes} bytes) and {keys} keys read in {} usec, {}",
+                "check: clean, depth {depth}, {nodes} nodes ({bytes} bytes) and {keys} keys read in {} usec, {}",
                 nanos / 1000,
                 Rate(bytes, nanos)
             ),
@@ -221,6 +246,7 @@ pub fn run_mounted<D: Device + Sync>(
             }
         }
         MountedCommand::Reset => Ok(Outcome::Reset(reset(store)?)),
+        MountedCommand::Stats => Ok(Outcome::Stats(store.stats())),
         MountedCommand::Sync => {
             let before = store.stats();
             let start = now_ns();
@@ -244,6 +270,7 @@ pub fn run_mounted<D: Device + Sync>(
             let nodes = store.stats().nodes_read.saturating_sub(before);
             Ok(Outcome::Checked {
                 nodes,
+                depth: report.depth,
                 bytes: nodes.saturating_mul(node_bytes),
                 keys: report.keys,
                 nanos,

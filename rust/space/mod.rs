@@ -78,6 +78,8 @@ pub struct SpaceStats {
     pub btree: u64,
     /// Node slots in use.
     pub slots_used: u64,
+    /// Free buckets held back for checkpoints.
+    pub reserve: u64,
 }
 
 impl Space {
@@ -259,6 +261,7 @@ impl Space {
         let mut stats = SpaceStats {
             buckets: s.buckets.len() as u64,
             free: s.free,
+            reserve: self.reserve,
             ..SpaceStats::default()
         };
         for r in s.buckets.iter() {

@@ -188,6 +188,8 @@ pub struct StoreStats {
     pub checkpoints: u64,
     /// Nodes in the cache now.
     pub cached: u64,
+    /// Nodes the cache holds before it writes and evicts.
+    pub cache_limit: u64,
     /// Buckets.
     pub space: SpaceStats,
 }
@@ -313,6 +315,7 @@ impl<D: Device + Sync> Store<D> {
             nodes_evicted: c.nodes_evicted.load(Ordering::Relaxed),
             checkpoints: c.checkpoints.load(Ordering::Relaxed),
             cached: self.btree.nr_nodes() as u64,
+            cache_limit: self.cache_limit as u64,
             space: self.space.stats(),
         }
     }

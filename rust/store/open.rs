@@ -22,6 +22,10 @@ pub const DEFAULT_CACHE_BYTES: usize = 64 << 20;
 /// a few paths' worth at once.
 pub const MIN_CACHE_NODES: usize = 64;
 
+/// Nodes the running transactions may add past the cache's bound before
+/// the store brings it back (each run ends with that).
+const OVER_BOUND: u64 = 32;
+
 /// How to open a store (by default: read-write, the default cache size).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct OpenOptions {
@@ -76,15 +80,24 @@ impl<D: Device + Sync> Store<D> {
         let records = read_space_map(&dev, &sb)?;
         let geometry = sb.geometry;
         let node_size = geometry.node_size as usize;
+        let slots = u64::from(geometry.bucket_size / geometry.node_size.max(1)).max(1);
+        let data = geometry.data_buckets();
+        let data_slots = data.end.saturating_sub(data.start).saturating_mul(slots);
+        // By default the cache holds at most an eighth of the device's
+        // node slots: its dirty nodes are what the reserve must cover.
         let cache_nodes = match opts.cache_nodes {
-            0 => DEFAULT_CACHE_BYTES / node_size.max(1),
+            0 => (DEFAULT_CACHE_BYTES / node_size.max(1))
+                .min(usize::try_from(data_slots / 8).unwrap_or(usize::MAX)),
             n => n,
         }
         .max(MIN_CACHE_NODES);
-        // A checkpoint moves at most every cached node, plus the few a
-        // commit adds past the limit before the store catches up.
-        let slots = u64::from(geometry.bucket_size / geometry.node_size.max(1)).max(1);
-        let reserve = (cache_nodes as u64 + 2 * MIN_CACHE_NODES as u64).div_ceil(slots) + 1;
+        // A checkpoint moves at most every cached node, plus the few the
+        // transactions of the moment add past the bound; never more than a
+        // quarter of the device is held back.
+        let reserve = (cache_nodes as u64 + OVER_BOUND)
+            .div_ceil(slots)
+            .saturating_add(1)
+            .min(data.end.saturating_sub(data.start) / 4);
         let space = Space::new(&geometry, &records, reserve)?;
         let store = Store {
             dev,
