@@ -6,6 +6,8 @@ Reads the logs that scripts/check.sh collected:
   --lint FILE    lines "ok NAME" / "not ok NAME" from the static checks
   --fuzz FILE    the same lines from scripts/fuzz.sh, one per parser; a
                  missing or empty file counts as a failure
+  --fsck FILE    "ok fsck DISK" / "not ok fsck DISK": fsck -n on the host
+                 of each disk the guest wrote
   --cargo FILE:RC  the output of a `cargo test` run (libtest format) and its
                  exit code; may be repeated
   --guest FILE   the guest's output: SIXFS_SECTION blocks of KTAP/TAP, and
@@ -140,6 +142,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--lint")
     ap.add_argument("--fuzz")
+    ap.add_argument("--fsck", help="'ok fsck DISK' lines: fsck -n of the disks the guest wrote")
     ap.add_argument("--cargo", action="append", default=[])
     ap.add_argument("--guest")
     ap.add_argument("--guest-rc", type=int, default=0)
@@ -151,6 +154,8 @@ def main():
         read_lint(tally, args.lint)
     if args.fuzz:
         read_fuzz(tally, args.fuzz)
+    if args.fsck:
+        read_lint(tally, args.fsck, "fsck")
     for run in args.cargo:
         path, _, rc = run.rpartition(":")
         read_cargo(tally, path, int(rc))

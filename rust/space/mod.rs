@@ -255,6 +255,11 @@ impl Space {
             .count() as u64;
     }
 
+    /// Whether slots were freed since the last checkpoint.
+    pub fn has_pending(&self) -> bool {
+        self.state.lock().pending.iter().any(|&p| p != 0)
+    }
+
     /// Bucket counts.
     pub fn stats(&self) -> SpaceStats {
         let s = self.state.lock();
