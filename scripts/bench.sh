@@ -2,14 +2,19 @@
 # `make bench`: boots the perf kernel and runs the benchmarks, writing
 # tables (and plots) under bench/results/.
 #
-#   BENCH=locks|btree|btree-more|user|all   which benchmarks (default all;
-#                           btree-more: the perf_test workloads without a
-#                           maple tree counterpart; user: the six lock
-#                           against std's and parking_lot's RwLock and the
-#                           btree against std's BTreeMap, natively)
+#   BENCH=locks|btree|btree-more|mounted|user|all   which benchmarks
+#                           (default all; btree-more: the perf_test
+#                           workloads without a maple tree counterpart;
+#                           mounted: the workloads on a mounted sixfs beside
+#                           the in-memory btree, and node I/O against the
+#                           raw device; user: the six lock against std's and
+#                           parking_lot's RwLock and the btree against std's
+#                           BTreeMap, natively)
 #   BENCH_COUNT=2M          operations per lock workload
 #   BENCH_BTREE_SIZES="10K 100K 1M 10M"   tree sizes of the btree rows
 #   BENCH_BTREE_MORE_SIZES="10K 100K 1M"  tree sizes of the other workloads
+#   BENCH_MOUNTED_SIZES="10K 100K 1M"     tree sizes of the mounted rows
+#   BENCH_WORKLOADS="rand_insert ..."     workloads of the mounted rows (all nine)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -17,6 +22,7 @@ what=${BENCH:-all}
 count=${BENCH_COUNT:-2M}
 sizes=${BENCH_BTREE_SIZES:-10K 100K 1M 10M}
 more_sizes=${BENCH_BTREE_MORE_SIZES:-10K 100K 1M}
+mounted_sizes=${BENCH_MOUNTED_SIZES:-10K 100K 1M}
 anchor=$SIXFS_BUILD/anchor-perf/sixfs_anchor.ko
 out=$SIXFS_BUILD/bench
 results=$SIXFS_ROOT/bench/results
@@ -64,6 +70,29 @@ if [ "$what" = all ] || [ "$what" = btree-more ]; then
 	btree_table "$out/btree-more.log" - btree-kernel-more "Btree benchmark, other workloads (kernel)" \
 		"Perf kernel under QEMU ($(cat "$out/guest-btree-more/accel")), 2 vCPUs, one boot, one run per row; sixfs nodes of 256 KiB." \
 		"rand_insert_multi inserts random keys 8 per transaction; rand_mixed looks up random positions and updates every fourth key found; rand_delete deletes the random keys; seq_overwrite rewrites every key in order, a commit per key; seq_delete deletes them in order. Each runs on a fresh tree, filled untimed with the keys it needs."
+fi
+
+if [ "$what" = all ] || [ "$what" = mounted ]; then
+	# A fresh filesystem with 256 KiB nodes (mkfs's default) on a sparse
+	# image large enough for the largest tree and its copies, and a raw
+	# scratch disk of the same kind for dd.
+	disk=$out/mounted.img raw=$out/raw.img
+	rm -f "$disk" "$raw"
+	truncate -s 4G "$disk"
+	truncate -s 512M "$raw"
+	(cd "$SIXFS_ROOT/tools" && cargo run --quiet --release -p sixfs -- mkfs -q -L bench "$disk")
+	workloads=${BENCH_WORKLOADS:-}
+	"$SIXFS_ROOT/scripts/run-guest.sh" -f perf -m 4G -o "$out/guest-mounted" -t 30000 \
+		-d "$disk" -d "$raw" -- env BENCH_WORKLOADS="$workloads" sh /sixfs/bench-mounted.sh $mounted_sizes |
+		tee "$out/mounted.log"
+	python3 "$SIXFS_ROOT/scripts/bench-mounted-table.py" "$out/mounted.log" \
+		--title "perf_test on a mounted sixfs (kernel)" \
+		--command "make bench (BENCH=mounted BENCH_MOUNTED_SIZES=\"$mounted_sizes\"${workloads:+ BENCH_WORKLOADS=\"$workloads\"})" \
+		--note "Perf kernel under QEMU ($(cat "$out/guest-mounted/accel")), 2 vCPUs, 4 GiB, one boot, one run per row; nodes of 256 KiB; the disks are sparse image files on the host (virtio-blk)." \
+		--note "Each row: the workload on the mounted filesystem's test btree (emptied first, untimed), then on a fresh in-memory btree; workloads that need keys fill the tree untimed first. The mounted tree's node cache holds 64 MiB; nodes beyond it are written and read through the device." \
+		--note "No journal yet: a commit is durable at the next checkpoint (sync, unmount, or when the cache is full), so the mounted rows pay for node writes only when the cache fills." \
+		>"$results/btree-mounted.md"
+	cat "$results/btree-mounted.md"
 fi
 
 if [ "$what" = all ] || [ "$what" = user ]; then

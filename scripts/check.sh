@@ -75,7 +75,7 @@ truncate -s 16M "$scratch_disk"
 	cargo run --quiet -p sixfs -- mkfs -q -L big --node-size 4k --bucket-size 64k "$big_disk" &&
 	cargo run --quiet -p sixfs -- mkfs -q -L small --node-size 4k --bucket-size 16k "$small_disk" &&
 	cargo run --quiet -p sixfs -- mkfs -q -L scratch --node-size 4k --bucket-size 16k "$scratch_disk")
-"$SIXFS_ROOT/scripts/run-guest.sh" -f debug -o "$results/guest" -d "$foreign" \
+"$SIXFS_ROOT/scripts/run-guest.sh" -f debug -t 3000 -o "$results/guest" -d "$foreign" \
 	-d "$sixfs_disk" -d "$backup_disk" -d "$second_disk" -d "$corrupt_disk" \
 	-d "$big_disk" -d "$small_disk" -d "$scratch_disk" -- sh /sixfs/check.sh
 guest_rc=$?

@@ -225,7 +225,8 @@ fn perf_test(store: &Store<BioDevice>, text: &str) -> Result {
     })?;
     match run_mounted(store, command) {
         Ok(outcome) => {
-            pr_info!("{outcome}\n");
+            // "mounted" tells these lines from the in-memory perf_test's.
+            pr_info!("mounted {outcome}\n");
             Ok(())
         }
         Err(e) => {

@@ -14,7 +14,7 @@
 use super::{measure, Measurement, Rng};
 use crate::bkey::{Key, Pos, TestVal, Value};
 use crate::btree::{Btree, BtreeError, BtreeId, BtreeParams, Iter, IterFlags, NodeStore, Trans};
-use crate::platform::sync::{cond_resched, AtomicU64, Ordering, SpawnError};
+use crate::platform::sync::{cond_resched, run_parallel, AtomicU64, Ordering, SpawnError};
 
 /// The btree every workload uses.
 const PERF_BTREE: BtreeId = BtreeId(0);
@@ -357,45 +357,76 @@ fn one_thread(
 
 /// Checks that the keys `workload` (an insert) run with `count` and
 /// `threads` wrote are in `target`'s btree 0 with the values it wrote;
-/// returns how many are missing or wrong.
+/// returns how many are missing or wrong. Each writing thread's keys are
+/// checked by a thread of their own.
 pub fn verify(
     target: Target<'_>,
     workload: Workload,
     count: u64,
     threads: u32,
 ) -> Result<u64, BtreeRunError> {
+    if !matches!(
+        workload,
+        Workload::SeqInsert | Workload::RandInsert | Workload::RandInsertMulti
+    ) {
+        return Err(BtreeRunError::NotAnInsert);
+    }
     let threads = threads.max(1);
     let per_thread = count / u64::from(threads);
-    let trans = &mut target.trans();
-    let mut bad = 0u64;
-    for thread in 0..threads as usize {
-        let mut rng = rng_of(thread);
-        let first = (thread as u64).saturating_mul(per_thread);
-        let mut done = 0u64;
-        while done < per_thread {
-            let batch = SEQ_CHUNK.min(per_thread - done);
-            let mut offsets = [0u64; SEQ_CHUNK as usize];
-            for (i, o) in offsets.iter_mut().enumerate().take(batch as usize) {
-                *o = match workload {
-                    Workload::SeqInsert => first.saturating_add(done).saturating_add(i as u64),
-                    Workload::RandInsert | Workload::RandInsertMulti => rng.next_u64(),
-                    _ => return Err(BtreeRunError::NotAnInsert),
-                };
+    let bad = AtomicU64::new(0);
+    let first_error = crate::platform::sync::SpinLock::new(None::<BtreeError>);
+    run_parallel(
+        c"sixfs_verify",
+        threads as usize,
+        &|thread| match verify_thread(target, workload, thread, per_thread) {
+            Ok(n) => {
+                bad.fetch_add(n, Ordering::Relaxed);
             }
-            let wanted = offsets.get(..batch as usize).unwrap_or(&[]);
-            bad += run_op(trans, |tr| {
-                let mut bad = 0u64;
-                let mut it = Iter::new(tr, PERF_BTREE, Pos::MIN, IterFlags::NONE)?;
-                for &o in wanted {
-                    it.set_pos(tr, pos(o))?;
-                    if it.peek(tr)? != Some(&key(o)) {
-                        bad += 1;
-                    }
-                }
-                Ok(bad)
-            })?;
-            done += batch;
+            Err(e) => {
+                first_error.lock().get_or_insert(e);
+            }
+        },
+    )?;
+    if let Some(e) = *first_error.lock() {
+        return Err(BtreeRunError::Btree(e));
+    }
+    Ok(bad.load(Ordering::Relaxed))
+}
+
+/// [`verify`] of one writing thread's `n` keys.
+fn verify_thread(
+    target: Target<'_>,
+    workload: Workload,
+    thread: usize,
+    n: u64,
+) -> Result<u64, BtreeError> {
+    let trans = &mut target.trans();
+    let mut rng = rng_of(thread);
+    let first = (thread as u64).saturating_mul(n);
+    let mut bad = 0u64;
+    let mut done = 0u64;
+    while done < n {
+        let batch = SEQ_CHUNK.min(n - done);
+        let mut offsets = [0u64; SEQ_CHUNK as usize];
+        for (i, o) in offsets.iter_mut().enumerate().take(batch as usize) {
+            *o = match workload {
+                Workload::SeqInsert => first.saturating_add(done).saturating_add(i as u64),
+                _ => rng.next_u64(),
+            };
         }
+        let wanted = offsets.get(..batch as usize).unwrap_or(&[]);
+        bad += run_op(trans, |tr| {
+            let mut bad = 0u64;
+            let mut it = Iter::new(tr, PERF_BTREE, Pos::MIN, IterFlags::NONE)?;
+            for &o in wanted {
+                it.set_pos(tr, pos(o))?;
+                if it.peek(tr)? != Some(&key(o)) {
+                    bad += 1;
+                }
+            }
+            Ok(bad)
+        })?;
+        done += batch;
     }
     Ok(bad)
 }

@@ -27,7 +27,24 @@ df /mnt
 step "touch /mnt/file   (files come with the POSIX layer)"
 touch /mnt/file && exit 1
 
-step "mount -o remount,ro /mnt; touch /mnt/file"
+perf=$(ls -d /sys/kernel/debug/sixfs/*-*-*-*-* | head -1)/perf_test
+step "echo 'seq_insert 100K 1' > $perf   (keys into the filesystem's test btree)"
+echo "seq_insert 100K 1" >"$perf" || exit 1
+echo "rand_insert 20K 2" >"$perf" || exit 1
+echo sync >"$perf" || exit 1
+echo stats >"$perf" || exit 1
+dmesg | grep 'sixfs: mounted' | tail -n 4
+
+step "umount /mnt; mount -t sixfs -o ro /dev/vdb /mnt; verify the keys"
+umount /mnt || exit 1
+mount -t sixfs -o ro /dev/vdb /mnt || exit 1
+echo "verify seq_insert 100K 1" >"$perf" || exit 1
+echo "verify rand_insert 20K 2" >"$perf" || exit 1
+echo check >"$perf" || exit 1
+dmesg | grep 'sixfs: mounted' | tail -n 3
+
+step "mount -o remount,rw /mnt; mount -o remount,ro /mnt; touch /mnt/file"
+mount -o remount,rw /mnt || exit 1
 mount -o remount,ro /mnt || exit 1
 grep ' /mnt ' /proc/mounts
 touch /mnt/file && exit 1
