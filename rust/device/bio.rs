@@ -103,6 +103,24 @@ impl Device for BioDevice {
             .map_err(|e| self.error(e, IoKind::Flush, 0, 0))
     }
 
+    /// Every write's bio in flight at once, waited for together.
+    fn write_many(&self, writes: &[(u64, &[u8])]) -> Result<(), DeviceError> {
+        for (offset, data) in writes {
+            self.check(*offset, data.len())?;
+            if data.len() > super::MAX_BATCH_WRITE {
+                return Err(DeviceError::OutOfRange {
+                    offset: *offset,
+                    len: data.len(),
+                    size: self.size,
+                });
+            }
+        }
+        let (offset, len) = writes.first().map_or((0, 0), |(o, d)| (*o, d.len()));
+        self.bdev
+            .write_many(writes)
+            .map_err(|e| self.error(e, IoKind::Write, offset, len))
+    }
+
     /// A write with `REQ_FUA`: durable when it returns, without flushing
     /// anything else.
     fn write_fua(&self, offset: u64, data: &[u8]) -> Result<(), DeviceError> {

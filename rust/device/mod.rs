@@ -122,7 +122,21 @@ pub trait Device {
         self.write(offset, data)?;
         self.flush()
     }
+
+    /// Writes each `(offset, data)` of `writes` (each at most
+    /// [`MAX_BATCH_WRITE`] bytes), as [`Device::write`] would one after the
+    /// other, but free to have them all in flight at once (the kernel's
+    /// bios do); returns the first error, once every write has ended.
+    fn write_many(&self, writes: &[(u64, &[u8])]) -> Result<(), DeviceError> {
+        for (offset, data) in writes {
+            self.write(*offset, data)?;
+        }
+        Ok(())
+    }
 }
+
+/// The largest write in a [`Device::write_many`] batch: one bio's worth.
+pub const MAX_BATCH_WRITE: usize = 1 << 20;
 
 /// A borrowed device is a device: a store can work on a device its
 /// caller keeps (tests reopen the same in-memory device).
@@ -141,6 +155,14 @@ impl<T: Device + ?Sized> Device for &T {
 
     fn flush(&self) -> Result<(), DeviceError> {
         (**self).flush()
+    }
+
+    fn write_fua(&self, offset: u64, data: &[u8]) -> Result<(), DeviceError> {
+        (**self).write_fua(offset, data)
+    }
+
+    fn write_many(&self, writes: &[(u64, &[u8])]) -> Result<(), DeviceError> {
+        (**self).write_many(writes)
     }
 }
 

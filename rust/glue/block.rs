@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Block devices: synchronous reads, writes and flushes through bios.
+//! Block devices: reads, writes and flushes through bios, each call
+//! waiting for its bios; `write_many` has many in flight at once.
 //!
 //! Data goes through pages allocated here (bounce pages), never through
 //! the caller's buffer itself: the core's buffers are plain byte slices,
@@ -14,7 +15,9 @@
 //! of the device's hands after an interrupted or failed request.
 
 use super::ffi;
+use core::pin::Pin;
 use core::ptr::{addr_of_mut, NonNull};
+use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use kernel::{bindings, page::Page, page::PAGE_SIZE, prelude::*, types::Opaque};
 
 /// The size of a sector, the unit of bio addresses.
@@ -158,6 +161,43 @@ impl BlockDevice {
         self.submit_wait(op, 0, &[], 0)
     }
 
+    /// Writes each `(offset, data)` of `writes`, all bios in flight at
+    /// once; returns when every one has completed, with the first error.
+    /// A checkpoint writes its nodes this way: the device works on many
+    /// while the submitter waits once.
+    pub(crate) fn write_many(&self, writes: &[(u64, &[u8])]) -> Result<(), BioError> {
+        let mut bounces =
+            KVec::with_capacity(writes.len(), GFP_KERNEL).map_err(|_| BioError::NoMemory)?;
+        for (offset, data) in writes {
+            self.check(*offset, data.len())?;
+            // One bio per write; each write's pages live until the group
+            // has completed.
+            if data.len() > MAX_BIO_BYTES {
+                return Err(BioError::Invalid);
+            }
+            let mut pages = Bounce::new(data.len())?;
+            copy_in(pages.for_len(data.len()), data)?;
+            bounces
+                .push(pages, GFP_KERNEL)
+                .map_err(|_| BioError::NoMemory)?;
+        }
+        let op = bindings::req_op_REQ_OP_WRITE | (1 << bindings::req_flag_bits___REQ_SYNC);
+        let group = core::pin::pin!(InFlight::new());
+        let group = group.as_ref();
+        group.init();
+        let mut submitted = Ok(());
+        for ((offset, data), pages) in writes.iter().zip(bounces.iter_mut()) {
+            let len = data.len();
+            submitted = self.submit(op, *offset, pages.for_len(len), len, group);
+            if submitted.is_err() {
+                break;
+            }
+        }
+        let status = group.wait();
+        submitted?;
+        status
+    }
+
     /// Sends one bio of `op` at byte `offset` over the first `len` bytes of
     /// `pages` (at most `BIO_MAX_VECS` pages) and waits for it.
     fn submit_wait(
@@ -167,19 +207,32 @@ impl BlockDevice {
         pages: &[Page],
         len: usize,
     ) -> Result<(), BioError> {
+        let group = core::pin::pin!(InFlight::new());
+        let group = group.as_ref();
+        group.init();
+        let submitted = self.submit(op, offset, pages, len, group);
+        let status = group.wait();
+        submitted?;
+        status
+    }
+
+    /// Sends one bio of `op` at byte `offset` over the first `len` bytes of
+    /// `pages` (at most `BIO_MAX_VECS` pages) as part of `group`, which the
+    /// caller waits for before `pages` go.
+    fn submit(
+        &self,
+        op: u32,
+        offset: u64,
+        pages: &[Page],
+        len: usize,
+        group: Pin<&InFlight>,
+    ) -> Result<(), BioError> {
         let vecs = u16::try_from(pages.len()).map_err(|_| BioError::Invalid)?;
         if pages.len() > bindings::BIO_MAX_VECS as usize
             || len > pages.len().saturating_mul(PAGE_SIZE)
         {
             return Err(BioError::Invalid);
         }
-        // Pinned in this frame: an initialised completion's wait list
-        // points to itself.
-        let done = core::pin::pin!(Opaque::<bindings::completion>::uninit());
-        // SAFETY: `done` is valid for writes and pinned until this frame
-        // ends, after the wait below.
-        unsafe { ffi::sixfs_init_completion(done.get()) };
-
         // SAFETY: `bdev` is open (type invariant); `fs_bio_set` is the
         // kernel's bio set for filesystems, and a sleeping allocation from
         // it does not fail (it falls back to the set's mempool).
@@ -203,9 +256,9 @@ impl BlockDevice {
             if n == 0 {
                 break;
             }
-            // SAFETY: `bio` is ours until `bio_put` and has room for
-            // `pages.len()` vectors; `page` outlives the bio's I/O, which
-            // is waited for below; `n` is at most a page.
+            // SAFETY: `bio` is ours until it is submitted and has room for
+            // `pages.len()` vectors; `page` outlives the bio's I/O (the
+            // caller waits for `group`); `n` is at most a page.
             let n_added = unsafe { bindings::bio_add_page(bio, page.as_ptr(), n as u32, 0) };
             added = added.saturating_add(n_added as usize);
             left -= n;
@@ -215,34 +268,86 @@ impl BlockDevice {
             unsafe { bindings::bio_put(bio) };
             return Err(BioError::Invalid);
         }
-        // SAFETY: `bio` is ours and not yet submitted. `end_io` completes
-        // `done`, which stays valid and pinned until the wait below
-        // returns, and the wait runs in this frame whatever happens.
+        group.add();
+        // SAFETY: `bio` is ours and not yet submitted. `end_io` ends it in
+        // `group`, which stays valid and pinned until its wait returns,
+        // which the caller does whatever happens.
         unsafe {
             (*bio).bi_iter.bi_sector = offset / SECTOR_SIZE as u64;
             (*bio).bi_end_io = Some(end_io);
-            (*bio).bi_private = done.get().cast();
+            (*bio).bi_private = group.get_ref() as *const InFlight as *mut core::ffi::c_void;
         }
         // SAFETY: the bio is complete (device, vectors, sector, end_io);
-        // the block layer owns it until `end_io`, our reference (from the
-        // allocation) keeps it allocated after that.
+        // the block layer owns it until `end_io`, which puts it.
         unsafe { bindings::submit_bio(bio) };
-        // SAFETY: `done` was initialised above; callers run in process
-        // context, holding no spinlock. Every submitted bio ends with one
-        // `bi_end_io` call, which completes `done`.
-        unsafe { bindings::wait_for_completion_io(done.get()) };
-        // The completion's last access to `done` (its lock's release)
-        // happened before the wait above could take that lock and return,
-        // as for kthread joins (glue/kthread.rs): `done` may go.
-        // SAFETY: the bio has completed and is still ours (our reference):
-        // its status is final.
-        let status = unsafe { (*bio).bi_status };
-        // SAFETY: drops our reference; nothing else holds the bio now.
-        unsafe { bindings::bio_put(bio) };
-        if status != 0 {
-            return Err(BioError::Status(status));
-        }
         Ok(())
+    }
+}
+
+/// Bios in flight that one submitter waits for together.
+///
+/// `pending` counts the bios submitted and not yet ended, plus one held by
+/// the submitter until it waits, so the count reaches zero once: at the
+/// last of those, which completes `done`. `status` keeps the first error.
+///
+/// INVARIANT: after [`InFlight::init`], `done` is an initialised completion;
+/// the value is pinned (its wait list points to itself) and outlives every
+/// bio of the group ([`InFlight::wait`] returns only after the last one).
+struct InFlight {
+    done: Opaque<bindings::completion>,
+    pending: AtomicUsize,
+    status: AtomicU8,
+}
+
+impl InFlight {
+    fn new() -> Self {
+        Self {
+            done: Opaque::uninit(),
+            pending: AtomicUsize::new(1),
+            status: AtomicU8::new(0),
+        }
+    }
+
+    fn init(self: Pin<&Self>) {
+        // SAFETY: `done` is valid for writes and pinned with `self`, and no
+        // bio of the group exists yet.
+        unsafe { ffi::sixfs_init_completion(self.done.get()) };
+    }
+
+    /// One more bio is about to be submitted.
+    fn add(self: Pin<&Self>) {
+        self.pending.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// One bio (or the submitter's share) has ended with `status`.
+    fn end(&self, status: u8) {
+        if status != 0 {
+            let _ = self
+                .status
+                .compare_exchange(0, status, Ordering::Relaxed, Ordering::Relaxed);
+        }
+        if self.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
+            // SAFETY: `done` was initialised (type invariant) and the
+            // submitter waits for it in `wait`; this is the group's last
+            // access to `self`: the waiter returns only after it.
+            unsafe { bindings::complete(self.done.get()) };
+        }
+    }
+
+    /// Gives up the submitter's share and waits for every bio of the group;
+    /// the first error of any.
+    fn wait(self: Pin<&Self>) -> Result<(), BioError> {
+        self.end(0);
+        // SAFETY: `done` was initialised (`init`); callers run in process
+        // context holding no spinlock; the last `end` completes it.
+        unsafe { bindings::wait_for_completion_io(self.done.get()) };
+        // The completion's last access to `self` (its lock's release)
+        // happened before the wait above could take that lock and return,
+        // as for kthread joins (glue/kthread.rs): `self` may go.
+        match self.status.load(Ordering::Acquire) {
+            0 => Ok(()),
+            status => Err(BioError::Status(status)),
+        }
     }
 }
 
@@ -254,17 +359,21 @@ impl Drop for BlockDevice {
     }
 }
 
-/// `bi_end_io` of every bio sent by [`BlockDevice::submit_wait`]: wakes the
-/// waiting submitter.
+/// `bi_end_io` of every bio sent by [`BlockDevice::submit`]: ends it in
+/// its group, which wakes the submitter after the last one.
 ///
 /// # Safety
 ///
 /// Called by the block layer once, on a bio whose `bi_private` is the
-/// submitter's initialised completion.
+/// group ([`InFlight`]) it was submitted in.
 unsafe extern "C" fn end_io(bio: *mut bindings::bio) {
-    // SAFETY: `bi_private` is the submitter's completion, valid until this
-    // `complete()` has released it (the submitter waits for it).
-    unsafe { bindings::complete((*bio).bi_private.cast()) };
+    // SAFETY: the bio has ended: its status is final; `bi_private` is its
+    // group, valid until the group's last bio ended (the submitter waits).
+    let (status, group) = unsafe { ((*bio).bi_status, &*(*bio).bi_private.cast::<InFlight>()) };
+    // SAFETY: the submitter's reference from the allocation, put once;
+    // nothing else uses the bio after its end.
+    unsafe { bindings::bio_put(bio) };
+    group.end(status);
 }
 
 /// Bounce pages for one I/O: enough for a bio's worth of data, reused from

@@ -40,6 +40,56 @@ use crate::platform::vec::Vec;
 use crate::six::SixLockType;
 use crate::space::SpaceError;
 
+/// Bytes of nodes a checkpoint sends to the device at once: enough to
+/// keep it busy, little enough to allocate without trouble.
+const BATCH_BYTES: usize = 4 << 20;
+/// Nodes a checkpoint sends at once, at most.
+const BATCH_NODES: usize = 64;
+
+/// Nodes encoded and waiting to be written together.
+struct WriteBatch {
+    nodes: Vec<(Arc<CachedNode>, Vec<u8>)>,
+    bytes: usize,
+}
+
+impl WriteBatch {
+    fn new() -> Self {
+        WriteBatch {
+            nodes: Vec::new(),
+            bytes: 0,
+        }
+    }
+
+    /// Encodes `node` (its header and bsets, to a whole sector) and keeps
+    /// it for the next write.
+    fn add<D: Device + Sync>(
+        &mut self,
+        store: &Store<D>,
+        node: Arc<CachedNode>,
+    ) -> Result<(), StoreError> {
+        let mut buf = store.slot_buffer()?;
+        let header = NodeHeader {
+            sector: node.id,
+            tag: node.tag,
+            btree: node.btree.0,
+            level: node.level,
+            min: node.min,
+            max: node.max,
+        };
+        let len = node
+            .read(|n| disk::encode(n, &header, &mut buf))?
+            .map_err(|_| BtreeError::bug("a node larger than its slot"))?;
+        buf.truncate(len.next_multiple_of(SECTOR_SIZE).min(buf.len()));
+        self.bytes = self.bytes.saturating_add(buf.len());
+        self.nodes.try_push((node, buf))?;
+        Ok(())
+    }
+
+    fn is_full(&self) -> bool {
+        self.bytes >= BATCH_BYTES || self.nodes.len() >= BATCH_NODES
+    }
+}
+
 impl<D: Device + Sync> Store<D> {
     /// Writes every dirty node and a new superblock; `clean` sets the
     /// superblock's clean flag (unmount). Waits for running transaction
@@ -67,10 +117,10 @@ impl<D: Device + Sync> Store<D> {
             self.dev.flush()?;
             return Ok(());
         }
-        let mut buf = self.slot_buffer()?;
         for level in 0..MAX_DEPTH {
             // Taken again for each level: moving a node may have read its
             // parent into the cache.
+            let mut batch = WriteBatch::new();
             for node in self.btree.snapshot()?.iter() {
                 if usize::from(node.level) != level || node.is_dead() || !node.is_dirty() {
                     continue;
@@ -80,8 +130,12 @@ impl<D: Device + Sync> Store<D> {
                 } else {
                     self.move_node(node)?
                 };
-                self.write_node(&node, &mut buf)?;
+                batch.add(self, node)?;
+                if batch.is_full() {
+                    self.write_batch(&mut batch)?;
+                }
             }
+            self.write_batch(&mut batch)?;
         }
         self.dev.flush()?;
         let mut sb = self.superblock();
@@ -118,30 +172,28 @@ impl<D: Device + Sync> Store<D> {
         Ok(())
     }
 
-    /// Writes `node` (clean afterwards) to its slot through `buf`.
-    fn write_node(&self, node: &Arc<CachedNode>, buf: &mut [u8]) -> Result<(), StoreError> {
-        let header = NodeHeader {
-            sector: node.id,
-            tag: node.tag,
-            btree: node.btree.0,
-            level: node.level,
-            min: node.min,
-            max: node.max,
-        };
-        let len = node
-            .read(|n| disk::encode(n, &header, buf))?
-            .map_err(|_| BtreeError::bug("a node larger than its slot"))?;
-        let len = len.next_multiple_of(SECTOR_SIZE).min(buf.len());
-        let offset = node.id.checked_mul(512).ok_or(BtreeError::BadNode)?;
-        self.dev.write(offset, buf.get(..len).unwrap_or(&[]))?;
-        if let Some(n) = node.data().as_mut() {
-            n.mark_written();
+    /// Writes the nodes of `batch` to their slots, all in flight at once;
+    /// they are clean afterwards. Empties the batch.
+    fn write_batch(&self, batch: &mut WriteBatch) -> Result<(), StoreError> {
+        let mut writes = Vec::try_with_capacity(batch.nodes.len())?;
+        for (node, bytes) in batch.nodes.iter() {
+            let offset = node.id.checked_mul(512).ok_or(BtreeError::BadNode)?;
+            writes.try_push((offset, &bytes[..]))?;
         }
-        node.set_clean();
-        self.counters.nodes_written.fetch_add(1, Ordering::Relaxed);
-        self.counters
-            .bytes_written
-            .fetch_add(len as u64, Ordering::Relaxed);
+        self.dev.write_many(&writes)?;
+        drop(writes);
+        for (node, bytes) in batch.nodes.iter() {
+            if let Some(n) = node.data().as_mut() {
+                n.mark_written();
+            }
+            node.set_clean();
+            self.counters.nodes_written.fetch_add(1, Ordering::Relaxed);
+            self.counters
+                .bytes_written
+                .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        }
+        batch.nodes.clear();
+        batch.bytes = 0;
         Ok(())
     }
 
