@@ -15,10 +15,10 @@
 
 use super::{SlotError, Store, StoreError, PLACEHOLDER_IDS};
 use crate::bkey::{Pos, Value};
-use crate::btree::{BtreeError, BtreeId, NodeRef, BTREE_ID_NR, MAX_DEPTH};
+use crate::btree::{BtreeId, NodeRef, BTREE_ID_NR, MAX_DEPTH};
 use crate::device::{Device, SECTOR_SIZE};
 use crate::format::space_map::{self, Bucket, BucketKind};
-use crate::node::disk::DiskNodeError;
+use crate::node::disk::{self, DiskNodeError, NodeHeader};
 use crate::node::{Filter, Node};
 use crate::platform::sort::heap_sort_by_key;
 use crate::platform::vec::Vec;
@@ -185,9 +185,13 @@ impl<D: Device + Sync> Store<D> {
     /// Checks every btree and the space map; `progress` is called with the
     /// nodes checked so far, now and then. A device error or no memory
     /// stops the check with an error; everything else is in the report.
+    /// Transactions wait meanwhile: the check sees one tree, and no node
+    /// it reads is changed or evicted under it.
     pub fn check(&self, mut progress: impl FnMut(u64)) -> Result<CheckReport, StoreError> {
-        self.check_with_slots(&mut progress)
-            .map(|(report, _)| report)
+        self.lock_gate();
+        let result = self.check_with_slots(&mut progress);
+        self.unlock_gate();
+        result.map(|(report, _)| report)
     }
 
     /// The check, and the slots the trees use (sorted).
@@ -261,8 +265,35 @@ impl<D: Device + Sync> Store<D> {
                     "the cached node does not match its pointer",
                 )));
             }
-            let copy = cached.read(|n| Node::from_sorted(n.params(), n.keys(Filter::Live)))?;
-            return Ok(Ok(copy.map_err(BtreeError::from)?));
+            // Encoded under the node's spinlock (no allocation there), and
+            // decoded outside it against the pointer, as a read from the
+            // device would be: the cached node is checked the same way.
+            let mut buf = self.slot_buffer()?;
+            let header = NodeHeader {
+                sector: cached.id,
+                tag: cached.tag,
+                btree: cached.btree.0,
+                level: cached.level,
+                min: cached.min,
+                max: cached.max,
+            };
+            if cached
+                .read(|n| disk::encode(n, &header, &mut buf))?
+                .is_err()
+            {
+                return Ok(Err(NodeFault::Tree("a cached node larger than its slot")));
+            }
+            let expect = NodeHeader {
+                sector: r.id,
+                tag: r.tag,
+                btree: r.btree,
+                level: r.level,
+                min: r.min,
+                max: r.max,
+            };
+            return Ok(disk::decode(&buf, &expect, true)
+                .map(|(node, _)| node)
+                .map_err(NodeFault::Disk));
         }
         // A root's tag is not in the superblock: the root itself is
         // cached, so only children get here.
