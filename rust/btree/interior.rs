@@ -74,28 +74,7 @@ impl Trans<'_> {
                 None => Err(BtreeError::TooBig),
             };
         }
-        // Appending past the leaf's last key (sequential inserts): cut at
-        // seven eighths of its keys, so the leaf stays nearly full (with
-        // room for a few overwrites and deletions) and the appends go on
-        // in a new one; halves would leave every leaf half empty.
-        let pos = self.path(idx)?.pos;
-        let split_at = leaf.read(|d| {
-            let mut it = NodeIter::new(d, Pos::MAX, Filter::Live);
-            let last = it.prev(d).map(|k| k.pos())?;
-            if last >= pos || last >= leaf.max {
-                return None;
-            }
-            let keep = d.live_bytes() / 8 * 7;
-            let mut bytes = 0usize;
-            d.keys(Filter::Live)
-                .find(|k| {
-                    bytes = bytes.saturating_add(k.len());
-                    bytes >= keep
-                })
-                .map(|k| k.pos())
-                .filter(|&cut| cut < last)
-        })?;
-        match self.split_node_at(idx, 0, split_at) {
+        match self.split_node(idx, 0) {
             // No space for a new node: compacting may still make room (a
             // deletion's whiteout and the key it deletes both go), which a
             // full filesystem needs to free anything.

@@ -13,23 +13,6 @@ use crate::six::SixLockType;
 
 test_suite! { sixfs_btree_trans;
 
-fn sequential_inserts_fill_their_leaves() {
-    // 512-byte nodes: halving splits left every leaf and interior node
-    // half empty and the tree passed its 8 levels near 1500 keys.
-    let b = ok!(tree(512));
-    for i in 0..5000 {
-        ok!(insert(&b, tkey(i, i)));
-    }
-    let stats = ok!(b.check(T));
-    check_eq!(stats.keys, 5000);
-    // Leaves nearly full: the nodes are the leaves plus a few interior.
-    // (Checked divisions: a panic path in a kernel test is refused.)
-    let per_leaf = 512usize.checked_div(tkey(0, 0).encoded_len()).unwrap_or(1);
-    let leaves = 5000usize.checked_div(per_leaf.saturating_sub(1)).unwrap_or(5000);
-    check!(stats.nodes <= leaves * 3 / 2);
-    check!(ok!(all_keys(&b, IterFlags::NONE)).len() == 5000);
-}
-
 fn test_relock_after_unlock() {
     let b = ok!(tree(1024));
     for i in 0..50 {
