@@ -23,6 +23,7 @@ pub struct Arc<T>(base::sync::Arc<T>);
 impl<T> Arc<T> {
     /// Allocates `value`; fails only in the kernel build.
     pub fn try_new(value: T) -> Result<Self, AllocError> {
+        might_sleep();
         Ok(Self(base::sync::Arc::new(value)))
     }
 
@@ -46,11 +47,57 @@ impl<T> core::ops::Deref for Arc<T> {
 }
 
 /// A lock for short critical sections that never sleep.
+///
+/// In the kernel it is a raw spinlock, under which allocating or waiting
+/// is a bug the debug kernel reports; here each thread counts the ones it
+/// holds, and [`might_sleep`] (which the allocating calls of
+/// `platform::vec` and [`Arc::try_new`] make) fails a test that does so.
 #[derive(Debug, Default)]
 pub struct SpinLock<T>(base::sync::Mutex<T>);
 
 /// Access to the data of a locked [`SpinLock`].
-pub type SpinLockGuard<'a, T> = base::sync::MutexGuard<'a, T>;
+#[derive(Debug)]
+pub struct SpinLockGuard<'a, T>(base::sync::MutexGuard<'a, T>);
+
+impl<T> core::ops::Deref for SpinLockGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> core::ops::DerefMut for SpinLockGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.0
+    }
+}
+
+impl<T> Drop for SpinLockGuard<'_, T> {
+    fn drop(&mut self) {
+        spinlocks_held(-1);
+    }
+}
+
+#[cfg(not(loom))]
+std::thread_local! {
+    /// Spinlocks the thread holds now.
+    static SPINLOCKS_HELD: core::cell::Cell<i32> = const { core::cell::Cell::new(0) };
+}
+
+/// Adds `delta` to the count of spinlocks the thread holds; returns it.
+#[cfg(not(loom))]
+fn spinlocks_held(delta: i32) -> i32 {
+    SPINLOCKS_HELD.with(|held| {
+        let n = held.get().saturating_add(delta);
+        held.set(n);
+        n
+    })
+}
+
+#[cfg(loom)]
+fn spinlocks_held(_delta: i32) -> i32 {
+    0
+}
 
 impl<T> SpinLock<T> {
     /// A new unlocked lock. Not `const`: the kernel's must be initialised.
@@ -62,9 +109,12 @@ impl<T> SpinLock<T> {
     pub fn lock(&self) -> SpinLockGuard<'_, T> {
         // A panic while holding the lock (only in a failing test) must not
         // hide the original failure behind a poison error.
-        self.0
+        let guard = self
+            .0
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        spinlocks_held(1);
+        SpinLockGuard(guard)
     }
 }
 
@@ -171,10 +221,16 @@ pub fn yield_now() {
 #[inline]
 pub fn cond_resched() {}
 
-/// Marks a point that may sleep: checked by the kernel's
-/// DEBUG_ATOMIC_SLEEP, nothing here.
+/// Marks a point that may sleep (or allocate): the kernel's
+/// DEBUG_ATOMIC_SLEEP checks it; here a debug build fails when the thread
+/// holds a [`SpinLock`], as the debug kernel would report.
 #[inline]
-pub fn might_sleep() {}
+pub fn might_sleep() {
+    debug_assert!(
+        spinlocks_held(0) == 0,
+        "sleeping or allocating while holding a spinlock"
+    );
+}
 
 /// A lockdep lock class: one per kind of lock. Nothing in userspace.
 #[derive(Debug)]

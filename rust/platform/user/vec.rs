@@ -2,7 +2,7 @@
 
 //! A growable array whose allocations may fail, on std's `Vec`.
 
-use super::sync::AllocError;
+use super::sync::{might_sleep, AllocError};
 use core::ops::{Deref, DerefMut};
 
 /// A growable array with fallible growth (same API as the kernel's).
@@ -17,6 +17,9 @@ impl<T> Vec<T> {
 
     /// An empty array with room for `capacity` elements.
     pub fn try_with_capacity(capacity: usize) -> Result<Self, AllocError> {
+        if capacity > 0 {
+            might_sleep();
+        }
         let mut v = std::vec::Vec::new();
         v.try_reserve_exact(capacity).map_err(|_| AllocError)?;
         Ok(Self(v))
@@ -25,11 +28,13 @@ impl<T> Vec<T> {
     /// Makes room for `additional` more elements, so that pushing them
     /// cannot fail (nor allocate: do this before taking a spinlock).
     pub fn try_reserve(&mut self, additional: usize) -> Result<(), AllocError> {
+        self.may_grow(additional);
         self.0.try_reserve(additional).map_err(|_| AllocError)
     }
 
     /// Appends `value`, growing the array if needed.
     pub fn try_push(&mut self, value: T) -> Result<(), AllocError> {
+        self.may_grow(1);
         self.0.try_reserve(1).map_err(|_| AllocError)?;
         self.0.push(value);
         Ok(())
@@ -40,6 +45,7 @@ impl<T> Vec<T> {
     where
         T: Clone,
     {
+        self.may_grow(n);
         self.0.try_reserve(n).map_err(|_| AllocError)?;
         self.0.resize(self.0.len() + n, value);
         Ok(())
@@ -50,9 +56,19 @@ impl<T> Vec<T> {
     where
         T: Clone,
     {
+        self.may_grow(other.len());
         self.0.try_reserve(other.len()).map_err(|_| AllocError)?;
         self.0.extend_from_slice(other);
         Ok(())
+    }
+
+    /// Growing by `additional` allocates when the capacity is short: a
+    /// point that may sleep, as in the kernel (within the capacity it is
+    /// not, and is allowed under a spinlock).
+    fn may_grow(&self, additional: usize) {
+        if self.0.capacity() - self.0.len() < additional {
+            might_sleep();
+        }
     }
 
     /// Removes and returns the last element.
