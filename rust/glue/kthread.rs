@@ -76,9 +76,12 @@ pub(crate) fn run_parallel(
     }
 
     for _ in 0..started {
+        // TASK_IDLE: not woken by signals (the threads use this frame until
+        // they finish), and not reported as hung: a perf_test write waits
+        // here for minutes under the debug kernel.
         // SAFETY: `done` was initialised above and is pinned; we are in
         // process context (the callers may sleep), holding no spinlock.
-        unsafe { bindings::wait_for_completion(done.get()) };
+        unsafe { bindings::wait_for_completion_state(done.get(), bindings::TASK_IDLE) };
     }
     // Every started thread has completed `done`, and each `complete()` has
     // finished with it: the last wait took `done`'s lock and found the

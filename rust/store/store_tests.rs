@@ -315,12 +315,17 @@ test_suite! {
             crate::format::btree_root::BtreeRoot::Empty => return Err(TestFailed),
         };
         let mut bad_seen = 0;
+        let mut nodes_seen = 0u64;
         let data = ok!(Store::open(&dev, ro)).0.geometry().data_bytes();
         let mut at = data.start;
         while at < data.end {
             let mut sector = [0u8; 512];
             ok!(dev.read(at, &mut sector));
-            if &sector[..8] == b"SIXFSnod" && at / 512 != root {
+            let is_node = &sector[..8] == b"SIXFSnod" && at / 512 != root;
+            nodes_seen += u64::from(is_node);
+            // Every node in userspace; every fourth under the debug kernel,
+            // where a case must end within the hung task timeout.
+            if is_node && (!cfg!(sixfs_kernel) || nodes_seen % 4 == 0) {
                 let mut flipped = sector;
                 flipped[200] ^= 0x10;
                 ok!(dev.write(at, &flipped));
