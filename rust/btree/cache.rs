@@ -13,6 +13,7 @@
 
 use super::error::{BtreeError, BtreeResult};
 use crate::bkey::{BtreePtr, Key, Pos, Value};
+use crate::node::disk::NodeHeader;
 use crate::node::{Node, NodeParams};
 use crate::platform::sync::{
     AllocError, Arc, AtomicU32, AtomicU64, Ordering, SpinLock, SpinLockGuard,
@@ -166,6 +167,18 @@ impl CachedNode {
     /// Whether `pos` is in the node's range.
     pub fn covers(&self, pos: Pos) -> bool {
         self.min <= pos && pos <= self.max
+    }
+
+    /// The header it has on the device.
+    pub fn header(&self) -> NodeHeader {
+        NodeHeader {
+            sector: self.id,
+            tag: self.tag,
+            btree: self.btree.0,
+            level: self.level,
+            min: self.min,
+            max: self.max,
+        }
     }
 
     /// The pointer key a parent holds for this node.

@@ -16,6 +16,7 @@
 use super::cache::{Btree, CachedNode, NewNode, NodeState};
 use super::error::{BtreeError, BtreeResult};
 use crate::bkey::{Pos, Value};
+use crate::node::disk::NodeHeader;
 use crate::node::{Filter, Node, NodeIter};
 use crate::platform::sync::Arc;
 
@@ -34,6 +35,20 @@ pub struct NodeRef {
     pub min: Pos,
     /// The last (the pointer's position).
     pub max: Pos,
+}
+
+impl NodeRef {
+    /// The header the node must have on the device.
+    pub fn header(&self) -> NodeHeader {
+        NodeHeader {
+            sector: self.id,
+            tag: self.tag,
+            btree: self.btree,
+            level: self.level,
+            min: self.min,
+            max: self.max,
+        }
+    }
 }
 
 /// A device-backed home for a btree's nodes.

@@ -18,7 +18,7 @@ use crate::bkey::{Pos, Value};
 use crate::btree::{BtreeId, NodeRef, BTREE_ID_NR, MAX_DEPTH};
 use crate::device::{Device, SECTOR_SIZE};
 use crate::format::space_map::{self, Bucket, BucketKind};
-use crate::node::disk::{self, DiskNodeError, NodeHeader};
+use crate::node::disk::{self, DiskNodeError};
 use crate::node::{Filter, Node};
 use crate::platform::sort::heap_sort_by_key;
 use crate::platform::vec::Vec;
@@ -269,28 +269,14 @@ impl<D: Device + Sync> Store<D> {
             // decoded outside it against the pointer, as a read from the
             // device would be: the cached node is checked the same way.
             let mut buf = self.slot_buffer()?;
-            let header = NodeHeader {
-                sector: cached.id,
-                tag: cached.tag,
-                btree: cached.btree.0,
-                level: cached.level,
-                min: cached.min,
-                max: cached.max,
-            };
+            let header = cached.header();
             if cached
                 .read(|n| disk::encode(n, &header, &mut buf))?
                 .is_err()
             {
                 return Ok(Err(NodeFault::Tree("a cached node larger than its slot")));
             }
-            let expect = NodeHeader {
-                sector: r.id,
-                tag: r.tag,
-                btree: r.btree,
-                level: r.level,
-                min: r.min,
-                max: r.max,
-            };
+            let expect = r.header();
             return Ok(disk::decode(&buf, &expect, true)
                 .map(|(node, _)| node)
                 .map_err(NodeFault::Disk));

@@ -33,7 +33,7 @@ use crate::btree::{
 use crate::device::{Device, SECTOR_SIZE};
 use crate::format::btree_root::BtreeRoot;
 use crate::format::space_map::Bucket;
-use crate::node::disk::{self, NodeHeader};
+use crate::node::disk;
 use crate::node::Node;
 use crate::platform::sync::{Arc, Ordering};
 use crate::platform::vec::Vec;
@@ -68,14 +68,7 @@ impl WriteBatch {
         node: Arc<CachedNode>,
     ) -> Result<(), StoreError> {
         let mut buf = store.slot_buffer()?;
-        let header = NodeHeader {
-            sector: node.id,
-            tag: node.tag,
-            btree: node.btree.0,
-            level: node.level,
-            min: node.min,
-            max: node.max,
-        };
+        let header = node.header();
         let len = node
             .read(|n| disk::encode(n, &header, &mut buf))?
             .map_err(|_| BtreeError::bug("a node larger than its slot"))?;

@@ -347,14 +347,7 @@ impl<D: Device + Sync> Store<D> {
     /// is bad instead of logging it (fsck reports it itself).
     fn read_slot(&self, r: &NodeRef, check_tag: bool) -> Result<(Node, NodeHeader), SlotError> {
         let mut buf = self.slot_buffer().map_err(|_| SlotError::NoMemory)?;
-        let expect = NodeHeader {
-            sector: r.id,
-            tag: r.tag,
-            btree: r.btree,
-            level: r.level,
-            min: r.min,
-            max: r.max,
-        };
+        let expect = r.header();
         // A pointer past the device's end is a bad pointer, not an I/O
         // error: the device is fine, the parent is not.
         let in_range =

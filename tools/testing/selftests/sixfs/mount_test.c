@@ -19,29 +19,6 @@
 #include "kselftest_harness.h"
 #include "sixfs_util.h"
 
-/* Whether the kernel log has a line containing @needle; reads /dev/kmsg. */
-static bool kmsg_contains(const char *needle)
-{
-	char record[2048];
-	bool found = false;
-	ssize_t n;
-	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
-
-	if (fd < 0)
-		return false;
-	while (!found && (n = read(fd, record, sizeof(record) - 1)) != 0) {
-		if (n < 0) {
-			if (errno == EPIPE)	/* overwritten records: go on */
-				continue;
-			break;			/* EAGAIN: the end */
-		}
-		record[n] = '\0';
-		found = strstr(record, needle) != NULL;
-	}
-	close(fd);
-	return found;
-}
-
 FIXTURE(mount) {
 	char dir[64];
 	char dir2[64];
@@ -374,37 +351,6 @@ TEST_F(mount, both_superblocks_corrupt_is_refused_with_einval)
 	ASSERT_EQ(-1, mount(disk, self->dir, "sixfs", MS_RDONLY, NULL));
 	ASSERT_EQ(EINVAL, errno);
 	ASSERT_TRUE(kmsg_contains("invalid sixfs superblock: Invalid(BadChecksum"));
-}
-
-/* Writes @value to the file @path; returns 0 or -errno. */
-static int write_file(const char *path, const char *value)
-{
-	int fd = open(path, O_WRONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, value, strlen(value));
-	close(fd);
-	return n == (ssize_t)strlen(value) ? 0 : -EIO;
-}
-
-#define FAIL_MAKE_REQUEST "/sys/kernel/debug/fail_make_request"
-
-/*
- * Makes every I/O to @disk fail (@fail) or not, with the kernel's
- * fail_make_request fault injection; false when the kernel lacks it.
- */
-static bool fail_disk_io(const char *disk, bool fail)
-{
-	char path[128];
-
-	snprintf(path, sizeof(path), "/sys/block/%s/make-it-fail", strrchr(disk, '/') + 1);
-	if (fail && (write_file(FAIL_MAKE_REQUEST "/probability", "100") ||
-		     write_file(FAIL_MAKE_REQUEST "/times", "-1") ||
-		     write_file(FAIL_MAKE_REQUEST "/verbose", "0")))
-		return false;
-	return write_file(path, fail ? "1" : "0") == 0;
 }
 
 TEST_F(mount, device_errors_reach_the_caller_as_eio)

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* Helpers shared by the sixfs kselftests: loading and unloading the module. */
+/*
+ * Helpers shared by the sixfs kselftests: loading and unloading the module,
+ * the kernel log, sysfs and debugfs files, failing a disk's I/O.
+ */
 #ifndef SIXFS_UTIL_H
 #define SIXFS_UTIL_H
 
@@ -62,6 +65,61 @@ static inline bool fs_type_registered(const char *name)
 	}
 	fclose(f);
 	return found;
+}
+
+
+/* Whether the kernel log has a line containing @needle; reads /dev/kmsg. */
+static inline bool kmsg_contains(const char *needle)
+{
+	char record[2048];
+	bool found = false;
+	ssize_t n;
+	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
+
+	if (fd < 0)
+		return false;
+	while (!found && (n = read(fd, record, sizeof(record) - 1)) != 0) {
+		if (n < 0) {
+			if (errno == EPIPE)	/* overwritten records: go on */
+				continue;
+			break;			/* EAGAIN: the end */
+		}
+		record[n] = '\0';
+		found = strstr(record, needle) != NULL;
+	}
+	close(fd);
+	return found;
+}
+
+/* Writes @value to the file @path; returns 0 or -errno. */
+static inline int write_file(const char *path, const char *value)
+{
+	int fd = open(path, O_WRONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, value, strlen(value));
+	close(fd);
+	return n == (ssize_t)strlen(value) ? 0 : -EIO;
+}
+
+#define FAIL_MAKE_REQUEST "/sys/kernel/debug/fail_make_request"
+
+/*
+ * Makes every I/O to @disk fail (@fail) or not, with the kernel's
+ * fail_make_request fault injection; false when the kernel lacks it.
+ */
+static inline bool fail_disk_io(const char *disk, bool fail)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/sys/block/%s/make-it-fail", strrchr(disk, '/') + 1);
+	if (fail && (write_file(FAIL_MAKE_REQUEST "/probability", "100") ||
+		     write_file(FAIL_MAKE_REQUEST "/times", "-1") ||
+		     write_file(FAIL_MAKE_REQUEST "/verbose", "0")))
+		return false;
+	return write_file(path, fail ? "1" : "0") == 0;
 }
 
 #endif /* SIXFS_UTIL_H */

@@ -118,40 +118,6 @@ static long long kmsg_last_number(const char *key)
 	return value;
 }
 
-static bool kmsg_has(const char *needle)
-{
-	char record[2048];
-	bool found = false;
-	ssize_t n;
-	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
-
-	if (fd < 0)
-		return false;
-	while (!found && (n = read(fd, record, sizeof(record) - 1)) != 0) {
-		if (n < 0) {
-			if (errno == EPIPE)
-				continue;
-			break;
-		}
-		record[n] = '\0';
-		found = strstr(record, needle) != NULL;
-	}
-	close(fd);
-	return found;
-}
-
-static int write_value(const char *path, const char *value)
-{
-	int fd = open(path, O_WRONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, value, strlen(value));
-	close(fd);
-	return n == (ssize_t)strlen(value) ? 0 : -EIO;
-}
-
 TEST_F_TIMEOUT(store, a_million_keys_survive_a_remount, 3600)
 {
 	STORE_DISK(disk, "SIXFS_BIG_DISK", "/dev/vdf");
@@ -170,7 +136,7 @@ TEST_F_TIMEOUT(store, a_million_keys_survive_a_remount, 3600)
 	cached = kmsg_last_number("stats: cached ");
 	evicted = kmsg_last_number(", evicted ");
 	/* Memory pressure: the shrinker gives clean nodes back. */
-	ASSERT_EQ(0, write_value("/proc/sys/vm/drop_caches", "2"));
+	ASSERT_EQ(0, write_file("/proc/sys/vm/drop_caches", "2"));
 	ASSERT_EQ(0, perf(self->perf, "stats"));
 	EXPECT_GT(kmsg_last_number(", evicted "), evicted);
 	EXPECT_LT(kmsg_last_number("stats: cached "), cached);
@@ -296,8 +262,8 @@ TEST_F_TIMEOUT(store, corrupt_nodes_are_refused_with_a_message, 600)
 		ASSERT_EQ(0, mount(disk, self->dir, "sixfs", MS_RDONLY, NULL));
 		EXPECT_EQ(-EUCLEAN, perf(self->perf, "verify rand_insert 20K 1"));
 		EXPECT_EQ(-EUCLEAN, perf(self->perf, "check"));
-		EXPECT_TRUE(kmsg_has(level ? "level 1 node at sector" : "level 0 node at sector"));
-		EXPECT_TRUE(kmsg_has("is bad: BadChecksum"));
+		EXPECT_TRUE(kmsg_contains(level ? "level 1 node at sector" : "level 0 node at sector"));
+		EXPECT_TRUE(kmsg_contains("is bad: BadChecksum"));
 		ASSERT_EQ(0, umount(self->dir));
 		restore_nodes(disk, saved, where, n);
 	}
@@ -306,27 +272,13 @@ TEST_F_TIMEOUT(store, corrupt_nodes_are_refused_with_a_message, 600)
 	ASSERT_EQ(1, n);
 	EXPECT_EQ(-1, mount(disk, self->dir, "sixfs", MS_RDONLY, NULL));
 	EXPECT_EQ(EINVAL, errno);
-	EXPECT_TRUE(kmsg_has("the root of btree 0 cannot be read"));
+	EXPECT_TRUE(kmsg_contains("the root of btree 0 cannot be read"));
 	restore_nodes(disk, saved, where, n);
 	/* Restored, everything is back. */
 	ASSERT_EQ(0, mount(disk, self->dir, "sixfs", MS_RDONLY, NULL));
 	EXPECT_EQ(0, perf(self->perf, "verify rand_insert 20K 1"));
 	EXPECT_EQ(0, perf(self->perf, "check"));
 	ASSERT_EQ(0, umount(self->dir));
-}
-
-#define FAIL_MAKE_REQUEST "/sys/kernel/debug/fail_make_request"
-
-static bool fail_io(const char *disk, bool fail)
-{
-	char path[128];
-
-	snprintf(path, sizeof(path), "/sys/block/%s/make-it-fail", strrchr(disk, '/') + 1);
-	if (fail && (write_value(FAIL_MAKE_REQUEST "/probability", "100") ||
-		     write_value(FAIL_MAKE_REQUEST "/times", "-1") ||
-		     write_value(FAIL_MAKE_REQUEST "/verbose", "0")))
-		return false;
-	return write_value(path, fail ? "1" : "0") == 0;
 }
 
 TEST_F_TIMEOUT(store, failed_node_writes_give_eio_and_lose_nothing_synced, 600)
@@ -339,10 +291,10 @@ TEST_F_TIMEOUT(store, failed_node_writes_give_eio_and_lose_nothing_synced, 600)
 	ASSERT_EQ(0, perf(self->perf, "seq_insert 2K 1"));
 	ASSERT_EQ(0, perf(self->perf, "sync"));
 	ASSERT_EQ(0, perf(self->perf, "rand_insert 2K 1"));
-	if (!fail_io(disk, true))
+	if (!fail_disk_io(disk, true))
 		SKIP(return, "no fail_make_request fault injection");
 	EXPECT_EQ(-EIO, perf(self->perf, "sync"));
-	ASSERT_TRUE(fail_io(disk, false));
+	ASSERT_TRUE(fail_disk_io(disk, false));
 	/* The device is back: the retry writes everything. */
 	EXPECT_EQ(0, perf(self->perf, "sync"));
 	EXPECT_EQ(0, perf(self->perf, "check"));
