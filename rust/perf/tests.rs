@@ -51,7 +51,7 @@ test_suite! {
         check!(ok!(btree::verify(target, Workload::RandInsert, r, 3)) > 0);
         // The mount's perf_test commands over the same store.
         use super::mounted::{parse_mounted, run_mounted, MountedCommand, MountedError, Outcome};
-        check_eq!(parse_mounted("verify seq_insert 4K 2"), Ok(MountedCommand::Verify(Workload::SeqInsert, n, 2)));
+        check_eq!(parse_mounted("verify seq_insert 4K 2"), Ok(MountedCommand::Verify(Workload::SeqInsert, 4000, 2)));
         check_eq!(parse_mounted("rand_insert 10 1"), Ok(MountedCommand::Run(Workload::RandInsert, 10, 1)));
         check_eq!(parse_mounted(" sync "), Ok(MountedCommand::Sync));
         check_eq!(parse_mounted("six_read 10 1"), Err(MountedError::UnknownWorkload));
