@@ -155,10 +155,11 @@ impl MountDir {
         self.handlers.reserve(1, GFP_KERNEL)?;
         let boxed = KBox::new(handler, GFP_KERNEL)?;
         let data = (&*boxed as *const Handler).cast_mut().cast::<c_void>();
-        // SAFETY: `name` is NUL-terminated, the directory is live, and
         // `data` points into the box kept in `handlers` (pushed below, room
         // reserved above) until after the directory is removed (type
         // invariant); `HANDLER_FOPS` reads it as a `&Handler`.
+        // SAFETY: `name` is NUL-terminated, the directory is live, `data`
+        // outlives the file (above).
         let file = unsafe {
             ffi::sixfs_debugfs_create_file(
                 name.as_ptr().cast(),

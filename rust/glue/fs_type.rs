@@ -177,10 +177,11 @@ impl<T: FileSystem> Registration<T> {
         if fs_type.registered.swap(true, Ordering::Acquire) {
             return Err(EBUSY);
         }
-        // SAFETY: all-zero is a valid value of each table (null pointers,
-        // no callbacks, zeroed lock class keys), and nothing else accesses
-        // them while the type is not registered (type invariant).
-        // `sixfs_fs_parameters` is a static table of helpers.c.
+        // All-zero is a valid value of each table (null pointers, no
+        // callbacks, zeroed lock class keys); `sixfs_fs_parameters` is a
+        // static table of helpers.c.
+        // SAFETY: nothing else accesses the tables while the type is not
+        // registered (type invariant), and what is written is valid (above).
         unsafe {
             fs_type.context_ops.get().write(FsContextOperations {
                 free: Some(free_callback),
@@ -222,10 +223,10 @@ impl<T: FileSystem> Registration<T> {
 impl<T: FileSystem> Drop for Registration<T> {
     fn drop(&mut self) {
         let fs_type = T::storage();
-        // SAFETY: `inner` was registered by `new`. Unregistering waits for
-        // nothing, but the module cannot be unloaded while a superblock or
-        // fs_context of this type exists: each holds a reference to the
-        // type, and so to the module (`owner`).
+        // Unregistering waits for nothing, but the module cannot be unloaded
+        // while a superblock or fs_context of this type exists: each holds a
+        // reference to the type, and so to the module (`owner`).
+        // SAFETY: `inner` was registered by `new` and is unregistered once.
         unsafe { bindings::unregister_filesystem(fs_type.inner.get()) };
         fs_type.registered.store(false, Ordering::Release);
     }

@@ -46,10 +46,10 @@ impl SuperBlock {
         let (file, bdev) = unsafe { ((*self.0.get()).s_bdev_file, (*self.0.get()).s_bdev) };
         let file = NonNull::new(file).ok_or(ENOTBLK)?;
         let bdev = NonNull::new(bdev).ok_or(ENOTBLK)?;
-        // SAFETY: a block superblock holds its device's file open, with
-        // `s_bdev` its device, until `kill_block_super`, which cannot run
-        // while the VFS holds `s_umount` for the callback that borrowed
-        // `self`.
+        // A block superblock holds its device's file open, with `s_bdev`
+        // its device, until `kill_block_super`, which cannot run while the
+        // VFS holds `s_umount` for the callback that borrowed `self`.
+        // SAFETY: so `file` is open and `bdev` is its device (above).
         Ok(unsafe { BlockDevice::from_open_file(file, bdev) })
     }
 
