@@ -58,14 +58,8 @@ impl Trans<'_> {
         // A full leaf more than 2/3 live splits at once (compacting it
         // first would copy the whole node to win room for a few inserts);
         // one less live is compacted, which frees a third of it at least.
-        if !split {
-            self.lock_write(&leaf)?;
-            let compacted = leaf.write(|d| d.compact());
-            self.unlock_write(&leaf);
-            compacted??;
-            if leaf.read(|d| d.free_bytes())? >= needed {
-                return Ok(());
-            }
+        if !split && self.compact_leaf(&leaf)? >= needed {
+            return Ok(());
         }
         if live < size / 4 && needed > size / 4 {
             // Splitting by size cannot help: cut between the updates.
@@ -79,17 +73,23 @@ impl Trans<'_> {
             // deletion's whiteout and the key it deletes both go), which a
             // full filesystem needs to free anything.
             Err(BtreeError::NoSpace) if split => {
-                self.lock_write(&leaf)?;
-                let compacted = leaf.write(|d| d.compact());
-                self.unlock_write(&leaf);
-                compacted??;
-                if leaf.read(|d| d.free_bytes())? >= needed {
+                if self.compact_leaf(&leaf)? >= needed {
                     return Ok(());
                 }
                 Err(BtreeError::NoSpace)
             }
             other => other,
         }
+    }
+
+    /// Compacts `leaf` (intent-locked) under its write lock; returns its
+    /// free bytes after.
+    fn compact_leaf(&mut self, leaf: &Arc<CachedNode>) -> BtreeResult<usize> {
+        self.lock_write(leaf)?;
+        let compacted = leaf.write(|d| d.compact());
+        self.unlock_write(leaf);
+        compacted??;
+        leaf.read(|d| d.free_bytes())
     }
 
     /// Splits the node at `level` of path `idx` in two (a new root above
