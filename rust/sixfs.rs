@@ -36,6 +36,10 @@ mod format;
 #[allow(unreachable_pub, dead_code, unused_imports)]
 #[cfg_attr(not(CONFIG_KUNIT), forbid(unsafe_code))]
 #[cfg_attr(CONFIG_KUNIT, deny(unsafe_code))]
+mod journal;
+#[allow(unreachable_pub, dead_code, unused_imports)]
+#[cfg_attr(not(CONFIG_KUNIT), forbid(unsafe_code))]
+#[cfg_attr(CONFIG_KUNIT, deny(unsafe_code))]
 mod node;
 #[allow(unreachable_pub, dead_code, unused_imports)]
 #[cfg_attr(not(CONFIG_KUNIT), forbid(unsafe_code))]

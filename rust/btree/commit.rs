@@ -321,21 +321,27 @@ impl Trans<'_> {
     }
 
     /// Applies the updates, all leaves write-locked. Everything that can
-    /// fail is done first (every leaf reserves room for its updates), so
-    /// either all updates land or none. A commit to one leaf reserves and
-    /// inserts with the node out of its spinlock once; a commit of a single
-    /// update needs no reserve (an insert that fails changes nothing).
+    /// fail is done first (every leaf reserves room for its updates, then
+    /// the journal takes them), so either all updates land or none. A
+    /// commit to one leaf of a tree without a journal reserves and inserts
+    /// with the node out of its spinlock once; a commit of a single update
+    /// there needs no reserve (an insert that fails changes nothing).
     fn apply(&mut self) -> BtreeResult<()> {
         let one_leaf = self
             .leaf_group(0)?
             .is_some_and(|(_, end)| end == self.updates.len());
-        if !one_leaf {
+        // What the journal took must land: reserve before it.
+        let reserve_first = !one_leaf || self.store.is_some();
+        if reserve_first {
             let mut i = 0;
             while let Some((idx, end)) = self.leaf_group(i)? {
                 let bytes = self.bytes_of(i, end);
                 self.leaf_of(idx)?.write(|n| n.reserve(bytes))??;
                 i = end;
             }
+        }
+        if let Some(store) = self.store {
+            self.journal_seq = store.log_commit(&self.updates)?;
         }
         let mut i = 0;
         while let Some((idx, end)) = self.leaf_group(i)? {
@@ -348,7 +354,7 @@ impl Trans<'_> {
             let mut inserted = 0;
             let alone = one_leaf && updates.len() == 1;
             let applied = leaf.write(|n| {
-                if one_leaf && !alone {
+                if !reserve_first && !alone {
                     n.reserve(bytes)?;
                 }
                 for up in updates {

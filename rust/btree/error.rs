@@ -23,11 +23,14 @@ pub enum RestartReason {
     Split,
     /// The debug switch made a relock fail.
     Injected,
+    /// The journal had no room for the commit's updates: the run makes
+    /// room, holding no lock, and retries.
+    Journal,
 }
 
 impl RestartReason {
     /// Number of reasons.
-    pub const NR: usize = 6;
+    pub const NR: usize = 7;
 }
 
 /// Why a btree operation failed.

@@ -19,6 +19,7 @@ pub mod paths;
 pub mod trans;
 pub mod trans_list;
 pub mod traverse;
+pub mod update;
 
 // Test harnesses: in the module only with KUnit, always in userspace (the
 // cargo tests of tools/ use them).
@@ -37,6 +38,7 @@ pub use node_store::{NodeRef, NodeStore};
 pub use path::{Path, Uptodate};
 pub use trans::Trans;
 pub use trans_list::{LockInfo, LockState};
+pub use update::Update;
 
 #[cfg(any(test, CONFIG_KUNIT))]
 mod cache_tests;

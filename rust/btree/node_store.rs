@@ -15,6 +15,7 @@
 
 use super::cache::{Btree, CachedNode, NewNode, NodeState};
 use super::error::{BtreeError, BtreeResult};
+use super::update::Update;
 use crate::bkey::{Pos, Value};
 use crate::node::disk::NodeHeader;
 use crate::node::{Filter, Node, NodeIter};
@@ -80,6 +81,23 @@ pub trait NodeStore: Sync {
     /// to keep its cache bounded. Its own errors it reports itself (the
     /// run's result stands: a commit that landed did land).
     fn after_run(&self) {}
+
+    /// Journals a commit's updates, with their leaves write-locked and
+    /// nothing applied yet; returns the journal sequence number they got.
+    /// No room: [`RestartReason::Journal`], and the run calls
+    /// [`Self::make_journal_room`] once it holds no lock.
+    ///
+    /// [`RestartReason::Journal`]: super::RestartReason::Journal
+    fn log_commit(&self, updates: &[Update]) -> BtreeResult<u64> {
+        let _ = updates;
+        Ok(0)
+    }
+
+    /// Makes room in the journal (writes its open entry, or checkpoints),
+    /// outside the gate; an error ends the run with it.
+    fn make_journal_room(&self) -> BtreeResult<()> {
+        Ok(())
+    }
 }
 
 /// The child of `parent` (locked, or in a tree no one changes) whose range

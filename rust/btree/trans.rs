@@ -11,6 +11,7 @@ use super::path::Path;
 use super::paths::Paths;
 use super::trans_list::Claim;
 use super::trans_list::LockInfo;
+use super::update::Update;
 use crate::bkey::{Key, KeyType, Pos};
 use crate::node::{max_key_bytes, Node, NodeError};
 use crate::platform::sort::insertion_sort_by_key;
@@ -42,17 +43,6 @@ impl PathSpec {
     }
 }
 
-/// One queued update.
-#[derive(Clone, Copy, Debug)]
-pub struct Update {
-    /// Which tree.
-    pub btree: BtreeId,
-    /// The key; a deleted key deletes.
-    pub key: Key,
-    /// The path that leads to its leaf, once commit made it.
-    pub path: Option<usize>,
-}
-
 /// A transaction on a [`Btree`].
 pub struct Trans<'b> {
     /// The trees.
@@ -65,6 +55,9 @@ pub struct Trans<'b> {
     pub restarts: u64,
     /// Restarts by reason (`RestartReason as usize`).
     pub restarts_by_reason: [u64; RestartReason::NR],
+    /// The journal sequence number of the last commit on a store (0
+    /// without a journal): the store makes it durable on request.
+    pub journal_seq: u64,
     /// Relock failures injected by the debug switch.
     pub injected: u64,
     /// The reason of the last restart.
@@ -106,6 +99,7 @@ impl<'b> Trans<'b> {
             updates: Vec::new(),
             restarts: 0,
             restarts_by_reason: [0; RestartReason::NR],
+            journal_seq: 0,
             injected: 0,
             last_restart: None,
             wait_hint: None,
@@ -191,6 +185,12 @@ impl<'b> Trans<'b> {
                 store.leave();
             }
             match result {
+                Err(BtreeError::Restart(RestartReason::Journal)) if self.store.is_some() => {
+                    self.restart_wait(RestartReason::Journal);
+                    if let Some(Err(e)) = self.store.map(|s| s.make_journal_room()) {
+                        break Err(e);
+                    }
+                }
                 Err(BtreeError::Restart(reason)) => {
                     self.restart_wait(reason);
                     restarts = restarts.saturating_add(1);

@@ -9,11 +9,13 @@
 //! - `label`, `btree_root`: fields of the superblock with rules of their own;
 //! - `superblock`: the superblock's layout, encoding and checks;
 //! - `superblock_io`: the two copies on a [`crate::device::Device`];
+//! - `space_map`: what each bucket holds; `journal`: journal entries;
 //! - `le`: little-endian fields at fixed offsets.
 
 pub mod btree_root;
 pub mod features;
 pub mod geometry;
+pub mod journal;
 pub mod label;
 pub mod le;
 pub mod space_map;

@@ -53,7 +53,9 @@ const JOURNAL_FIRST_BUCKET_AT: usize = 0x098; // u64
 const JOURNAL_BUCKET_COUNT_AT: usize = 0x0a0; // u64
 const SPACE_MAP_FIRST_BUCKET_AT: usize = 0x0a8; // u64
 const SPACE_MAP_BUCKET_COUNT_AT: usize = 0x0b0; // u64
-const RESERVED_HEADER: Range<usize> = 0x0b8..0x100; // zero
+const JOURNAL_CURSOR_SEQ_AT: usize = 0x0b8; // u64
+const JOURNAL_CURSOR_BLOCK_AT: usize = 0x0c0; // u64
+const RESERVED_HEADER: Range<usize> = 0x0c8..0x100; // zero
 const ROOTS_AT: usize = 0x100; // [[u8; 16]; 16]
 const RESERVED_TAIL: Range<usize> = 0x200..CSUM_AT; // zero
 const CSUM_AT: usize = SUPERBLOCK_SIZE - 4; // u32: crc32c of bytes 0..CSUM_AT
@@ -75,7 +77,9 @@ const _: () = {
     assert!(JOURNAL_BUCKET_COUNT_AT == JOURNAL_FIRST_BUCKET_AT + 8);
     assert!(SPACE_MAP_FIRST_BUCKET_AT == JOURNAL_BUCKET_COUNT_AT + 8);
     assert!(SPACE_MAP_BUCKET_COUNT_AT == SPACE_MAP_FIRST_BUCKET_AT + 8);
-    assert!(RESERVED_HEADER.start == SPACE_MAP_BUCKET_COUNT_AT + 8);
+    assert!(JOURNAL_CURSOR_SEQ_AT == SPACE_MAP_BUCKET_COUNT_AT + 8);
+    assert!(JOURNAL_CURSOR_BLOCK_AT == JOURNAL_CURSOR_SEQ_AT + 8);
+    assert!(RESERVED_HEADER.start == JOURNAL_CURSOR_BLOCK_AT + 8);
     assert!(ROOTS_AT == RESERVED_HEADER.end);
     assert!(RESERVED_TAIL.start == ROOTS_AT + BTREE_ROOT_SLOTS * BTREE_ROOT_BYTES);
     assert!(CSUM_AT + 4 == SUPERBLOCK_SIZE);
@@ -83,14 +87,15 @@ const _: () = {
     assert!(BLOCK_COUNT_AT % 8 == 0 && FLAGS_AT % 8 == 0 && JOURNAL_FIRST_BUCKET_AT % 8 == 0);
 };
 
-/// Where the journal lives: a run of data buckets. Reserved for the
-/// journal: version 1 mkfs writes none, and only the range is checked.
+/// Where the journal lives: a run of data buckets, used as a ring of
+/// blocks (`format/journal.rs`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct JournalLocation {
     /// First bucket of the journal.
     pub first_bucket: u64,
     /// Buckets of the journal; 0 when there is no journal (then
-    /// `first_bucket` is 0 too).
+    /// `first_bucket` is 0 too, and commits are durable only through
+    /// checkpoints).
     pub bucket_count: u64,
 }
 
@@ -106,6 +111,44 @@ impl JournalLocation {
                 .checked_add(self.bucket_count)
                 .is_some_and(|end| end <= data.end)
     }
+
+    /// The journal's ring: its byte offset and its length in blocks.
+    pub fn ring(&self, geometry: &Geometry) -> (u64, u64) {
+        let bucket = u64::from(geometry.bucket_size);
+        let blocks_per_bucket = bucket / u64::from(geometry.block_size.max(1));
+        (
+            self.first_bucket.saturating_mul(bucket),
+            self.bucket_count.saturating_mul(blocks_per_bucket),
+        )
+    }
+
+    /// mkfs's journal for `geometry`, starting at bucket `first`: a 64th of
+    /// the device, within 256 KiB..32 MiB and at least 4 buckets, but at
+    /// most an eighth of the data buckets.
+    pub fn default_for(geometry: &Geometry, first: u64) -> Self {
+        let bucket = u64::from(geometry.bucket_size.max(1));
+        let bytes = (geometry.bytes() / 64).clamp(256 << 10, 32 << 20);
+        let data = geometry.data_buckets();
+        let data_buckets = data.end.saturating_sub(data.start);
+        let count = bytes.div_ceil(bucket).max(4).min(data_buckets / 8);
+        if count == 0 || first.saturating_add(count) > data.end {
+            return Self::default();
+        }
+        Self {
+            first_bucket: first,
+            bucket_count: count,
+        }
+    }
+}
+
+/// Where replay starts: the first journal entry the last checkpoint's tree
+/// does not hold.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct JournalCursor {
+    /// The sequence number that entry has (or will have).
+    pub seq: u64,
+    /// Its first block in the ring.
+    pub block: u64,
 }
 
 /// A decoded, checked superblock.
@@ -124,8 +167,10 @@ pub struct Superblock {
     pub uuid: [u8; UUID_BYTES],
     /// The filesystem's label.
     pub label: Label,
-    /// The journal (none in version 1's mkfs).
+    /// The journal.
     pub journal: JournalLocation,
+    /// Where replay starts.
+    pub journal_cursor: JournalCursor,
     /// The two copies of the space map.
     pub space_map: SpaceMapLocation,
     /// One root per btree id.
@@ -158,6 +203,8 @@ pub enum SuperblockError {
     BadLabel(LabelError),
     /// The journal lies outside the data buckets.
     BadJournal(JournalLocation),
+    /// The journal cursor lies outside the journal.
+    BadJournalCursor(JournalCursor),
     /// The space map lies outside the data buckets, is too small for
     /// them, or overlaps the journal.
     BadSpaceMap(SpaceMapLocation),
@@ -202,21 +249,24 @@ fn checksum(bytes: &[u8]) -> u32 {
 }
 
 impl Superblock {
-    /// A new filesystem's superblock: sequence 1, clean, no journal yet,
-    /// every btree empty, the space map in the first data buckets.
+    /// A new filesystem's superblock: sequence 1, clean, every btree
+    /// empty, the space map in the first data buckets and the journal
+    /// (empty, replay starting at its first block) after it.
     pub fn new(geometry: Geometry, uuid: [u8; UUID_BYTES], label: Label) -> Self {
+        let space_map = SpaceMapLocation {
+            first_bucket: geometry.data_buckets().start,
+            bucket_count: SpaceMapLocation::buckets_needed(&geometry),
+        };
         Self {
-            space_map: SpaceMapLocation {
-                first_bucket: geometry.data_buckets().start,
-                bucket_count: SpaceMapLocation::buckets_needed(&geometry),
-            },
+            journal: JournalLocation::default_for(&geometry, space_map.buckets().end),
+            journal_cursor: JournalCursor { seq: 1, block: 0 },
+            space_map,
             geometry,
             seq: 1,
             features: Features::default(),
             clean: true,
             uuid,
             label,
-            journal: JournalLocation::default(),
             roots: [BtreeRoot::Empty; BTREE_ROOT_SLOTS],
         }
     }
@@ -275,6 +325,19 @@ impl Superblock {
         if !journal.is_valid(&geometry) {
             return Err(SuperblockError::BadJournal(journal));
         }
+        let journal_cursor = JournalCursor {
+            seq: le::u64_at(sb, JOURNAL_CURSOR_SEQ_AT),
+            block: le::u64_at(sb, JOURNAL_CURSOR_BLOCK_AT),
+        };
+        let (_, ring_blocks) = journal.ring(&geometry);
+        let cursor_ok = if journal.bucket_count == 0 {
+            journal_cursor.block == 0
+        } else {
+            journal_cursor.block < ring_blocks && journal_cursor.seq != 0
+        };
+        if !cursor_ok {
+            return Err(SuperblockError::BadJournalCursor(journal_cursor));
+        }
         let space_map = SpaceMapLocation {
             first_bucket: le::u64_at(sb, SPACE_MAP_FIRST_BUCKET_AT),
             bucket_count: le::u64_at(sb, SPACE_MAP_BUCKET_COUNT_AT),
@@ -308,6 +371,7 @@ impl Superblock {
             uuid: le::bytes(sb, UUID_AT),
             label,
             journal,
+            journal_cursor,
             space_map,
             roots,
         })
@@ -342,6 +406,8 @@ impl Superblock {
         le::put_u64(sb, JOURNAL_BUCKET_COUNT_AT, self.journal.bucket_count);
         le::put_u64(sb, SPACE_MAP_FIRST_BUCKET_AT, self.space_map.first_bucket);
         le::put_u64(sb, SPACE_MAP_BUCKET_COUNT_AT, self.space_map.bucket_count);
+        le::put_u64(sb, JOURNAL_CURSOR_SEQ_AT, self.journal_cursor.seq);
+        le::put_u64(sb, JOURNAL_CURSOR_BLOCK_AT, self.journal_cursor.block);
         for (slot, root) in self.roots.iter().enumerate() {
             let at = ROOTS_AT + slot * BTREE_ROOT_BYTES;
             if let Some(bytes) = sb.get_mut(at..at + BTREE_ROOT_BYTES) {

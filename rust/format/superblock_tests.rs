@@ -11,8 +11,8 @@ use super::geometry::{Geometry, GeometryError};
 use super::label::{Label, LabelError};
 use super::space_map::SpaceMapLocation;
 use super::superblock::{
-    probe, JournalLocation, ProbeError, Superblock, SuperblockError, MAGIC, SUPERBLOCK_SIZE,
-    VERSION,
+    probe, JournalCursor, JournalLocation, ProbeError, Superblock, SuperblockError, MAGIC,
+    SUPERBLOCK_SIZE, VERSION,
 };
 use crate::platform::crc32c::crc32c;
 use crate::platform::vec::Vec;
@@ -102,7 +102,10 @@ test_suite! {
         let decoded = ok!(Superblock::decode(&ok!(image(&sb))));
         check!(decoded.clean);
         check_eq!(decoded.seq, 1);
-        check_eq!(decoded.journal, JournalLocation::default());
+        // The journal right after the space map, replay from its start.
+        check_eq!(decoded.journal.first_bucket, decoded.space_map.buckets().end);
+        check!(decoded.journal.bucket_count >= 4);
+        check_eq!(decoded.journal_cursor, JournalCursor { seq: 1, block: 0 });
         check!(decoded.roots.iter().all(|r| *r == BtreeRoot::Empty));
         check_eq!(decoded.label.as_str(), "");
         check_eq!(decoded.features.access(), Ok(Access::ReadWrite));

@@ -111,12 +111,16 @@ impl MountedFs {
         let errors = options.errors.unwrap_or(DEFAULT_ERRORS);
         let opts = OpenOptions {
             read_only,
-            cache_nodes: 0,
+            ..OpenOptions::default()
         };
         let (store, report) =
             Store::open(dev, opts).map_err(|e| store_error(name, "cannot mount", e))?;
         if !report.was_clean {
-            pr_warn!("{name}: not unmounted cleanly: mounting the last checkpoint\n");
+            pr_warn!(
+                "{name}: not unmounted cleanly: replayed {} journal entries ({} updates)\n",
+                report.replayed_entries,
+                report.replayed_keys
+            );
         }
         let store = Arc::new(store, GFP_KERNEL)?;
         let shrinker = Shrinker::register(name, store.clone())

@@ -250,7 +250,9 @@ pub fn run_mounted<D: Device + Sync>(
         MountedCommand::Sync => {
             let before = store.stats();
             let start = now_ns();
-            store.sync()?;
+            if !store.is_read_only() {
+                store.checkpoint(false)?;
+            }
             let nanos = now_ns().saturating_sub(start);
             let after = store.stats();
             Ok(Outcome::Synced {

@@ -33,7 +33,7 @@ test_suite! {
         // the hung task timeout (a minute).
         let n: u64 = if cfg!(sixfs_kernel) { 1000 } else { 4000 };
         let r = n / 2;
-        let opts = OpenOptions { read_only: false, cache_nodes: 64 };
+        let opts = OpenOptions { read_only: false, cache_nodes: 64, ..OpenOptions::default() };
         let (s, _) = ok!(Store::open(&dev, opts));
         let target = btree::Target { btree: &s.btree, store: Some(&s) };
         ok!(btree::run_on(target, Workload::SeqInsert, n, 2));

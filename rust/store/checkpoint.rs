@@ -14,7 +14,8 @@
 //! 3. both superblock copies, with the new roots and the next sequence
 //!    number, are written (each flushed): the first that lands switches the
 //!    filesystem to the new tree at once;
-//! 4. the slots freed since the last checkpoint become reusable.
+//! 4. the slots freed since the last checkpoint become reusable, and so
+//!    does the journal before the superblock's new cursor.
 //!
 //! Until step 3, nothing the durable superblock reaches was overwritten
 //! (step 1 writes only fresh slots, step 2 only the other space map copy),
@@ -98,6 +99,27 @@ impl<D: Device + Sync> Store<D> {
     }
 
     pub(super) fn checkpoint_locked(&self, clean: bool) -> Result<(), StoreError> {
+        // Journal writers wait; the new superblock says where replay
+        // starts. Only a written superblock moves the journal's cursor.
+        let Some(journal) = &self.journal else {
+            return self.write_checkpoint(clean, None).map(|_| ());
+        };
+        let cursor = journal.begin_checkpoint();
+        let result = self.write_checkpoint(clean, Some(cursor));
+        journal.end_checkpoint(match result {
+            Ok(true) => Some(cursor),
+            _ => None,
+        });
+        result.map(|_| ())
+    }
+
+    /// The checkpoint itself; `cursor` goes into the superblock. Returns
+    /// whether a superblock was written.
+    fn write_checkpoint(
+        &self,
+        clean: bool,
+        cursor: Option<crate::format::superblock::JournalCursor>,
+    ) -> Result<bool, StoreError> {
         // Nothing changed since the last checkpoint: the durable state is
         // the current one; a flush still makes what others wrote durable,
         // as sync promises.
@@ -106,9 +128,10 @@ impl<D: Device + Sync> Store<D> {
             .snapshot()?
             .iter()
             .any(|n| n.is_dirty() && !n.is_dead());
-        if !dirty && !self.space.has_pending() && self.superblock().clean == clean {
+        let journaled = self.journal.as_ref().is_some_and(|j| !j.is_empty());
+        if !dirty && !journaled && !self.space.has_pending() && self.superblock().clean == clean {
             self.dev.flush()?;
-            return Ok(());
+            return Ok(false);
         }
         for level in 0..MAX_DEPTH {
             // Taken again for each level: moving a node may have read its
@@ -140,6 +163,9 @@ impl<D: Device + Sync> Store<D> {
         self.dev.flush()?;
         sb.seq = seq;
         sb.clean = clean;
+        if let Some(cursor) = cursor {
+            sb.journal_cursor = cursor;
+        }
         for i in 0..BTREE_ID_NR {
             let btree = BtreeId(u8::try_from(i).unwrap_or(u8::MAX));
             let root = self.btree.root(btree)?;
@@ -162,7 +188,7 @@ impl<D: Device + Sync> Store<D> {
             node.set_durable();
         }
         self.counters.checkpoints.fetch_add(1, Ordering::Relaxed);
-        Ok(())
+        Ok(true)
     }
 
     /// Writes the nodes of `batch` to their slots, all in flight at once;

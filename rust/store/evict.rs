@@ -20,10 +20,14 @@ impl<D: Device + Sync> Store<D> {
         self.cache_limit
     }
 
-    /// Brings the cache back within its limit if it is over: to three
-    /// quarters of it, writing dirty nodes if needed. Callers run it
+    /// Checkpoints when the journal is half full (reclaim), and brings the
+    /// cache back within its limit if it is over: to three quarters of it,
+    /// writing dirty nodes if needed. Callers run it
     /// between transactions (it waits for the running ones to end).
     pub fn maintain(&self) -> Result<(), StoreError> {
+        if self.journal_wants_checkpoint() {
+            self.checkpoint(false)?;
+        }
         if self.btree.nr_nodes() <= self.cache_limit {
             return Ok(());
         }

@@ -12,7 +12,12 @@
 //! - `checkpoint.rs`: writing every dirty node copy-on-write, then the
 //!   space map, then the superblock (Documentation/format.rst, "Btree
 //!   nodes", says why this order survives a power cut at any point);
-//! - `evict.rs`: the node cache's bound (CLOCK, a cheap LRU).
+//! - `evict.rs`: the node cache's bound (CLOCK, a cheap LRU);
+//! - `replay.rs`: applying the journal at mount.
+//!
+//! Commits go to the journal (`crate::journal`) as they are applied; sync
+//! writes its open entry with a flush; a checkpoint makes the journal
+//! before it unnecessary (its superblock names where replay starts).
 //!
 //! Transactions on the store's btrees come from [`Store::trans`]; each run
 //! of one enters the store's *gate* shared, and a checkpoint or an
@@ -26,6 +31,7 @@ mod checkpoint;
 mod evict;
 mod format;
 mod open;
+mod replay;
 
 #[cfg(all(any(test, CONFIG_KUNIT), not(loom)))]
 mod store_tests;
@@ -34,11 +40,15 @@ pub use check::{BadBucket, CheckReport, NodeFault, WalkStep};
 pub use format::format;
 pub use open::{OpenOptions, OpenReport};
 
-use crate::btree::{Btree, BtreeError, BtreeResult, NodeRef, NodeStore, Trans};
+use crate::btree::{
+    Btree, BtreeError, BtreeResult, NodeRef, NodeStore, RestartReason, Trans, Update,
+};
 use crate::device::{Device, DeviceError};
 use crate::format::geometry::Geometry;
+use crate::format::journal::{encode_record, record_bytes};
 use crate::format::superblock::{Superblock, UUID_BYTES};
 use crate::format::superblock_io::{ReadError, WriteError};
+use crate::journal::{Journal, JournalError, JournalStats};
 use crate::node::disk::{self, DiskNodeError, NodeHeader};
 use crate::node::Node;
 use crate::platform::log;
@@ -90,6 +100,16 @@ pub enum StoreError {
     /// The space map was not rebuilt: rebuilding it would not be safe
     /// (why).
     NotRebuilt(&'static str),
+    /// The journal could not be replayed: an update in it is not valid
+    /// (the entry's sequence number and why).
+    BadJournal {
+        /// The entry.
+        seq: u64,
+        /// What is wrong.
+        why: &'static str,
+    },
+    /// The journal failed to write and a checkpoint could not replace it.
+    Journal(JournalError),
 }
 
 impl From<DeviceError> for StoreError {
@@ -135,6 +155,10 @@ impl core::fmt::Display for StoreError {
             StoreError::ReadOnly => write!(f, "read-only filesystem"),
             StoreError::NoMemory => write!(f, "out of memory"),
             StoreError::NotRebuilt(why) => write!(f, "space map not rebuilt: {why}"),
+            StoreError::BadJournal { seq, why } => {
+                write!(f, "journal entry {seq} cannot be replayed: {why}")
+            }
+            StoreError::Journal(e) => write!(f, "journal write failed: {e:?}"),
         }
     }
 }
@@ -152,6 +176,8 @@ impl StoreError {
             | StoreError::UnknownFeatures { .. }
             | StoreError::SpaceMap(_)
             | StoreError::BadRoot { .. } => EINVAL,
+            StoreError::BadJournal { .. } => EUCLEAN,
+            StoreError::Journal(_) => EIO,
             StoreError::Device(DeviceError::NoMemory) | StoreError::NoMemory => ENOMEM,
             StoreError::Device(_) | StoreError::SuperblockWrite(_) => EIO,
             StoreError::ReadOnly => EROFS,
@@ -192,6 +218,8 @@ pub struct StoreStats {
     pub cache_limit: u64,
     /// Buckets.
     pub space: SpaceStats,
+    /// The journal (all zero without one).
+    pub journal: JournalStats,
 }
 
 #[derive(Default)]
@@ -227,6 +255,9 @@ pub struct Store<D: Device> {
     next_tag: AtomicU64,
     cache_limit: usize,
     counters: Counters,
+    /// The journal, once replay is done (none on a filesystem made
+    /// without one: then only checkpoints make commits durable).
+    journal: Option<Journal>,
 }
 
 impl<D: Device + Sync> Store<D> {
@@ -240,13 +271,46 @@ impl<D: Device + Sync> Store<D> {
         &self.dev
     }
 
-    /// Makes everything committed so far durable (a checkpoint); nothing
-    /// to do when read-only.
+    /// Makes everything committed so far durable: a flush write of the
+    /// journal (a checkpoint without one, or when the journal failed);
+    /// nothing to do when read-only.
     pub fn sync(&self) -> Result<(), StoreError> {
+        self.flush_journal(u64::MAX)
+    }
+
+    /// Makes the commits up to journal sequence number `seq` durable
+    /// ([`Trans::journal_seq`] after a commit), as [`Self::sync`] does.
+    pub fn flush_journal(&self, seq: u64) -> Result<(), StoreError> {
         if self.is_read_only() {
             return Ok(());
         }
-        self.checkpoint(false)
+        let Some(journal) = &self.journal else {
+            return self.checkpoint(false);
+        };
+        match journal.flush(&self.dev, seq) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                self.journal_error(e);
+                self.checkpoint(false)
+            }
+        }
+    }
+
+    /// Logs that the journal could not be written (a checkpoint follows).
+    fn journal_error(&self, e: JournalError) {
+        if let JournalError::Device(e) = e {
+            let uuid = self.uuid();
+            log::error(format_args!(
+                "sixfs {:02x}{:02x}{:02x}{:02x}: journal write failed ({e:?}): checkpointing instead",
+                uuid[0], uuid[1], uuid[2], uuid[3]
+            ));
+        }
+    }
+
+    /// Whether the journal is half full or failed: a checkpoint reclaims
+    /// it.
+    fn journal_wants_checkpoint(&self) -> bool {
+        !self.is_read_only() && self.journal.as_ref().is_some_and(|j| j.wants_checkpoint())
     }
 
     /// Switches between read-write and read-only. Going read-only writes
@@ -317,6 +381,7 @@ impl<D: Device + Sync> Store<D> {
             cached: self.btree.nr_nodes() as u64,
             cache_limit: self.cache_limit as u64,
             space: self.space.stats(),
+            journal: self.journal.as_ref().map(|j| j.stats()).unwrap_or_default(),
         }
     }
 
@@ -425,6 +490,48 @@ impl<D: Device + Sync> NodeStore for Store<D> {
     fn leave(&self) {
         let left = self.gate.unlock(SixLockType::Read);
         debug_assert!(left.is_ok());
+    }
+
+    fn log_commit(&self, updates: &[Update]) -> BtreeResult<u64> {
+        let Some(journal) = &self.journal else {
+            return Ok(0);
+        };
+        let bytes = updates.iter().map(|u| record_bytes(&u.key)).sum();
+        let taken = journal.add(bytes, |buf| {
+            let mut at = 0;
+            for u in updates {
+                let out = buf.get_mut(at..).unwrap_or(&mut []);
+                at += encode_record(u.btree.0, &u.key, out)?;
+            }
+            u32::try_from(updates.len()).map_err(|_| crate::bkey::KeyError::TooBig)
+        });
+        match taken {
+            Ok(Ok(seq)) => Ok(seq),
+            Ok(Err(e)) => Err(BtreeError::Key(e)),
+            Err(JournalError::TooBig) => Err(BtreeError::TooBig),
+            Err(_) => Err(BtreeError::Restart(RestartReason::Journal)),
+        }
+    }
+
+    fn make_journal_room(&self) -> BtreeResult<()> {
+        let Some(journal) = &self.journal else {
+            return Ok(());
+        };
+        // Under half full, any entry fits (entries are at most a quarter
+        // of the ring): the open one was full, write it. Otherwise, or if
+        // that fails, a checkpoint empties the ring.
+        if !journal.wants_checkpoint() {
+            match journal.write_open(&self.dev, false) {
+                Ok(()) => return Ok(()),
+                Err(e) => self.journal_error(e),
+            }
+        }
+        self.checkpoint(false).map_err(|e| match e {
+            StoreError::Btree(e) => e,
+            StoreError::ReadOnly => BtreeError::ReadOnly,
+            StoreError::NoMemory => BtreeError::Alloc,
+            _ => BtreeError::Io,
+        })
     }
 
     fn after_run(&self) {

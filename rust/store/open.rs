@@ -10,9 +10,10 @@ use crate::device::Device;
 use crate::format::btree_root::BtreeRoot;
 use crate::format::features::Access;
 use crate::format::superblock_io::{read_superblocks, SuperblockCopy};
+use crate::journal::{ChainEnd, Journal, Ring};
 use crate::node::disk::key_bytes;
 use crate::node::{Node, NodeParams};
-use crate::platform::sync::{AtomicU32, AtomicU64, SpinLock};
+use crate::platform::sync::{AtomicU32, AtomicU64, Ordering, SpinLock};
 use crate::six::SixLock;
 use crate::space::Space;
 
@@ -34,6 +35,9 @@ pub struct OpenOptions {
     /// Nodes the cache holds before it writes and evicts (at least
     /// [`MIN_CACHE_NODES`]); 0 for [`DEFAULT_CACHE_BYTES`] worth.
     pub cache_nodes: usize,
+    /// Do not replay the journal: the last checkpoint's tree, read-only
+    /// (`norecovery`).
+    pub no_recovery: bool,
 }
 
 /// What opening found, for the mount's log line.
@@ -41,9 +45,12 @@ pub struct OpenOptions {
 pub struct OpenReport {
     /// The primary superblock was not valid or older: the backup was used.
     pub from_backup: bool,
-    /// The filesystem was not unmounted cleanly: the last checkpoint is
-    /// what it holds.
+    /// The filesystem was unmounted cleanly (nothing to replay).
     pub was_clean: bool,
+    /// Journal entries replayed.
+    pub replayed_entries: u64,
+    /// Updates they held.
+    pub replayed_keys: u64,
 }
 
 impl<D: Device + Sync> Store<D> {
@@ -73,10 +80,13 @@ impl<D: Device + Sync> Store<D> {
                 });
             }
         }
-        let report = OpenReport {
+        let mut report = OpenReport {
             from_backup: copy == SuperblockCopy::Backup,
             was_clean: sb.clean,
+            replayed_entries: 0,
+            replayed_keys: 0,
         };
+        let read_only = opts.read_only || opts.no_recovery;
         let records = read_space_map(&dev, &sb)?;
         let geometry = sb.geometry;
         let node_size = geometry.node_size as usize;
@@ -99,7 +109,7 @@ impl<D: Device + Sync> Store<D> {
             .saturating_add(1)
             .min(data.end.saturating_sub(data.start) / 4);
         let space = Space::new(&geometry, &records, reserve)?;
-        let store = Store {
+        let mut store = Store {
             dev,
             geometry,
             sb: SpinLock::new(sb),
@@ -108,18 +118,48 @@ impl<D: Device + Sync> Store<D> {
             }),
             space,
             gate: SixLock::new_untracked(c"sixfs_store_gate"),
-            read_only: AtomicU32::new(u32::from(opts.read_only)),
+            // Replay writes, as ext4's does on a read-only mount;
+            // `no_recovery` is how not to.
+            read_only: AtomicU32::new(u32::from(
+                read_only && (sb.clean || opts.no_recovery || sb.journal.bucket_count == 0),
+            )),
             next_tag: AtomicU64::new(sb.seq.wrapping_shl(32) | 1),
             cache_limit: cache_nodes,
             counters: Counters::default(),
+            journal: None,
         };
         for (i, root) in sb.roots.iter().enumerate().take(BTREE_ID_NR) {
             let btree = u8::try_from(i).unwrap_or(u8::MAX);
             store.load_root(BtreeId(btree), root)?;
         }
-        if !opts.read_only {
+        if sb.journal.bucket_count != 0 {
+            let (offset, blocks) = sb.journal.ring(&geometry);
+            let ring = Ring {
+                offset,
+                blocks,
+                block_size: geometry.block_size as usize,
+                uuid: sb.uuid,
+            };
+            let cursor = sb.journal_cursor;
+            let mut end = ChainEnd {
+                next_seq: cursor.seq,
+                head: cursor.block,
+                ..ChainEnd::default()
+            };
+            if !sb.clean && !opts.no_recovery {
+                let keys;
+                (end, keys) = store.replay(&ring, cursor)?;
+                report.replayed_entries = end.entries;
+                report.replayed_keys = keys;
+            }
+            store.journal = Some(Journal::start(ring, &end)?);
+        }
+        if !store.is_read_only() {
             store.checkpoint(false)?;
         }
+        store
+            .read_only
+            .store(u32::from(read_only), Ordering::Release);
         Ok((store, report))
     }
 

@@ -42,6 +42,7 @@ fn small_cache() -> OpenOptions {
     OpenOptions {
         read_only: false,
         cache_nodes: 64,
+        ..OpenOptions::default()
     }
 }
 
@@ -233,7 +234,7 @@ test_suite! {
 
     fn a_power_cut_in_a_checkpoint_leaves_one_tree_whole() {
         // A cache large enough that only the checkpoints below write.
-        let big_cache = OpenOptions { read_only: false, cache_nodes: 4096 };
+        let big_cache = OpenOptions { read_only: false, cache_nodes: 4096, ..OpenOptions::default() };
         // The same run each time: 400 keys checkpointed, then 200 more
         // and a checkpoint that the device lets `cut` writes of through
         // (None: all; that run counts them).

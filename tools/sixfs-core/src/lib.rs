@@ -42,6 +42,11 @@ pub mod format;
 pub mod space;
 
 #[cfg(not(loom))]
+#[path = "../../../rust/journal/mod.rs"]
+#[forbid(unsafe_code)]
+pub mod journal;
+
+#[cfg(not(loom))]
 #[path = "../../../rust/store/mod.rs"]
 #[forbid(unsafe_code)]
 pub mod store;

@@ -22,7 +22,7 @@ use sixfs_core::format::btree_root::{BtreeRoot, MAX_BTREE_LEVELS};
 use sixfs_core::format::features::Features;
 use sixfs_core::format::geometry::{Geometry, MIN_DATA_BUCKETS, PRIMARY_END};
 use sixfs_core::format::label::Label;
-use sixfs_core::format::superblock::{JournalLocation, Superblock, SUPERBLOCK_SIZE};
+use sixfs_core::format::superblock::{JournalCursor, JournalLocation, Superblock, SUPERBLOCK_SIZE};
 use sixfs_core::format::superblock_io::{backup_candidates, read_superblocks};
 use sixfs_core::platform::crc32c::crc32c;
 use sixfs_core::platform::rng::Rng;
@@ -94,11 +94,30 @@ fn superblock() -> impl Strategy<Value = Superblock> {
             any::<bool>(),
             any::<[u8; 16]>(),
             label(),
-            journal,
+            (journal, any::<u64>(), 1u64..=u64::MAX),
             proptest::array::uniform16(root),
         )
             .prop_map(
-                move |(geometry, seq, (compat, ro_compat), clean, uuid, label, journal, roots)| {
+                move |(
+                    geometry,
+                    seq,
+                    (compat, ro_compat),
+                    clean,
+                    uuid,
+                    label,
+                    (journal, at, cursor_seq),
+                    roots,
+                )| {
+                    // A cursor inside the ring (none without a journal).
+                    let (_, ring_blocks) = journal.ring(&geometry);
+                    let journal_cursor = if ring_blocks == 0 {
+                        JournalCursor::default()
+                    } else {
+                        JournalCursor {
+                            seq: cursor_seq,
+                            block: at % ring_blocks,
+                        }
+                    };
                     Superblock {
                         geometry,
                         seq,
@@ -111,6 +130,7 @@ fn superblock() -> impl Strategy<Value = Superblock> {
                         uuid,
                         label,
                         journal,
+                        journal_cursor,
                         space_map,
                         roots,
                     }

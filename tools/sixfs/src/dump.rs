@@ -352,9 +352,12 @@ fn btrees(args: &DumpArgs, id: Option<u8>, keys: bool) -> u8 {
         }
         None => (0..BTREE_ID_NR as u8).collect(),
     };
+    // What the device holds: the last checkpoint, the journal not
+    // replayed (replaying would write).
     let read_only = OpenOptions {
         read_only: true,
-        cache_nodes: 0,
+        no_recovery: true,
+        ..OpenOptions::default()
     };
     let store = match Store::open(&dev, read_only) {
         Ok((store, _)) => store,

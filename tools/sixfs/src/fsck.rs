@@ -221,9 +221,12 @@ fn check_store(
     repair: bool,
 ) -> Result<Outcome, u8> {
     let path = args.device.display();
+    // What the device holds: the last checkpoint, the journal not
+    // replayed (replaying would write).
     let read_only = OpenOptions {
         read_only: true,
-        cache_nodes: 0,
+        no_recovery: true,
+        ..OpenOptions::default()
     };
     let report = match Store::open(dev, read_only) {
         Ok((store, _)) => check_all(args, &store)?,
@@ -421,9 +424,12 @@ fn rebuild_space_map(args: &FsckArgs, dev: &FileDevice) -> Result<Outcome, u8> {
     println!(
         "fsck.sixfs: {path}: space map rebuilt from the btrees: {changed} bucket records corrected"
     );
+    // What the device holds: the last checkpoint, the journal not
+    // replayed (replaying would write).
     let read_only = OpenOptions {
         read_only: true,
-        cache_nodes: 0,
+        no_recovery: true,
+        ..OpenOptions::default()
     };
     let again = match Store::open(dev, read_only) {
         Ok((store, _)) => store.check(|_| {}),

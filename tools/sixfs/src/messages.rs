@@ -133,6 +133,10 @@ pub fn superblock(e: &SuperblockError) -> String {
             j.first_bucket,
             j.first_bucket.saturating_add(j.bucket_count)
         ),
+        SuperblockError::BadJournalCursor(c) => format!(
+            "journal cursor (entry {} at block {}) lies outside the journal",
+            c.seq, c.block
+        ),
         SuperblockError::BadSpaceMap(m) => format!(
             "space map at buckets {}..{} (two copies of {}) lies outside the data buckets, is too small or overlaps the journal",
             m.buckets().start,

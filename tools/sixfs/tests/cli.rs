@@ -386,6 +386,7 @@ fn keyed() -> (MemoryDevice, Vec<(u8, u64)>) {
     let small_cache = OpenOptions {
         read_only: false,
         cache_nodes: 64,
+        ..OpenOptions::default()
     };
     let (s, _) = Store::open(&dev, small_cache).unwrap();
     for i in 0..KEYS {
@@ -403,6 +404,7 @@ fn keyed() -> (MemoryDevice, Vec<(u8, u64)>) {
     let read_only = OpenOptions {
         read_only: true,
         cache_nodes: 64,
+        ..OpenOptions::default()
     };
     let (s, _) = Store::open(&dev, read_only).unwrap();
     let mut nodes = Vec::new();
