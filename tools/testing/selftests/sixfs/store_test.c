@@ -45,49 +45,6 @@ FIXTURE_TEARDOWN(store)
 	EXPECT_EQ(0, sixfs_unload());
 }
 
-/* Reads @len bytes at @offset of @disk; 0 or -errno. */
-static int read_at(const char *disk, uint64_t offset, void *buf, size_t len)
-{
-	int fd = open(disk, O_RDONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = pread(fd, buf, len, offset);
-	close(fd);
-	return n == (ssize_t)len ? 0 : -EIO;
-}
-
-/* The mount's perf_test file, from the UUID in @disk's superblock. */
-static int perf_path(const char *disk, char *path, size_t size)
-{
-	uint8_t u[16];
-	int ret = read_at(disk, 4096 + 0x48, u, sizeof(u));
-
-	if (ret)
-		return ret;
-	snprintf(path, size,
-		 "/sys/kernel/debug/sixfs/%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x/perf_test",
-		 u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9],
-		 u[10], u[11], u[12], u[13], u[14], u[15]);
-	return 0;
-}
-
-/* Writes one command to a perf_test file; 0 or -errno of the write. */
-static int perf(const char *path, const char *command)
-{
-	int fd = open(path, O_WRONLY);
-	ssize_t n;
-	int ret;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, command, strlen(command));
-	ret = n < 0 ? -errno : 0;
-	close(fd);
-	return ret;
-}
-
 /*
  * The number after @key in the last kernel log line containing @key, or
  * -1. Reads /dev/kmsg from the start.
