@@ -5,6 +5,8 @@
 #   make check    every test (cargo, KUnit, kselftests); last line "N passed, N failed"
 #   make fuzz     the parser fuzzers, FUZZ_SECS (600) seconds each, or only
 #                 FUZZ_TARGETS; make check runs them FUZZ_SECS (15) each
+#   make crash    the userspace power-cut test over CRASH_SEEDS (1000)
+#                 workloads from CRASH_SEED (0); make check runs 16
 #   make bench    benchmarks on the perf kernel; tables in bench/results/
 #   make module   build sixfs.ko for FLAVOUR (debug or perf), or against
 #                 your own configured kernel tree with KDIR=/path/to/kernel
@@ -26,7 +28,7 @@ FUZZ_SECS ?=
 FUZZ_TARGETS ?=
 export CLIPPY KDIR INSTALL_MOD_PATH DESTDIR PREFIX
 
-.PHONY: all deps kernel perf-kernel module install selftests tools run check fuzz bench clippy fmt clean
+.PHONY: all deps kernel perf-kernel module install selftests tools run check fuzz crash bench clippy fmt clean
 
 all: module tools
 
@@ -68,6 +70,12 @@ check: module selftests perf-kernel
 
 fuzz: deps
 	@SIXFS_FUZZ_SECS=$(or $(FUZZ_SECS),600) scripts/fuzz.sh $(FUZZ_TARGETS)
+
+CRASH_SEEDS ?= 1000
+CRASH_SEED ?= 0
+crash: deps
+	@cd tools && SIXFS_CRASH_SEEDS=$(CRASH_SEEDS) SIXFS_CRASH_SEED=$(CRASH_SEED) \
+		cargo test -p sixfs-core --lib every_power_cut -- --nocapture
 
 bench: deps
 	@scripts/build-kernel.sh perf

@@ -193,6 +193,38 @@ test_suite! {
         check_eq!(end.entries, 0);
     }
 
+    fn entries_left_past_a_torn_one_are_never_taken_for_new_ones() {
+        // Entries 1..=5, a block each; 3 is torn, so the chain ends at 2,
+        // but 4 and 5 are still in the ring.
+        let dev = ok!(MemoryDevice::new(64 << 10));
+        let r = ring(64);
+        let j = ok!(Journal::start(r, &ChainEnd { next_seq: 1, ..ChainEnd::default() }));
+        let cursor = j.begin_checkpoint();
+        j.end_checkpoint(Some(cursor));
+        for i in 0..5 {
+            ok!(add(&j, &[key(i, i)]));
+            ok!(j.write_open(&dev, false));
+        }
+        let third = r.offset + 2 * BLOCK as u64;
+        ok!(dev.write(third, &[0u8; BLOCK]));
+        let (end, _) = read_back(&dev, &r, cursor)?;
+        check_eq!(end.entries, 2);
+        // The next run starts after the chain; its first entry takes two
+        // blocks, ending where the stale entry 5 starts.
+        let j = ok!(Journal::start(r, &end));
+        let cursor = j.begin_checkpoint();
+        j.end_checkpoint(Some(cursor));
+        let mut keys = Vec::new();
+        for i in 0..10 {
+            ok!(keys.try_push(key(100 + i, i)));
+        }
+        ok!(add(&j, &keys));
+        ok!(j.write_open(&dev, true));
+        check_eq!(j.stats().used_blocks, 2);
+        let (end, got) = read_back(&dev, &r, cursor)?;
+        check_eq!((end.entries, got.len()), (1, 10));
+    }
+
     fn a_full_ring_refuses_and_a_failed_write_stops_the_journal() {
         let dev = ok!(MemoryDevice::new(64 << 10));
         let r = ring(16);

@@ -34,6 +34,9 @@ mod open;
 mod replay;
 
 #[cfg(all(any(test, CONFIG_KUNIT), not(loom)))]
+mod crash_tests;
+
+#[cfg(all(any(test, CONFIG_KUNIT), not(loom)))]
 mod store_tests;
 
 pub use check::{BadBucket, CheckReport, NodeFault, WalkStep};
