@@ -13,8 +13,12 @@
  * Keys go through the mount's perf_test file. Each test asserts that the
  * caller sees EIO where the device failed, that unmounting works, and
  * that after the linear table is back the filesystem mounts and holds
- * exactly the keys of its last checkpoint that reached the disk. The guest
- * run fails on any oops, WARNING, KASAN report, lockdep splat or hung task.
+ * every key made durable (by a sync) before the failure, and none written
+ * after it. A workload run while writes fail may succeed (its commits wait
+ * in the open journal entry or the node cache) or fail with EIO (a commit
+ * that had to write the journal or a checkpoint): both are allowed, and
+ * nothing it wrote is durable. The guest run fails on any oops, WARNING,
+ * KASAN report, lockdep splat or hung task.
  *
  * The disk: /dev/vdi (SIXFS_DM_DISK), made by mkfs.sixfs with 4 KiB nodes
  * (scripts/check.sh); skipped when missing or without device mapper.
@@ -99,6 +103,15 @@ FIXTURE_TEARDOWN(dm)
 	EXPECT_EQ(0, sixfs_unload());
 }
 
+/* Runs the LATER workload while writes fail: 0 or EIO, as said above. */
+#define EXPECT_LATER_OK_OR_EIO(ret)						\
+	do {									\
+		ret = perf(self->perf, LATER);					\
+		EXPECT_TRUE(ret == 0 || ret == -EIO) {				\
+			TH_LOG("%s while writes fail: %d, wanted 0 or -EIO", LATER, ret); \
+		}								\
+	} while (0)
+
 /* Swaps the live table of the device for @target @params. */
 static int swap_table(FIXTURE_DATA(dm) *self, bool lockfs, const char *target,
 		      const char *params)
@@ -107,8 +120,9 @@ static int swap_table(FIXTURE_DATA(dm) *self, bool lockfs, const char *target,
 }
 
 /*
- * Back on the linear table and mounted read-only: the SYNCED keys are
- * there, the LATER ones are not, and every node checks out.
+ * Back on the linear table and mounted read-only (replaying what the
+ * journal holds): the SYNCED keys are there, the LATER ones are not, and
+ * every node checks out.
  */
 static void expect_last_checkpoint(struct __test_metadata *_metadata,
 				   FIXTURE_DATA(dm) *self)
@@ -133,7 +147,7 @@ static void expect_last_checkpoint(struct __test_metadata *_metadata,
 TEST_F_TIMEOUT(dm, dm_error_gives_eio_and_keeps_what_was_synced, 600)
 {
 	int unmount_errors = kmsg_count("the filesystem keeps its last checkpoint");
-	int fd;
+	int fd, ret;
 
 	/*
 	 * Keys not synced yet: `dmsetup suspend` freezes the filesystem
@@ -142,8 +156,8 @@ TEST_F_TIMEOUT(dm, dm_error_gives_eio_and_keeps_what_was_synced, 600)
 	ASSERT_EQ(0, perf(self->perf, UNSYNCED));
 	ASSERT_EQ(0, swap_table(self, true, "error", ""));
 
-	/* The keys go to the node cache; their sync fails, every time. */
-	EXPECT_EQ(0, perf(self->perf, LATER));
+	/* Their sync fails, every time. */
+	EXPECT_LATER_OK_OR_EIO(ret);
 	EXPECT_EQ(-EIO, perf(self->perf, "sync"));
 	EXPECT_EQ(-EIO, perf(self->perf, "sync"));
 	fd = open(self->dir, O_RDONLY | O_CLOEXEC);
@@ -169,16 +183,21 @@ TEST_F_TIMEOUT(dm, dm_error_gives_eio_and_keeps_what_was_synced, 600)
 
 /*
  * A device failing for a while under the mount: syncs fail with EIO while
- * it does; once it is back (the table swapped while mounted) the next
- * sync writes everything, nothing lost.
+ * it does; once it is back (the table swapped while mounted) the
+ * filesystem takes writes again, and the next sync writes everything:
+ * nothing lost.
  */
 TEST_F_TIMEOUT(dm, a_passing_dm_error_loses_nothing_after_a_sync, 600)
 {
+	int ret;
+
 	/* --nolockfs: a freeze would sync, and the device is gone. */
 	ASSERT_EQ(0, swap_table(self, false, "error", ""));
-	EXPECT_EQ(0, perf(self->perf, LATER));
+	EXPECT_LATER_OK_OR_EIO(ret);
 	EXPECT_EQ(-EIO, perf(self->perf, "sync"));
 	ASSERT_EQ(0, swap_table(self, false, "linear", self->linear));
+	/* The same keys again, as a caller retries what failed. */
+	EXPECT_EQ(0, perf(self->perf, LATER));
 	EXPECT_EQ(0, perf(self->perf, "sync"));
 	EXPECT_EQ(0, perf(self->perf, "check"));
 	ASSERT_EQ(0, umount(self->dir));
@@ -192,18 +211,21 @@ TEST_F_TIMEOUT(dm, a_passing_dm_error_loses_nothing_after_a_sync, 600)
 /*
  * dm-flakey failing every write (up 0 s, down 1 s: always down): syncs
  * fail with EIO, reads still work, including reads of nodes the cache
- * dropped; with the disk back, the last checkpoint is whole.
+ * dropped; with the disk back, what was synced before is whole.
  */
 TEST_F_TIMEOUT(dm, flakey_error_writes_give_eio_and_reads_go_on, 600)
 {
+	int ret;
+
 	snprintf(self->flakey, sizeof(self->flakey), "%s 0 0 1 1 error_writes", self->disk);
 	ASSERT_EQ(0, swap_table(self, true, "flakey", self->flakey));
-	EXPECT_EQ(0, perf(self->perf, LATER));
+	EXPECT_LATER_OK_OR_EIO(ret);
 	EXPECT_EQ(-EIO, perf(self->perf, "sync"));
 	/* Clean nodes leave the cache and are read again from the disk. */
 	ASSERT_EQ(0, write_file("/proc/sys/vm/drop_caches", "2"));
 	EXPECT_EQ(0, perf(self->perf, "verify " SYNCED));
-	EXPECT_EQ(0, perf(self->perf, "verify " LATER));
+	if (ret == 0)
+		EXPECT_EQ(0, perf(self->perf, "verify " LATER));
 	ASSERT_EQ(0, umount(self->dir));
 
 	ASSERT_EQ(0, swap_table(self, false, "linear", self->linear));
