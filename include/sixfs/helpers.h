@@ -69,6 +69,11 @@ void sixfs_init_completion(struct completion *x);
  */
 struct task_struct *sixfs_kthread_run(int (*fn)(void *data), void *data,
 				      const char *name, unsigned int index);
+/*
+ * In a kernel thread: sleeps (TASK_IDLE) for @msecs or until kthread_stop(),
+ * without losing a stop that comes just before the sleep.
+ */
+void sixfs_kthread_sleep_idle(unsigned int msecs);
 
 /* debugfs, which Rust's bindings do not reach. */
 struct dentry *sixfs_debugfs_create_dir(const char *name, struct dentry *parent);
@@ -107,6 +112,8 @@ void sixfs_get_file(struct file *file);
  */
 enum {
 	SIXFS_OPT_ERRORS = 0,
+	SIXFS_OPT_NORECOVERY = 1,
+	SIXFS_OPT_JOURNAL_FLUSH_DELAY = 2,
 };
 enum {
 	SIXFS_ERRORS_CONTINUE = 0,

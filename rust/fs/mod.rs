@@ -13,10 +13,11 @@ use crate::format::superblock::{Superblock, SuperblockError, SUPERBLOCK_OFFSET};
 use crate::format::superblock_io::{self, ReadError, SuperblockCopy};
 use crate::glue::debugfs::{Handler, MountDir};
 use crate::glue::fs_type::{Errors, FileSystem, FileSystemType, MountOptions, Reconfigure, StatFs};
+use crate::glue::kthread::Periodic;
 use crate::glue::shrinker::{Shrink, Shrinker};
 use crate::glue::super_block::SuperBlock;
 use crate::perf::mounted::{parse_mounted, run_mounted};
-use crate::store::{OpenOptions, Store, StoreError};
+use crate::store::{ErrorPolicy, OpenOptions, Store, StoreError};
 use core::fmt;
 use core::sync::atomic::{AtomicU8, Ordering};
 use kernel::{c_str, prelude::*, str::CStr, sync::Arc};
@@ -31,6 +32,12 @@ static SIXFS_TYPE: FileSystemType = FileSystemType::new();
 /// `errors=` when the mount does not say.
 const DEFAULT_ERRORS: Errors = Errors::RemountRo;
 
+/// `journal_flush_delay=` when the mount does not say: milliseconds
+/// between journal writes of commits no one syncs (bcachefs's default).
+const DEFAULT_JOURNAL_FLUSH_DELAY_MS: u32 = 1000;
+/// The shortest and longest delays allowed.
+const JOURNAL_FLUSH_DELAY_RANGE: core::ops::RangeInclusive<u32> = 1..=600_000;
+
 /// The longest file name (a dirent's limit, as most Linux filesystems).
 const NAME_MAX: u32 = 255;
 
@@ -42,6 +49,9 @@ const NAME_MAX: u32 = 255;
 /// shrinker go before the store, which by then has been closed by
 /// `put_super`.
 pub(crate) struct MountedFs {
+    /// Writes the journal's open entry every `journal_flush_delay` ms
+    /// (stopped first: it uses the store).
+    _journal_flusher: Periodic,
     /// `/sys/kernel/debug/sixfs/<uuid>/`, if it could be made.
     _debugfs: Option<MountDir>,
     /// Gives clean nodes back under memory pressure.
@@ -50,6 +60,10 @@ pub(crate) struct MountedFs {
     store: Arc<Store<BioDevice>>,
     /// `errors=`, as an [`Errors`] index (`errors_to_u8`).
     errors: AtomicU8,
+    /// `journal_flush_delay=`, in milliseconds (fixed at mount).
+    journal_flush_delay: u32,
+    /// `norecovery`.
+    no_recovery: bool,
 }
 
 fn errors_to_u8(errors: Errors) -> u8 {
@@ -65,6 +79,15 @@ fn errors_from_u8(value: u8) -> Errors {
         0 => Errors::Continue,
         2 => Errors::Panic,
         _ => Errors::RemountRo,
+    }
+}
+
+/// What the store does on a run-time error, as `errors=` says.
+fn error_policy(errors: Errors) -> ErrorPolicy {
+    match errors {
+        Errors::Continue => ErrorPolicy::Continue,
+        Errors::RemountRo => ErrorPolicy::ReadOnly,
+        Errors::Panic => ErrorPolicy::Panic,
     }
 }
 
@@ -109,20 +132,55 @@ impl MountedFs {
         // messages, which say why a device is refused.
         read_superblock(name, &dev)?;
         let errors = options.errors.unwrap_or(DEFAULT_ERRORS);
+        if options.no_recovery && !read_only {
+            pr_err!("{name}: norecovery mounts read-only only (add ro)\n");
+            return Err(EINVAL);
+        }
+        let delay = options
+            .journal_flush_delay
+            .unwrap_or(DEFAULT_JOURNAL_FLUSH_DELAY_MS);
+        if !JOURNAL_FLUSH_DELAY_RANGE.contains(&delay) {
+            pr_err!(
+                "{name}: journal_flush_delay={delay}: milliseconds from {} to {}\n",
+                JOURNAL_FLUSH_DELAY_RANGE.start(),
+                JOURNAL_FLUSH_DELAY_RANGE.end()
+            );
+            return Err(EINVAL);
+        }
         let opts = OpenOptions {
             read_only,
+            no_recovery: options.no_recovery,
+            errors: error_policy(errors),
             ..OpenOptions::default()
         };
         let (store, report) =
             Store::open(dev, opts).map_err(|e| store_error(name, "cannot mount", e))?;
         if !report.was_clean {
-            pr_warn!(
-                "{name}: not unmounted cleanly: replayed {} journal entries ({} updates)\n",
-                report.replayed_entries,
-                report.replayed_keys
-            );
+            if options.no_recovery {
+                pr_warn!("{name}: not unmounted cleanly: norecovery, mounting the last checkpoint without the journal\n");
+            } else {
+                pr_warn!(
+                    "{name}: not unmounted cleanly: replayed {} journal entries ({} updates)\n",
+                    report.replayed_entries,
+                    report.replayed_keys
+                );
+            }
         }
         let store = Arc::new(store, GFP_KERNEL)?;
+        let flusher_store = store.clone();
+        let journal_flusher = Periodic::start(
+            c"sixfs_journal",
+            delay,
+            KBox::new(
+                move || {
+                    // Errors are the store's to report (errors=); the
+                    // next tick tries again.
+                    let _ = flusher_store.sync();
+                    let _ = flusher_store.maintain();
+                },
+                GFP_KERNEL,
+            )?,
+        )?;
         let shrinker = Shrinker::register(name, store.clone())
             .inspect_err(|e| {
                 pr_warn!(
@@ -142,14 +200,18 @@ impl MountedFs {
             sb.geometry.block_size,
         );
         Ok(Self {
+            _journal_flusher: journal_flusher,
             _debugfs: debugfs,
             _shrinker: shrinker,
             store,
             errors: AtomicU8::new(errors_to_u8(errors)),
+            journal_flush_delay: delay,
+            no_recovery: options.no_recovery,
         })
     }
 
-    /// `sync_fs`: a checkpoint (nothing to do when read-only).
+    /// `sync_fs`: a flush write of the journal (nothing to do when
+    /// read-only).
     fn sync(&self, name: &CStr) -> Result {
         self.store.sync().map_err(|e| store_error(name, "sync", e))
     }
@@ -309,6 +371,14 @@ impl FileSystem for SixFs {
                 sb.sync()?;
                 mounted.remount_ro(sb.id())?;
             }
+            Some(false) if mounted.no_recovery => {
+                // Writing would drop the journal that was not replayed.
+                pr_err!(
+                    "{}: a norecovery mount stays read-only: mount again without norecovery\n",
+                    sb.id()
+                );
+                return Err(EINVAL);
+            }
             Some(false) => mounted.remount_rw(sb.id())?,
             None => {}
         }
@@ -316,12 +386,13 @@ impl FileSystem for SixFs {
             mounted
                 .errors
                 .store(errors_to_u8(errors), Ordering::Relaxed);
+            mounted.store.set_error_policy(error_policy(errors));
         }
         Ok(())
     }
 
     fn sync_fs(sb: &SuperBlock, mounted: &MountedFs, wait: bool) -> Result {
-        // The VFS calls this without, then with, `wait`: one checkpoint.
+        // The VFS calls this without, then with, `wait`: one flush.
         if !wait {
             return Ok(());
         }
@@ -363,6 +434,13 @@ impl FileSystem for SixFs {
     }
 
     fn show_options(mounted: &MountedFs, out: &mut dyn fmt::Write) -> fmt::Result {
-        write!(out, ",errors={}", mounted.errors().name())
+        write!(out, ",errors={}", mounted.errors().name())?;
+        if mounted.journal_flush_delay != DEFAULT_JOURNAL_FLUSH_DELAY_MS {
+            write!(out, ",journal_flush_delay={}", mounted.journal_flush_delay)?;
+        }
+        if mounted.no_recovery {
+            write!(out, ",norecovery")?;
+        }
+        Ok(())
     }
 }

@@ -57,6 +57,8 @@ extern "C" {
 
 /// The option numbers of `sixfs_fs_parameters` (`SIXFS_OPT_*`).
 pub(crate) const SIXFS_OPT_ERRORS: c_int = 0;
+pub(crate) const SIXFS_OPT_NORECOVERY: c_int = 1;
+pub(crate) const SIXFS_OPT_JOURNAL_FLUSH_DELAY: c_int = 2;
 /// The values of `errors=` (`SIXFS_ERRORS_*`).
 pub(crate) const SIXFS_ERRORS_CONTINUE: u32 = 0;
 pub(crate) const SIXFS_ERRORS_REMOUNT_RO: u32 = 1;
@@ -136,6 +138,7 @@ extern "C" {
         name: *const kernel::ffi::c_char,
         index: c_uint,
     ) -> *mut bindings::task_struct;
+    pub(crate) fn sixfs_kthread_sleep_idle(msecs: c_uint);
     pub(crate) fn sixfs_debugfs_create_dir(
         name: *const kernel::ffi::c_char,
         parent: *mut bindings::dentry,

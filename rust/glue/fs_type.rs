@@ -56,6 +56,10 @@ impl Errors {
 pub(crate) struct MountOptions {
     /// `errors=`.
     pub(crate) errors: Option<Errors>,
+    /// `norecovery`: do not replay the journal.
+    pub(crate) no_recovery: bool,
+    /// `journal_flush_delay=MS`.
+    pub(crate) journal_flush_delay: Option<u32>,
 }
 
 /// A remount request.
@@ -319,9 +323,20 @@ unsafe extern "C" fn parse_param_callback(
     // SAFETY: `fc` was set up by `init_fs_context_callback`, and this is
     // the only reference to its options.
     let options = unsafe { options(fc) };
-    match (opt, Errors::from_c(value)) {
-        (ffi::SIXFS_OPT_ERRORS, Some(errors)) => {
-            options.errors = Some(errors);
+    match opt {
+        ffi::SIXFS_OPT_ERRORS => match Errors::from_c(value) {
+            Some(errors) => {
+                options.errors = Some(errors);
+                0
+            }
+            None => EINVAL.to_errno(),
+        },
+        ffi::SIXFS_OPT_NORECOVERY => {
+            options.no_recovery = true;
+            0
+        }
+        ffi::SIXFS_OPT_JOURNAL_FLUSH_DELAY => {
+            options.journal_flush_delay = Some(value);
             0
         }
         _ => EINVAL.to_errno(),

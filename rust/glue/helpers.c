@@ -86,6 +86,14 @@ struct task_struct *sixfs_kthread_run(int (*fn)(void *data), void *data,
 	return kthread_run(fn, data, "%s/%u", name, index);
 }
 
+void sixfs_kthread_sleep_idle(unsigned int msecs)
+{
+	set_current_state(TASK_IDLE);
+	if (!kthread_should_stop())
+		schedule_timeout(msecs_to_jiffies(msecs));
+	__set_current_state(TASK_RUNNING);
+}
+
 struct dentry *sixfs_debugfs_create_dir(const char *name, struct dentry *parent)
 {
 	return debugfs_create_dir(name, parent);
@@ -191,6 +199,8 @@ static const struct constant_table sixfs_errors_values[] = {
 
 const struct fs_parameter_spec sixfs_fs_parameters[] = {
 	fsparam_enum("errors", SIXFS_OPT_ERRORS, sixfs_errors_values),
+	fsparam_flag("norecovery", SIXFS_OPT_NORECOVERY),
+	fsparam_u32("journal_flush_delay", SIXFS_OPT_JOURNAL_FLUSH_DELAY),
 	{}
 };
 

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Kernel threads running a borrowed closure, joined before returning.
+//! Kernel threads: [`run_parallel`] runs a borrowed closure on several and
+//! joins them before returning; [`Periodic`] runs an owned closure every
+//! so often until it is dropped.
 //!
 //! The join is a `struct completion` in the spawner's frame. A thread's last
 //! touch of that frame is `complete()`, made by `kthread_complete_and_exit`,
@@ -116,4 +118,82 @@ unsafe extern "C" fn thread_main(data: *mut c_void) -> kernel::ffi::c_int {
     // SAFETY: `done` is the spawner's initialised completion, valid until
     // `complete()` here is done with it (the caller's promise).
     unsafe { bindings::kthread_complete_and_exit(done, 0) }
+}
+
+/// What a [`Periodic`] thread runs, boxed so that it stays put.
+struct PeriodicWork {
+    work: KBox<dyn Fn() + Send + Sync>,
+    period_ms: u32,
+}
+
+/// A kernel thread that runs a closure every `period_ms` milliseconds
+/// until it is dropped; the drop stops it and waits for it to end.
+///
+/// # Invariants
+///
+/// `task` is the thread started by [`Periodic::start`] on `work`, not yet
+/// stopped; it reads `work` until `kthread_stop` returns.
+pub(crate) struct Periodic {
+    task: *mut bindings::task_struct,
+    /// Freed after `drop` has stopped the thread (fields drop last).
+    _work: KBox<PeriodicWork>,
+}
+
+// SAFETY: the thread's work is `Send + Sync`; the task pointer is used only
+// by `drop`, for `kthread_stop`, which any task may call.
+unsafe impl Send for Periodic {}
+// SAFETY: `&Periodic` gives access to nothing.
+unsafe impl Sync for Periodic {}
+
+impl Periodic {
+    /// Starts the thread `name/0`, which runs `work` every `period_ms`
+    /// milliseconds (sleeping in between, not counted as load or hung).
+    pub(crate) fn start(
+        name: &'static CStr,
+        period_ms: u32,
+        work: KBox<dyn Fn() + Send + Sync>,
+    ) -> Result<Self> {
+        let work = KBox::new(PeriodicWork { work, period_ms }, GFP_KERNEL)?;
+        let data = (&*work as *const PeriodicWork).cast_mut().cast::<c_void>();
+        // SAFETY: `data` points to the boxed work, which `Self` keeps (it
+        // does not move with the box) until `drop` has stopped the thread;
+        // `name` is a static NUL-terminated string.
+        let task =
+            unsafe { ffi::sixfs_kthread_run(Some(periodic_main), data, name.as_ptr().cast(), 0) };
+        from_err_ptr(task)?;
+        // INVARIANT: `task` was started on `work`, and is not stopped.
+        Ok(Self { task, _work: work })
+    }
+}
+
+impl Drop for Periodic {
+    fn drop(&mut self) {
+        // `kthread_stop` wakes the thread and waits until it has returned
+        // from `periodic_main`: after it, nothing reads the work, which the
+        // fields' drop frees.
+        // SAFETY: `self.task` is our running thread (the invariant); it
+        // has not been stopped before, since only this drop stops it.
+        unsafe { bindings::kthread_stop(self.task) };
+    }
+}
+
+/// The body of a [`Periodic`] thread.
+///
+/// # Safety
+///
+/// `data` must point to a `PeriodicWork` that stays valid until
+/// `kthread_stop` of this thread returns.
+unsafe extern "C" fn periodic_main(data: *mut c_void) -> kernel::ffi::c_int {
+    // SAFETY: valid until the thread is stopped (the caller's promise),
+    // and this function returns only after it was asked to stop.
+    let periodic = unsafe { &*data.cast::<PeriodicWork>() };
+    loop {
+        // SAFETY: called from a kernel thread started by kthread_run.
+        unsafe { ffi::sixfs_kthread_sleep_idle(periodic.period_ms) };
+        // SAFETY: called from a kernel thread started by kthread_run.
+        if unsafe { bindings::kthread_should_stop() } {
+            return 0;
+        }
+        (periodic.work)();
+    }
 }

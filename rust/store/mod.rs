@@ -28,6 +28,7 @@
 
 mod check;
 mod checkpoint;
+mod errors;
 mod evict;
 mod format;
 mod open;
@@ -35,11 +36,14 @@ mod replay;
 
 #[cfg(all(any(test, CONFIG_KUNIT), not(loom)))]
 mod crash_tests;
+#[cfg(all(any(test, CONFIG_KUNIT), not(loom)))]
+mod journal_tests;
 
 #[cfg(all(any(test, CONFIG_KUNIT), not(loom)))]
 mod store_tests;
 
 pub use check::{BadBucket, CheckReport, NodeFault, WalkStep};
+pub use errors::ErrorPolicy;
 pub use format::format;
 pub use open::{OpenOptions, OpenReport};
 
@@ -261,6 +265,10 @@ pub struct Store<D: Device> {
     /// The journal, once replay is done (none on a filesystem made
     /// without one: then only checkpoints make commits durable).
     journal: Option<Journal>,
+    /// [`ErrorPolicy`], as a number.
+    error_policy: AtomicU32,
+    /// Open has finished: errors from now on are run-time errors.
+    opened: AtomicU32,
 }
 
 impl<D: Device + Sync> Store<D> {
@@ -292,22 +300,26 @@ impl<D: Device + Sync> Store<D> {
         };
         match journal.flush(&self.dev, seq) {
             Ok(()) => Ok(()),
-            Err(e) => {
-                self.journal_error(e);
-                self.checkpoint(false)
-            }
+            Err(e) => self.journal_failed(e),
         }
     }
 
-    /// Logs that the journal could not be written (a checkpoint follows).
-    fn journal_error(&self, e: JournalError) {
-        if let JournalError::Device(e) = e {
-            let uuid = self.uuid();
-            log::error(format_args!(
-                "sixfs {:02x}{:02x}{:02x}{:02x}: journal write failed ({e:?}): checkpointing instead",
-                uuid[0], uuid[1], uuid[2], uuid[3]
-            ));
+    /// The journal could not be written: a checkpoint makes everything
+    /// durable without it (and starts it afresh), then the error policy
+    /// answers. Returns the checkpoint's result.
+    fn journal_failed(&self, e: JournalError) -> Result<(), StoreError> {
+        let saved = self.checkpoint(false);
+        if let Err(e) = &saved {
+            self.runtime_error("checkpoint after a failed journal write", e);
         }
+        if let JournalError::Device(_) = e {
+            self.runtime_error("journal write", &StoreError::Journal(e));
+        }
+        saved
+    }
+
+    fn opened(&self) -> bool {
+        self.opened.load(Ordering::Acquire) != 0
     }
 
     /// Whether the journal is half full or failed: a checkpoint reclaims
@@ -398,17 +410,20 @@ impl<D: Device + Sync> Store<D> {
     /// Reads the node `r` names from its slot and checks it, logging what
     /// is wrong (a mount's message names the node).
     fn read_checked(&self, r: &NodeRef, check_tag: bool) -> BtreeResult<(Node, NodeHeader)> {
-        self.read_slot(r, check_tag).map_err(|e| match e {
-            SlotError::NoMemory => BtreeError::Alloc,
-            SlotError::Device(e) => {
+        let error = match self.read_slot(r, check_tag) {
+            Ok(node) => return Ok(node),
+            Err(SlotError::NoMemory) => return Err(BtreeError::Alloc),
+            Err(SlotError::Device(e)) => {
                 self.node_error(r, format_args!("cannot be read: {e:?}"));
                 BtreeError::Io
             }
-            SlotError::Bad(e) => {
+            Err(SlotError::Bad(e)) => {
                 self.node_error(r, format_args!("is bad: {e:?}"));
                 BtreeError::BadNode
             }
-        })
+        };
+        self.runtime_error("reading a node", &StoreError::Btree(error));
+        Err(error)
     }
 
     /// Reads the node `r` names from its slot and checks it, saying why it
@@ -521,15 +536,18 @@ impl<D: Device + Sync> NodeStore for Store<D> {
             return Ok(());
         };
         // Under half full, any entry fits (entries are at most a quarter
-        // of the ring): the open one was full, write it. Otherwise, or if
-        // that fails, a checkpoint empties the ring.
-        if !journal.wants_checkpoint() {
+        // of the ring): the open one was full, write it. Otherwise a
+        // checkpoint empties the ring.
+        let done = if journal.wants_checkpoint() {
+            self.checkpoint(false)
+                .inspect_err(|e| self.runtime_error("checkpoint", e))
+        } else {
             match journal.write_open(&self.dev, false) {
-                Ok(()) => return Ok(()),
-                Err(e) => self.journal_error(e),
+                Ok(()) => Ok(()),
+                Err(e) => self.journal_failed(e),
             }
-        }
-        self.checkpoint(false).map_err(|e| match e {
+        };
+        done.map_err(|e| match e {
             StoreError::Btree(e) => e,
             StoreError::ReadOnly => BtreeError::ReadOnly,
             StoreError::NoMemory => BtreeError::Alloc,
@@ -539,11 +557,7 @@ impl<D: Device + Sync> NodeStore for Store<D> {
 
     fn after_run(&self) {
         if let Err(e) = self.maintain() {
-            let uuid = self.uuid();
-            log::error(format_args!(
-                "sixfs {:02x}{:02x}{:02x}{:02x}: cannot write nodes to keep the cache bounded: {e}",
-                uuid[0], uuid[1], uuid[2], uuid[3]
-            ));
+            self.runtime_error("writing nodes to bound the cache and the journal", &e);
         }
     }
 }

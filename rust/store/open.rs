@@ -3,7 +3,7 @@
 //! Opening a store: the newest valid superblock, its space map, the roots.
 
 use super::format::read_space_map;
-use super::{Counters, Store, StoreError, PLACEHOLDER_IDS};
+use super::{Counters, ErrorPolicy, Store, StoreError, PLACEHOLDER_IDS};
 use crate::bkey::Pos;
 use crate::btree::{Btree, BtreeId, BtreeParams, NewNode, NodeRef, NodeState, BTREE_ID_NR};
 use crate::device::Device;
@@ -38,6 +38,8 @@ pub struct OpenOptions {
     /// Do not replay the journal: the last checkpoint's tree, read-only
     /// (`norecovery`).
     pub no_recovery: bool,
+    /// What run-time errors do (`errors=`).
+    pub errors: ErrorPolicy,
 }
 
 /// What opening found, for the mount's log line.
@@ -127,6 +129,8 @@ impl<D: Device + Sync> Store<D> {
             cache_limit: cache_nodes,
             counters: Counters::default(),
             journal: None,
+            error_policy: AtomicU32::new(0),
+            opened: AtomicU32::new(0),
         };
         for (i, root) in sb.roots.iter().enumerate().take(BTREE_ID_NR) {
             let btree = u8::try_from(i).unwrap_or(u8::MAX);
@@ -160,6 +164,8 @@ impl<D: Device + Sync> Store<D> {
         store
             .read_only
             .store(u32::from(read_only), Ordering::Release);
+        store.set_error_policy(opts.errors);
+        store.opened.store(1, Ordering::Release);
         Ok((store, report))
     }
 

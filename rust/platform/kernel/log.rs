@@ -17,3 +17,12 @@ pub fn warn(args: core::fmt::Arguments<'_>) {
 pub fn info(args: core::fmt::Arguments<'_>) {
     kernel::pr_info!("{}\n", args);
 }
+
+/// Panics the kernel with a message (`errors=panic`).
+pub fn fatal(args: core::fmt::Arguments<'_>) -> ! {
+    let args: *const core::fmt::Arguments<'_> = &args;
+    // SAFETY: the format is a NUL-terminated string whose one conversion,
+    // `%pA`, takes a pointer to `core::fmt::Arguments` (lib/vsprintf.c);
+    // `args` outlives the call, which does not return.
+    unsafe { kernel::bindings::panic(c"sixfs: %pA\n".as_ptr(), args.cast::<core::ffi::c_void>()) }
+}

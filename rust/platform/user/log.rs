@@ -17,3 +17,8 @@ pub fn warn(args: core::fmt::Arguments<'_>) {
 pub fn info(args: core::fmt::Arguments<'_>) {
     std::eprintln!("sixfs: {args}");
 }
+
+/// Stops the program with a message (`errors=panic`).
+pub fn fatal(args: core::fmt::Arguments<'_>) -> ! {
+    panic!("sixfs: fatal: {args}")
+}

@@ -1,0 +1,227 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Tests of the store's journal: what a sync acknowledged comes back
+//! after a power cut by replay; a journal that fills under two threads
+//! writing the same keys makes them wait for checkpoints and go on; a
+//! failed journal write is saved by a checkpoint and then answered as
+//! `errors=` says; `no_recovery` mounts the last checkpoint read-only.
+//! Run by `cargo test` and as the KUnit suite `sixfs_store_journal`.
+
+use super::{format, ErrorPolicy, OpenOptions, Store, StoreError};
+use crate::bkey::{Key, Pos, TestVal, Value};
+use crate::btree::{BtreeError, BtreeId, Iter, IterFlags};
+use crate::device::memory::{Faults, MemoryDevice, PowerLoss};
+use crate::format::geometry::{Geometry, GeometryChoice};
+use crate::format::label::Label;
+use crate::format::superblock::{JournalLocation, Superblock};
+use crate::platform::sync::{run_parallel, AtomicU64, Ordering};
+use crate::platform::{check, check_eq, ok, test_info, test_suite, TestFailed};
+
+const T: BtreeId = BtreeId(0);
+const DEVICE: u64 = 4 << 20;
+
+/// A fresh device with 512-byte nodes and blocks and a journal of
+/// `journal_buckets` 4 KiB buckets.
+fn formatted(journal_buckets: u64) -> Result<MemoryDevice, TestFailed> {
+    let dev = ok!(MemoryDevice::new(DEVICE));
+    let choice = GeometryChoice {
+        block_size: Some(512),
+        bucket_size: Some(4096),
+        node_size: Some(512),
+    };
+    let geometry = ok!(Geometry::for_device(DEVICE, choice));
+    let mut sb = Superblock::new(geometry, [4; 16], ok!(Label::new("journal")));
+    sb.journal = JournalLocation {
+        first_bucket: sb.journal.first_bucket,
+        bucket_count: journal_buckets,
+    };
+    ok!(format(&dev, &sb));
+    Ok(dev)
+}
+
+fn options(errors: ErrorPolicy) -> OpenOptions {
+    OpenOptions {
+        cache_nodes: 64,
+        errors,
+        ..OpenOptions::default()
+    }
+}
+
+fn key(k: u64, v: u64) -> Key {
+    Key::new(Pos::new(1, k, 0), Value::Test(TestVal::from_u64(v)))
+}
+
+fn put(s: &Store<&MemoryDevice>, k: u64, v: u64) -> Result<(), BtreeError> {
+    s.trans().run(|t| {
+        t.update(T, key(k, v))?;
+        t.commit()
+    })
+}
+
+/// The value of key `k`, if any.
+fn get(s: &Store<&MemoryDevice>, k: u64) -> Result<Option<u64>, TestFailed> {
+    let found = ok!(s.trans().run(|t| {
+        let mut it = Iter::new(t, T, Pos::new(1, k, 0), IterFlags::default())?;
+        Ok(it.next(t)?.copied())
+    }));
+    Ok(found
+        .filter(|f| f.pos == Pos::new(1, k, 0))
+        .and_then(|f| match f.value {
+            Value::Test(v) => v.as_u64(),
+            _ => None,
+        }))
+}
+
+/// The byte range of the journal's ring on `dev`.
+fn ring_bytes(s: &Store<&MemoryDevice>) -> core::ops::Range<u64> {
+    let sb = s.superblock();
+    let (offset, blocks) = sb.journal.ring(&sb.geometry);
+    offset..offset + blocks * u64::from(sb.geometry.block_size)
+}
+
+test_suite! {
+    sixfs_store_journal;
+
+    fn synced_commits_come_back_by_replay_after_a_power_cut() {
+        let dev = formatted(16)?;
+        let (s, _) = ok!(Store::open(&dev, options(ErrorPolicy::Continue)));
+        for k in 0..300 {
+            ok!(put(&s, k, k + 1));
+        }
+        ok!(s.sync());
+        let stats = s.stats();
+        // A sync is a journal write, not a checkpoint.
+        check!(stats.journal.entries > 0 && stats.journal.flushes > 0);
+        let checkpoints = stats.checkpoints;
+        ok!(put(&s, 1000, 7));
+        drop(s);
+        dev.power_loss(PowerLoss::DropUnflushed);
+        let (s, report) = ok!(Store::open(&dev, options(ErrorPolicy::Continue)));
+        check!(!report.was_clean && report.replayed_entries > 0);
+        check!(report.replayed_keys > 0);
+        for k in 0..300 {
+            check_eq!(get(&s, k)?, Some(k + 1));
+        }
+        // Never synced: lost, as it may be.
+        check_eq!(get(&s, 1000)?, None);
+        check!(ok!(s.check(|_| {})).is_clean());
+        test_info!("replayed {report:?} after {checkpoints} checkpoints");
+        // Replay is idempotent: cut the power again right after it (the
+        // open's own checkpoint is durable), replay again.
+        drop(s);
+        dev.power_loss(PowerLoss::DropUnflushed);
+        let (s, _) = ok!(Store::open(&dev, options(ErrorPolicy::Continue)));
+        for k in 0..300 {
+            check_eq!(get(&s, k)?, Some(k + 1));
+        }
+        ok!(s.close());
+    }
+
+    fn a_full_journal_makes_writers_wait_for_a_checkpoint_and_go_on() {
+        // Two buckets of journal: a few dozen entries.
+        let dev = formatted(2)?;
+        let (s, _) = ok!(Store::open(&dev, options(ErrorPolicy::Continue)));
+        let rounds = if cfg!(sixfs_kernel) { 300 } else { 2000 };
+        let last = [AtomicU64::new(0), AtomicU64::new(0)];
+        // Both threads write the same 64 keys, each its own values, and
+        // sync now and then.
+        let failed = AtomicU64::new(0);
+        ok!(run_parallel(c"journal_full", 2, &|thread| {
+            for i in 0..rounds {
+                let v = ((i << 1) | thread as u64) + 1;
+                if put(&s, i % 64, v).is_err() {
+                    failed.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+                if i % 50 == 0 && s.sync().is_err() {
+                    failed.fetch_add(1, Ordering::Relaxed);
+                }
+                last[thread].store(v, Ordering::Relaxed);
+            }
+        }));
+        check_eq!(failed.load(Ordering::Relaxed), 0);
+        let stats = s.stats();
+        check!(stats.checkpoints > 3);
+        check!(stats.journal.used_blocks <= stats.journal.ring_blocks);
+        // Every key holds one of the two threads' last values for it.
+        for k in 0..64 {
+            let Some(v) = get(&s, k)? else {
+                check!(false);
+                continue;
+            };
+            let writer = (v - 1) & 1;
+            let round = (v - 1) >> 1;
+            check!(round % 64 == k && round + 64 >= rounds && writer < 2);
+        }
+        ok!(s.sync());
+        test_info!("{rounds} rounds by 2 threads: {:?}", stats.journal);
+        drop(s);
+        dev.power_loss(PowerLoss::DropUnflushed);
+        let (s, _) = ok!(Store::open(&dev, options(ErrorPolicy::Continue)));
+        check!(ok!(s.check(|_| {})).is_clean());
+        for k in 0..64 {
+            check!(get(&s, k)?.is_some());
+        }
+    }
+
+    fn a_failed_journal_write_is_saved_by_a_checkpoint_then_errors_says_what_next() {
+        for policy in [ErrorPolicy::Continue, ErrorPolicy::ReadOnly] {
+            let dev = formatted(8)?;
+            let (s, _) = ok!(Store::open(&dev, options(policy)));
+            for k in 0..100 {
+                ok!(put(&s, k, 5));
+            }
+            dev.set_faults(Faults { write: Some(ring_bytes(&s)), ..Faults::default() });
+            ok!(put(&s, 100, 5));
+            // The journal cannot be written: the sync checkpoints instead.
+            ok!(s.sync());
+            let after = put(&s, 500, 5);
+            match policy {
+                ErrorPolicy::ReadOnly => {
+                    check_eq!(after, Err(BtreeError::ReadOnly));
+                    check!(s.is_read_only());
+                }
+                _ => {
+                    ok!(after);
+                    // Still failing: checkpointed again, synced.
+                    ok!(s.sync());
+                }
+            }
+            drop(s);
+            dev.power_loss(PowerLoss::DropUnflushed);
+            dev.set_faults(Faults::default());
+            let (s, _) = ok!(Store::open(&dev, options(policy)));
+            for k in 0..=100 {
+                check_eq!(get(&s, k)?, Some(5));
+            }
+            check_eq!(get(&s, 500)?, (policy == ErrorPolicy::Continue).then_some(5));
+            check!(ok!(s.check(|_| {})).is_clean());
+        }
+    }
+
+    fn no_recovery_mounts_the_last_checkpoint_read_only() {
+        let dev = formatted(8)?;
+        let (s, _) = ok!(Store::open(&dev, options(ErrorPolicy::Continue)));
+        ok!(put(&s, 1, 1));
+        ok!(s.checkpoint(false));
+        ok!(put(&s, 2, 2));
+        ok!(s.sync());
+        drop(s);
+        let writes = dev.stats().writes;
+        let opts = OpenOptions { no_recovery: true, ..options(ErrorPolicy::Continue) };
+        let (s, report) = ok!(Store::open(&dev, opts));
+        check!(s.is_read_only() && report.replayed_entries == 0);
+        check_eq!(get(&s, 1)?, Some(1));
+        check_eq!(get(&s, 2)?, None);
+        check_eq!(s.sync(), Ok(()));
+        check!(matches!(put(&s, 3, 3), Err(BtreeError::ReadOnly)));
+        drop(s);
+        check_eq!(dev.stats().writes, writes);
+        // A read-only mount without it replays (and writes, as ext4 does).
+        let opts = OpenOptions { read_only: true, ..options(ErrorPolicy::Continue) };
+        let (s, report) = ok!(Store::open(&dev, opts));
+        check!(s.is_read_only() && report.replayed_entries > 0);
+        check_eq!(get(&s, 2)?, Some(2));
+        check_eq!(s.checkpoint(false), Err(StoreError::ReadOnly));
+    }
+}
