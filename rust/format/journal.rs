@@ -84,7 +84,32 @@ pub enum EntryError {
     /// A reserved byte is not zero.
     ReservedNotZero,
     /// A record is not valid.
-    BadRecord(KeyError),
+    BadRecord {
+        /// Which record, from 0.
+        index: u32,
+        /// Why.
+        error: KeyError,
+    },
+    /// The header's count of records is not what the payload holds.
+    WrongRecordCount {
+        /// What the header says.
+        header: u32,
+        /// Records the payload holds.
+        found: u32,
+    },
+}
+
+impl EntryError {
+    /// Whether the entry's checksum was right when this was found. Such an
+    /// entry was written whole, so what it holds is wrong (corruption or a
+    /// bug); every other error is what a torn, stale or never-written
+    /// entry shows, which ends the chain normally (fsck tells them apart).
+    pub fn under_good_checksum(&self) -> bool {
+        matches!(
+            self,
+            Self::ReservedNotZero | Self::BadRecord { .. } | Self::WrongRecordCount { .. }
+        )
+    }
 }
 
 /// The bytes a record of `key` takes in an entry.
@@ -274,11 +299,17 @@ pub fn decode<'a>(
     };
     let mut count = 0u32;
     for record in entry.records() {
-        record.map_err(EntryError::BadRecord)?;
+        record.map_err(|error| EntryError::BadRecord {
+            index: count,
+            error,
+        })?;
         count = count.saturating_add(1);
     }
     if count != entry.records {
-        return Err(EntryError::BadLength);
+        return Err(EntryError::WrongRecordCount {
+            header: entry.records,
+            found: count,
+        });
     }
     Ok(entry)
 }
