@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! `sixfs dump`: the superblock, the space map or a btree, readable.
+//! `sixfs dump`: the superblock, the space map, a btree or the journal,
+//! readable.
 
 use crate::file_device::{Access, FileDevice};
-use crate::{messages, uuid};
+use crate::{journal, messages, uuid};
 use clap::{Args, Subcommand};
 use sixfs_core::bkey::{KeyError, Value};
 use sixfs_core::btree::{BtreeId, BTREE_ID_NR};
@@ -21,7 +22,7 @@ use std::io::Write as _;
 use std::path::PathBuf;
 
 /// Show a sixfs filesystem: its superblock (both copies; the default),
-/// its space map, or its btrees.
+/// its space map, its btrees or its journal.
 #[derive(Args, Debug)]
 pub struct DumpArgs {
     /// The block device or image file.
@@ -44,6 +45,13 @@ pub enum DumpWhat {
         /// The btree id (0 to 3); every btree if not given.
         id: Option<u8>,
         /// Print every key of every node too.
+        #[arg(long)]
+        keys: bool,
+    },
+    /// The journal: its ring, its cursor, and every entry of the chain
+    /// mount would replay; where and why the chain ends.
+    Journal {
+        /// Print every record of every entry too.
         #[arg(long)]
         keys: bool,
     },
@@ -100,9 +108,11 @@ pub fn describe(sb: &Superblock) -> String {
             "none".to_string()
         } else {
             format!(
-                "buckets {}..{}",
+                "buckets {}..{}, replay from entry {} at block {}",
                 sb.journal.first_bucket,
-                sb.journal.first_bucket + sb.journal.bucket_count
+                sb.journal.first_bucket + sb.journal.bucket_count,
+                sb.journal_cursor.seq,
+                sb.journal_cursor.block
             )
         },
     );
@@ -155,7 +165,132 @@ pub fn run(args: &DumpArgs) -> u8 {
         None | Some(DumpWhat::Superblock) => superblocks(args),
         Some(DumpWhat::Space) => space(args),
         Some(DumpWhat::Btree { id, keys }) => btrees(args, *id, *keys),
+        Some(DumpWhat::Journal { keys }) => journal_chain(args, *keys),
     }
+}
+
+/// The journal's ring and cursor, then each entry of the chain from the
+/// cursor (with `keys`, each record), then where and why it ends. Exit
+/// status 1 when an entry or record is bad (not for a torn end: that is
+/// how a chain ends after a crash).
+fn journal_chain(args: &DumpArgs, keys: bool) -> u8 {
+    let (dev, sb) = match open(args) {
+        Ok(opened) => opened,
+        Err(status) => return status,
+    };
+    let path = args.device.display();
+    let Some((ring, cursor)) = journal::ring_of(&sb) else {
+        emit("no journal\n");
+        return 0;
+    };
+    let mut out = std::io::stdout().lock();
+    let mut head = String::new();
+    say!(
+        head,
+        "journal: buckets {}..{}, a ring of {} blocks of {} at byte {}",
+        sb.journal.first_bucket,
+        sb.journal.first_bucket + sb.journal.bucket_count,
+        ring.blocks,
+        messages::size(ring.block_size as u64),
+        ring.offset
+    );
+    say!(
+        head,
+        "cursor: entry {} at block {} (the last checkpoint's; {})",
+        cursor.seq,
+        cursor.block,
+        if sb.clean {
+            "clean: mount replays nothing"
+        } else {
+            "not clean: mount replays the chain"
+        }
+    );
+    // Printed as read: a chain may hold thousands of records. A failed
+    // print (a closed pipe: `| head`) stops the printing, not the read.
+    let mut printing = out.write_all(head.as_bytes()).is_ok();
+    let read = journal::read(&dev, &ring, cursor, |e, block| {
+        if !printing {
+            return;
+        }
+        let mut text = String::new();
+        say!(
+            text,
+            "entry {} at block {}: {}, {}",
+            e.seq,
+            block,
+            journal::count(u64::from(e.blocks), "block", "blocks"),
+            journal::count(u64::from(e.records), "record", "records")
+        );
+        if keys {
+            for record in e.records() {
+                match record {
+                    Ok((btree, k)) => say!(
+                        text,
+                        "  btree {btree} {} {}{}",
+                        k.pos(),
+                        value(k.value()),
+                        journal::record_problem(btree, &k)
+                            .map(|why| format!(": BAD: {why}"))
+                            .unwrap_or_default()
+                    ),
+                    Err(e) => say!(text, "  BAD: not a key ({e:?})"),
+                }
+            }
+        }
+        printing = out.write_all(text.as_bytes()).is_ok();
+    });
+    let chain = match read {
+        Ok(chain) => chain,
+        Err(e) => {
+            eprintln!("sixfs dump: {path}: reading the journal: {e}");
+            return 1;
+        }
+    };
+    let end = &chain.end;
+    let mut tail = String::new();
+    let mut status = 0;
+    for bad in &chain.bad_records {
+        status = 1;
+        say!(
+            tail,
+            "BAD: entry {} at block {}, record {}: {}",
+            bad.seq,
+            bad.block,
+            bad.index,
+            bad.why
+        );
+    }
+    match chain.stop {
+        journal::Stop::RingFull => say!(tail, "the chain fills the ring"),
+        journal::Stop::Torn { block, why } => say!(
+            tail,
+            "the chain ends at block {block}, where entry {} would be: {}",
+            end.next_seq,
+            journal::entry_error(&why, end.next_seq)
+        ),
+        journal::Stop::Corrupt { block, why, later } => {
+            status = 1;
+            say!(
+                tail,
+                "the chain ends at block {block}: BAD: entry {}, corrupt (its checksum is right): {}; {} after it",
+                end.next_seq,
+                journal::entry_error(&why, end.next_seq),
+                journal::count(later, "entry", "entries")
+            );
+        }
+    }
+    say!(
+        tail,
+        "{}, {}, {} of the ring's {} blocks",
+        journal::count(end.entries, "entry", "entries"),
+        journal::count(chain.records, "record", "records"),
+        end.used,
+        ring.blocks
+    );
+    if printing {
+        let _ = out.write_all(tail.as_bytes());
+    }
+    status
 }
 
 fn superblocks(args: &DumpArgs) -> u8 {

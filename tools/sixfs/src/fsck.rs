@@ -14,7 +14,7 @@
 //! are reported, not repaired.
 
 use crate::file_device::{Access, FileDevice};
-use crate::messages;
+use crate::{journal, messages};
 use clap::Args;
 use sixfs_core::bkey::Pos;
 use sixfs_core::device::Device;
@@ -167,11 +167,21 @@ pub fn run(args: &FsckArgs) -> u8 {
             Outcome::Uncorrected
         }
     };
-    let trees = match check_store(args, &dev, &newest, repair_allowed) {
+    let journal = match check_journal(args, &dev, &newest) {
         Ok(outcome) => outcome,
         Err(status) => return status,
     };
-    match superblocks.max(trees) {
+    let trees = match check_store(
+        args,
+        &dev,
+        &newest,
+        repair_allowed,
+        journal == Outcome::Clean,
+    ) {
+        Ok(outcome) => outcome,
+        Err(status) => return status,
+    };
+    match superblocks.max(journal).max(trees) {
         Outcome::Clean => {
             if args.verbose {
                 println!(
@@ -179,7 +189,7 @@ pub fn run(args: &FsckArgs) -> u8 {
                     if newest.clean {
                         ""
                     } else {
-                        " (not unmounted cleanly: mount recovers it)"
+                        " (not unmounted cleanly: mount replays the journal)"
                     }
                 );
             }
@@ -211,14 +221,111 @@ enum Outcome {
 /// check of fewer takes about a second or less.
 const PROGRESS_MIN_NODES: u64 = 50_000;
 
+/// Checks the journal of the filesystem `sb` describes: the chain of
+/// entries from its cursor, as mount reads it, every record as replay
+/// takes it. The journal is not replayed (that writes; mount does it) and
+/// nothing in it is repaired. `Err` holds the exit status of an
+/// operational error.
+fn check_journal(args: &FsckArgs, dev: &FileDevice, sb: &Superblock) -> Result<Outcome, u8> {
+    let path = args.device.display();
+    let Some((ring, cursor)) = journal::ring_of(sb) else {
+        if args.verbose {
+            println!(
+                "fsck.sixfs: {path}: no journal (commits are durable through checkpoints only)"
+            );
+        }
+        return Ok(Outcome::Clean);
+    };
+    let chain = match journal::read(dev, &ring, cursor, |_, _| {}) {
+        Ok(chain) => chain,
+        Err(e) => {
+            eprintln!("fsck.sixfs: {path}: reading the journal: {e}");
+            return Err(EXIT_OPERATIONAL);
+        }
+    };
+    let end = &chain.end;
+    let entries = journal::count(end.entries, "journal entry", "journal entries");
+    let updates = journal::count(chain.records, "update", "updates");
+    let ending = match chain.stop {
+        journal::Stop::RingFull => "the ring is full".to_string(),
+        journal::Stop::Torn { block, why } | journal::Stop::Corrupt { block, why, .. } => format!(
+            "the chain ends at block {block}: {}",
+            journal::entry_error(&why, end.next_seq)
+        ),
+    };
+    if args.verbose {
+        println!(
+            "fsck.sixfs: {path}: journal: a ring of {} blocks of {} at byte {}; from entry {} at block {}: {entries}, {updates}, {} blocks; {ending}",
+            ring.blocks,
+            messages::size(ring.block_size as u64),
+            ring.offset,
+            cursor.seq,
+            cursor.block,
+            end.used
+        );
+    }
+    let mut outcome = Outcome::Clean;
+    for bad in chain.bad_records.iter().take(MAX_LISTED) {
+        eprintln!(
+            "fsck.sixfs: {path}: journal entry {} at block {}, record {}: {}; replaying it, the next mount fails",
+            bad.seq, bad.block, bad.index, bad.why
+        );
+        outcome = Outcome::Uncorrected;
+    }
+    if chain.bad_records.len() > MAX_LISTED {
+        eprintln!(
+            "fsck.sixfs: {path}: and {} more bad journal records, not listed",
+            chain.bad_records.len() - MAX_LISTED
+        );
+    }
+    if let journal::Stop::Corrupt { block, why, later } = chain.stop {
+        eprintln!(
+            "fsck.sixfs: {path}: journal entry {} at block {block}: corrupt (its checksum is right): {}; mount ends replay before it, so its updates are lost, and those of the {} after it",
+            end.next_seq,
+            journal::entry_error(&why, end.next_seq),
+            journal::count(later, "entry", "entries")
+        );
+        outcome = Outcome::Uncorrected;
+    }
+    if outcome == Outcome::Uncorrected {
+        // Said with or without -y: no option repairs it.
+        eprintln!(
+            "fsck.sixfs: {path}: the journal is not repaired: this fsck cannot repair a journal yet"
+        );
+        return Ok(outcome);
+    }
+    if end.entries == 0 {
+        return Ok(outcome);
+    }
+    if sb.clean {
+        // A clean unmount checkpoints everything and leaves the cursor
+        // where no entry is: entries there were never meant to be seen.
+        eprintln!(
+            "fsck.sixfs: {path}: warning: marked clean, yet the journal holds {entries} ({updates}) from its cursor (entry {} at block {}); mount does not replay a clean filesystem's journal",
+            cursor.seq, cursor.block
+        );
+    } else {
+        println!(
+            "fsck.sixfs: {path}: not unmounted cleanly: the next mount replays {entries} ({updates}) onto the last checkpoint's btrees, checked here as they are; {ending}"
+        );
+    }
+    Ok(outcome)
+}
+
+/// Bad journal records listed at most (then how many more there were).
+const MAX_LISTED: usize = 16;
+
 /// Checks the btrees and the space map of the filesystem `sb` describes
-/// (the newest superblock), and rebuilds a wrong space map if `repair`.
+/// (the newest superblock), and rebuilds a wrong space map if `repair`
+/// and the journal is sound (the rebuild opens the filesystem read-write,
+/// which replays the journal).
 /// `Err` holds the exit status of an operational error.
 fn check_store(
     args: &FsckArgs,
     dev: &FileDevice,
     sb: &Superblock,
     repair: bool,
+    journal_sound: bool,
 ) -> Result<Outcome, u8> {
     let path = args.device.display();
     // What the device holds: the last checkpoint, the journal not
@@ -264,6 +371,12 @@ fn check_store(
         return Ok(Outcome::Uncorrected);
     }
     if !repair {
+        return Ok(Outcome::Uncorrected);
+    }
+    if !journal_sound {
+        eprintln!(
+            "fsck.sixfs: {path}: the space map is not rebuilt while the journal is bad: rebuilding opens the filesystem read-write, which replays the journal"
+        );
         return Ok(Outcome::Uncorrected);
     }
     rebuild_space_map(args, dev)

@@ -9,6 +9,7 @@
 mod dump;
 mod file_device;
 mod fsck;
+mod journal;
 mod messages;
 mod mkfs;
 mod signatures;
@@ -37,7 +38,7 @@ enum Command {
     Mkfs(mkfs::MkfsArgs),
     /// Check and repair a filesystem (also run as fsck.sixfs).
     Fsck(fsck::FsckArgs),
-    /// Show a filesystem's superblock, space map or btrees.
+    /// Show a filesystem's superblock, space map, btrees or journal.
     Dump(dump::DumpArgs),
 }
 

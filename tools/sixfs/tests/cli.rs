@@ -13,7 +13,7 @@ use sixfs_core::format::geometry::{Geometry, GeometryChoice};
 use sixfs_core::format::label::Label;
 use sixfs_core::format::space_map::{self, BucketKind};
 use sixfs_core::format::superblock::Superblock;
-use sixfs_core::format::superblock_io::read_superblocks;
+use sixfs_core::format::superblock_io::{read_superblocks, write_superblocks};
 use sixfs_core::store::{self, OpenOptions, Store, WalkStep};
 use std::fs::{self, File};
 use std::os::unix::fs::FileExt;
@@ -637,4 +637,291 @@ fn fsck_repairs_a_zeroed_primary_superblock_of_a_filesystem_with_keys() {
             .count(),
         nodes.len()
     );
+}
+
+/// Commits in [`journaled`]'s journal: each one entry (a sync each).
+const SYNCS: u64 = 3;
+/// Keys each of them writes.
+const KEYS_PER_SYNC: u64 = 10;
+
+/// An 8 MiB filesystem whose last checkpoint is empty and whose journal
+/// holds [`SYNCS`] entries of [`KEYS_PER_SYNC`] updates (btree 0, keys
+/// `1:k:0` holding `k`): written through the core, each batch made
+/// durable by `sync` (a flush write of the journal), then left without
+/// `close`, as a crash leaves it (not clean).
+fn journaled() -> MemoryDevice {
+    let bytes = 8 * MIB;
+    let dev = MemoryDevice::new(bytes).unwrap();
+    let choice = GeometryChoice {
+        block_size: Some(512),
+        bucket_size: Some(4096),
+        node_size: Some(512),
+    };
+    let geometry = Geometry::for_device(bytes, choice).unwrap();
+    let sb = Superblock::new(geometry, [7; 16], Label::new("journal").unwrap());
+    store::format(&dev, &sb).unwrap();
+    let (s, _) = Store::open(&dev, OpenOptions::default()).unwrap();
+    for k in 0..SYNCS * KEYS_PER_SYNC {
+        let key = Key::new(Pos::new(1, k, 0), Value::Test(TestVal::from_u64(k)));
+        s.trans()
+            .run(|t| {
+                t.update(BtreeId(0), key)?;
+                t.commit()
+            })
+            .unwrap();
+        if (k + 1) % KEYS_PER_SYNC == 0 {
+            s.sync().unwrap();
+        }
+    }
+    drop(s);
+    dev
+}
+
+/// Byte offsets of the journal entries of `img` from its cursor: the
+/// ring holds them one after the other (none wraps in these images).
+fn journal_entries(img: &Path) -> Vec<u64> {
+    let dev = fs::read(img).unwrap();
+    let sb = {
+        let mem = MemoryDevice::new(dev.len() as u64).unwrap();
+        mem.write(0, &dev).unwrap();
+        *read_superblocks(&mem).newest().unwrap().1
+    };
+    let (ring, blocks) = sb.journal.ring(&sb.geometry);
+    let block_size = u64::from(sb.geometry.block_size);
+    let mut block = sb.journal_cursor.block;
+    let mut out = Vec::new();
+    loop {
+        let at = ring + block * block_size;
+        if &dev[at as usize..at as usize + 8] != b"SIXFSjnl" || block >= blocks {
+            return out;
+        }
+        out.push(at);
+        let len = u32::from_le_bytes(dev[at as usize + 12..at as usize + 16].try_into().unwrap());
+        block += u64::from(len);
+    }
+}
+
+/// Writes `bytes` at `offset` of `img`, then the right checksum of the
+/// journal entry at `entry` (crc32c of its bytes 12 to the end of its
+/// payload, at byte 8): a change the checksum does not catch.
+fn patch_entry(img: &Path, entry: u64, offset: u64, bytes: &[u8]) {
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(img)
+        .unwrap();
+    file.write_all_at(bytes, offset).unwrap();
+    let mut header = [0u8; 64];
+    file.read_exact_at(&mut header, entry).unwrap();
+    let payload = u32::from_le_bytes(header[40..44].try_into().unwrap()) as usize;
+    let mut covered = vec![0u8; 64 + payload - 12];
+    file.read_exact_at(&mut covered, entry + 12).unwrap();
+    let crc = sixfs_core::platform::crc32c::crc32c(&covered);
+    file.write_all_at(&crc.to_le_bytes(), entry + 8).unwrap();
+}
+
+#[test]
+fn fsck_and_dump_show_the_journal_of_a_filesystem_left_dirty() {
+    let dir = TestDir::new("journal");
+    let img = save(&journaled(), &dir, "a.img");
+    let before = fs::read(&img).unwrap();
+    let entries = journal_entries(&img);
+    assert_eq!(entries.len() as u64, SYNCS, "{entries:?}");
+    let (rc, out) = fsck(&img, &["-n"]);
+    assert_eq!(rc, 0, "{out}");
+    assert!(
+        out.contains(&format!(
+            "not unmounted cleanly: the next mount replays {SYNCS} journal entries ({} updates) onto the last checkpoint's btrees",
+            SYNCS * KEYS_PER_SYNC
+        )),
+        "{out}"
+    );
+    // The chain ends where nothing was written yet.
+    assert!(out.contains("no entry there"), "{out}");
+    assert!(fs::read(&img).unwrap() == before, "fsck -n wrote");
+    let (rc, out) = fsck(&img, &["-n", "-v"]);
+    assert_eq!(rc, 0, "{out}");
+    assert!(out.contains("journal: a ring of "), "{out}");
+    assert!(
+        out.contains(&format!(
+            "{SYNCS} journal entries, {} updates",
+            SYNCS * KEYS_PER_SYNC
+        )),
+        "{out}"
+    );
+    // -y has nothing to repair: the journal is mount's to replay.
+    let (rc, out) = fsck(&img, &["-y"]);
+    assert_eq!(rc, 0, "{out}");
+    assert!(fs::read(&img).unwrap() == before, "fsck -y wrote");
+
+    let (rc, out) = dump(&img, &["journal", "--keys"]);
+    assert_eq!(rc, 0, "{out}");
+    assert!(out.starts_with("journal: buckets "), "{out}");
+    assert!(out.contains("cursor: entry "), "{out}");
+    assert!(out.contains("not clean: mount replays the chain"), "{out}");
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("entry ")).count() as u64,
+        SYNCS,
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(" blocks, {KEYS_PER_SYNC} records\n")),
+        "{out}"
+    );
+    for k in 0..SYNCS * KEYS_PER_SYNC {
+        assert!(
+            out.contains(&format!(
+                "  btree 0 1:{k}:0 test value {:016x}",
+                k.swap_bytes()
+            )),
+            "key {k}: {out}"
+        );
+    }
+    assert!(out.contains("the chain ends at block "), "{out}");
+    assert!(
+        out.contains(&format!(
+            "{SYNCS} entries, {} records, ",
+            SYNCS * KEYS_PER_SYNC
+        )),
+        "{out}"
+    );
+    let (rc, out) = dump(&img, &["journal"]);
+    assert_eq!(rc, 0, "{out}");
+    assert!(!out.contains("test value"), "{out}");
+    let (_, out) = dump(&img, &[]);
+    assert!(out.contains(", replay from entry "), "{out}");
+}
+
+#[test]
+fn fsck_calls_a_torn_last_journal_entry_the_normal_end_of_the_chain() {
+    let dir = TestDir::new("journal-torn");
+    let img = save(&journaled(), &dir, "a.img");
+    let entries = journal_entries(&img);
+    let last = *entries.last().unwrap();
+    // A byte of its first record: the checksum no longer matches, as after
+    // a write cut short.
+    flip_bit(&img, last + 64 + 20, 4);
+    let before = fs::read(&img).unwrap();
+    let (rc, out) = fsck(&img, &["-n"]);
+    assert_eq!(rc, 0, "{out}");
+    let block = (last - entries[0]) / 512 + journal_cursor_block(&img);
+    assert!(
+        out.contains(&format!(
+            "replays {} journal entries ({} updates)",
+            SYNCS - 1,
+            (SYNCS - 1) * KEYS_PER_SYNC
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "the chain ends at block {block}: bad checksum: a torn write"
+        )),
+        "{out}"
+    );
+    assert!(fs::read(&img).unwrap() == before, "fsck -n wrote");
+    let (rc, out) = dump(&img, &["journal"]);
+    assert_eq!(rc, 0, "{out}");
+    assert!(
+        out.contains(&format!(
+            "the chain ends at block {block}, where entry {} would be: bad checksum",
+            journal_cursor_seq(&img) + SYNCS - 1
+        )),
+        "{out}"
+    );
+}
+
+fn newest_superblock(img: &Path) -> Superblock {
+    let bytes = fs::read(img).unwrap();
+    let mem = MemoryDevice::new(bytes.len() as u64).unwrap();
+    mem.write(0, &bytes).unwrap();
+    *read_superblocks(&mem).newest().unwrap().1
+}
+
+fn journal_cursor_block(img: &Path) -> u64 {
+    newest_superblock(img).journal_cursor.block
+}
+
+fn journal_cursor_seq(img: &Path) -> u64 {
+    newest_superblock(img).journal_cursor.seq
+}
+
+#[test]
+fn fsck_finds_a_bad_record_under_a_right_journal_checksum() {
+    let dir = TestDir::new("journal-corrupt");
+    let dev = journaled();
+    let seq = journal_cursor_seq(&save(&dev, &dir, "probe.img")) + 1;
+    // The second entry's first record: its key's type byte (8 bytes of
+    // record header, then the key: length u16, type u8), and, in another
+    // image, the record's btree id.
+    for (name, byte_in_record, value, message) in [
+        (
+            "key",
+            8 + 2,
+            0xee,
+            "record 0 is not a valid key (BadType(238))",
+        ),
+        (
+            "btree",
+            0,
+            9,
+            "record 0: an update of btree 9, which does not exist",
+        ),
+    ] {
+        let img = save(&dev, &dir, &format!("{name}.img"));
+        let entries = journal_entries(&img);
+        let entry = entries[1];
+        let block = journal_cursor_block(&img) + (entry - entries[0]) / 512;
+        patch_entry(&img, entry, entry + 64 + byte_in_record, &[value]);
+        let corrupt = fs::read(&img).unwrap();
+        let (rc, out) = fsck(&img, &["-n"]);
+        assert_eq!(rc, 4, "{name}: {out}");
+        assert!(
+            out.contains(&format!("journal entry {seq} at block {block}")),
+            "{name}: {out}"
+        );
+        assert!(out.contains(message), "{name}: {out}");
+        if name == "key" {
+            // Mount would stop there: the last entry is lost with it.
+            assert!(
+                out.contains("so its updates are lost, and those of the 1 entry after it"),
+                "{out}"
+            );
+        }
+        assert!(out.contains("not repaired"), "{name}: {out}");
+        assert!(fs::read(&img).unwrap() == corrupt, "fsck -n wrote");
+        let (rc, out) = fsck(&img, &["-y"]);
+        assert_eq!(rc, 4, "{name}: {out}");
+        assert!(
+            out.contains("the journal is not repaired: this fsck cannot repair a journal yet"),
+            "{name}: {out}"
+        );
+        assert!(fs::read(&img).unwrap() == corrupt, "fsck -y wrote");
+        let (rc, out) = dump(&img, &["journal", "--keys"]);
+        assert_eq!(rc, 1, "{name}: {out}");
+        assert!(out.contains("BAD: "), "{name}: {out}");
+    }
+}
+
+#[test]
+fn fsck_warns_of_a_clean_filesystem_whose_journal_holds_entries() {
+    let dir = TestDir::new("journal-clean");
+    let dev = journaled();
+    // Marked clean while its journal holds entries, which a clean unmount
+    // never leaves: mount would ignore them.
+    let mut sb = *read_superblocks(&dev).newest().unwrap().1;
+    sb.clean = true;
+    write_superblocks(&dev, &sb).unwrap();
+    let img = save(&dev, &dir, "a.img");
+    let (rc, out) = fsck(&img, &["-n"]);
+    assert_eq!(rc, 0, "{out}");
+    assert!(
+        out.contains(&format!(
+            "warning: marked clean, yet the journal holds {SYNCS} journal entries"
+        )),
+        "{out}"
+    );
+    let (rc, out) = dump(&img, &["journal"]);
+    assert_eq!(rc, 0, "{out}");
+    assert!(out.contains("clean: mount replays nothing"), "{out}");
 }
