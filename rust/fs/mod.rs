@@ -168,19 +168,16 @@ impl MountedFs {
         }
         let store = Arc::new(store, GFP_KERNEL)?;
         let flusher_store = store.clone();
-        let journal_flusher = Periodic::start(
-            c"sixfs_journal",
-            delay,
-            KBox::new(
-                move || {
-                    // Errors are the store's to report (errors=); the
-                    // next tick tries again.
-                    let _ = flusher_store.sync();
-                    let _ = flusher_store.maintain();
-                },
-                GFP_KERNEL,
-            )?,
+        let flush: Arc<dyn Fn() + Send + Sync> = Arc::new(
+            move || {
+                // Errors are the store's to report (errors=); the next
+                // tick tries again.
+                let _ = flusher_store.sync();
+                let _ = flusher_store.maintain();
+            },
+            GFP_KERNEL,
         )?;
+        let journal_flusher = Periodic::start(c"sixfs_journal", delay, flush)?;
         let shrinker = Shrinker::register(name, store.clone())
             .inspect_err(|e| {
                 pr_warn!(

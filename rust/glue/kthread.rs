@@ -15,7 +15,7 @@
 use super::ffi;
 use core::ffi::{c_void, CStr};
 use core::pin::pin;
-use kernel::{bindings, error::from_err_ptr, prelude::*, types::Opaque};
+use kernel::{bindings, error::from_err_ptr, prelude::*, sync::Arc, types::Opaque};
 
 /// One thread's start record, in the spawner's vector.
 struct Start<'a> {
@@ -122,7 +122,7 @@ unsafe extern "C" fn thread_main(data: *mut c_void) -> kernel::ffi::c_int {
 
 /// What a [`Periodic`] thread runs, boxed so that it stays put.
 struct PeriodicWork {
-    work: KBox<dyn Fn() + Send + Sync>,
+    work: Arc<dyn Fn() + Send + Sync>,
     period_ms: u32,
 }
 
@@ -151,7 +151,7 @@ impl Periodic {
     pub(crate) fn start(
         name: &'static CStr,
         period_ms: u32,
-        work: KBox<dyn Fn() + Send + Sync>,
+        work: Arc<dyn Fn() + Send + Sync>,
     ) -> Result<Self> {
         let work = KBox::new(PeriodicWork { work, period_ms }, GFP_KERNEL)?;
         let data = (&*work as *const PeriodicWork).cast_mut().cast::<c_void>();

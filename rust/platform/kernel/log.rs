@@ -24,5 +24,10 @@ pub fn fatal(args: core::fmt::Arguments<'_>) -> ! {
     // SAFETY: the format is a NUL-terminated string whose one conversion,
     // `%pA`, takes a pointer to `core::fmt::Arguments` (lib/vsprintf.c);
     // `args` outlives the call, which does not return.
-    unsafe { kernel::bindings::panic(c"sixfs: %pA\n".as_ptr(), args.cast::<core::ffi::c_void>()) }
+    unsafe {
+        kernel::bindings::panic(
+            c"sixfs: %pA\n".as_ptr().cast(),
+            args.cast::<core::ffi::c_void>(),
+        )
+    }
 }
