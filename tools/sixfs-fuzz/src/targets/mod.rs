@@ -6,6 +6,8 @@
 use crate::Target;
 
 pub mod bset;
+pub mod journal_chain;
+pub mod journal_entry;
 pub mod key;
 pub mod node_disk;
 pub mod space_map;
@@ -20,4 +22,6 @@ pub static ALL: &[&Target] = &[
     &bset::TARGET,
     &node_disk::TARGET,
     &space_map::TARGET,
+    &journal_entry::TARGET,
+    &journal_chain::TARGET,
 ];
