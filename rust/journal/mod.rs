@@ -136,6 +136,8 @@ struct State {
     written_seq: u64,
     /// ... and durable.
     durable_seq: u64,
+    /// The sequence number of the last commit taken.
+    last_commit_seq: u64,
     /// A write or flush failed: see [`JournalError::Failed`].
     failed: bool,
     stats: JournalStats,
@@ -186,6 +188,7 @@ impl Journal {
                 spare: Some(entry_buffer(max_entry)?),
                 written_seq: seq - 1,
                 durable_seq: seq - 1,
+                last_commit_seq: seq - 1,
                 failed: false,
                 stats: JournalStats {
                     ring_blocks: ring.blocks,
@@ -217,6 +220,12 @@ impl Journal {
     pub fn wants_checkpoint(&self) -> bool {
         let s = self.state.lock();
         s.used.saturating_mul(2) >= self.ring.blocks || s.failed
+    }
+
+    /// Whether every commit so far is durable.
+    pub fn all_durable(&self) -> bool {
+        let s = self.state.lock();
+        s.durable_seq >= s.last_commit_seq
     }
 
     /// Whether anything was journaled since the last checkpoint.
@@ -265,6 +274,7 @@ impl Journal {
         };
         s.payload = payload;
         s.records = s.records.saturating_add(records);
+        s.last_commit_seq = s.seq;
         s.stats.records = s.stats.records.saturating_add(u64::from(records));
         Ok(Ok(s.seq))
     }

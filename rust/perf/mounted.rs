@@ -250,9 +250,7 @@ pub fn run_mounted<D: Device + Sync>(
         MountedCommand::Sync => {
             let before = store.stats();
             let start = now_ns();
-            if !store.is_read_only() {
-                store.checkpoint(false)?;
-            }
+            store.write_back()?;
             let nanos = now_ns().saturating_sub(start);
             let after = store.stats();
             Ok(Outcome::Synced {

@@ -71,6 +71,7 @@ impl<D: Device + Sync> Store<D> {
                 log::error(format_args!(
                     "sixfs {name:08x}: {doing}: {e}; read-only from now on (errors=remount-ro)"
                 ));
+                self.stopped_by_error.store(1, Ordering::Release);
                 self.read_only.store(1, Ordering::Release);
             }
             ErrorPolicy::Panic => log::fatal(format_args!(

@@ -180,6 +180,8 @@ test_suite! {
                 ErrorPolicy::ReadOnly => {
                     check_eq!(after, Err(BtreeError::ReadOnly));
                     check!(s.is_read_only());
+                    // The checkpoint saved everything: nothing was lost.
+                    check_eq!(s.sync(), Ok(()));
                 }
                 _ => {
                     ok!(after);
@@ -197,6 +199,29 @@ test_suite! {
             check_eq!(get(&s, 500)?, (policy == ErrorPolicy::Continue).then_some(5));
             check!(ok!(s.check(|_| {})).is_clean());
         }
+    }
+
+    fn a_store_stopped_by_errors_says_what_was_lost() {
+        let dev = formatted(8)?;
+        let (s, _) = ok!(Store::open(&dev, options(ErrorPolicy::ReadOnly)));
+        ok!(put(&s, 1, 1));
+        ok!(s.sync());
+        // The device dies: the journal write and the checkpoint both fail.
+        dev.set_faults(Faults { writes_until_failure: Some(0), ..Faults::default() });
+        ok!(put(&s, 2, 2));
+        check!(s.sync().is_err());
+        check!(s.is_read_only());
+        // Read-only now, and commit 2 will never be durable: every later
+        // sync and the unmount say so.
+        check_eq!(s.sync(), Err(StoreError::WritesLost));
+        check_eq!(s.write_back(), Err(StoreError::WritesLost));
+        check_eq!(s.close(), Err(StoreError::WritesLost));
+        drop(s);
+        dev.power_loss(PowerLoss::DropUnflushed);
+        dev.set_faults(Faults::default());
+        let (s, _) = ok!(Store::open(&dev, options(ErrorPolicy::ReadOnly)));
+        check_eq!(get(&s, 1)?, Some(1));
+        check_eq!(get(&s, 2)?, None);
     }
 
     fn no_recovery_mounts_the_last_checkpoint_read_only() {

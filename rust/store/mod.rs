@@ -117,6 +117,9 @@ pub enum StoreError {
     },
     /// The journal failed to write and a checkpoint could not replace it.
     Journal(JournalError),
+    /// An earlier write failed and `errors=remount-ro` stopped writing:
+    /// commits since the last durable point will not reach the device.
+    WritesLost,
 }
 
 impl From<DeviceError> for StoreError {
@@ -166,6 +169,10 @@ impl core::fmt::Display for StoreError {
                 write!(f, "journal entry {seq} cannot be replayed: {why}")
             }
             StoreError::Journal(e) => write!(f, "journal write failed: {e:?}"),
+            StoreError::WritesLost => write!(
+                f,
+                "an earlier write failed and the filesystem went read-only: commits since the last sync are lost"
+            ),
         }
     }
 }
@@ -184,7 +191,7 @@ impl StoreError {
             | StoreError::SpaceMap(_)
             | StoreError::BadRoot { .. } => EINVAL,
             StoreError::BadJournal { .. } => EUCLEAN,
-            StoreError::Journal(_) => EIO,
+            StoreError::Journal(_) | StoreError::WritesLost => EIO,
             StoreError::Device(DeviceError::NoMemory) | StoreError::NoMemory => ENOMEM,
             StoreError::Device(_) | StoreError::SuperblockWrite(_) => EIO,
             StoreError::ReadOnly => EROFS,
@@ -269,6 +276,8 @@ pub struct Store<D: Device> {
     error_policy: AtomicU32,
     /// Open has finished: errors from now on are run-time errors.
     opened: AtomicU32,
+    /// A run-time error made the store read-only (`errors=remount-ro`).
+    stopped_by_error: AtomicU32,
 }
 
 impl<D: Device + Sync> Store<D> {
@@ -293,7 +302,7 @@ impl<D: Device + Sync> Store<D> {
     /// ([`Trans::journal_seq`] after a commit), as [`Self::sync`] does.
     pub fn flush_journal(&self, seq: u64) -> Result<(), StoreError> {
         if self.is_read_only() {
-            return Ok(());
+            return self.writes_lost();
         }
         let Some(journal) = &self.journal else {
             return self.checkpoint(false);
@@ -316,6 +325,41 @@ impl<D: Device + Sync> Store<D> {
             self.runtime_error("journal write", &StoreError::Journal(e));
         }
         saved
+    }
+
+    /// Writes every dirty node (a checkpoint), as an unmount would but
+    /// leaving the filesystem in use; on a read-only store, what
+    /// [`Self::sync`] says.
+    pub fn write_back(&self) -> Result<(), StoreError> {
+        if self.is_read_only() {
+            return self.writes_lost();
+        }
+        self.checkpoint(false)
+    }
+
+    /// On a store that a run-time error made read-only (`errors=`):
+    /// [`StoreError::WritesLost`] if commits that landed are not durable
+    /// and now never will be. Otherwise `Ok`.
+    fn writes_lost(&self) -> Result<(), StoreError> {
+        if self.stopped_by_error.load(Ordering::Acquire) == 0 {
+            return Ok(());
+        }
+        let durable = match &self.journal {
+            Some(journal) => journal.all_durable(),
+            None => !self.has_dirty_nodes(),
+        };
+        if durable {
+            Ok(())
+        } else {
+            Err(StoreError::WritesLost)
+        }
+    }
+
+    /// Whether a node in the cache is dirty.
+    fn has_dirty_nodes(&self) -> bool {
+        self.btree.snapshot().map_or(true, |nodes| {
+            nodes.iter().any(|n| n.is_dirty() && !n.is_dead())
+        })
     }
 
     fn opened(&self) -> bool {
@@ -356,7 +400,7 @@ impl<D: Device + Sync> Store<D> {
     /// in use, which is what the next mount finds.
     pub fn close(&self) -> Result<(), StoreError> {
         if self.is_read_only() {
-            return Ok(());
+            return self.writes_lost();
         }
         let result = self.checkpoint(true);
         self.read_only.store(1, Ordering::Release);

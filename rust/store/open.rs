@@ -131,6 +131,7 @@ impl<D: Device + Sync> Store<D> {
             journal: None,
             error_policy: AtomicU32::new(0),
             opened: AtomicU32::new(0),
+            stopped_by_error: AtomicU32::new(0),
         };
         for (i, root) in sb.roots.iter().enumerate().take(BTREE_ID_NR) {
             let btree = u8::try_from(i).unwrap_or(u8::MAX);

@@ -103,12 +103,15 @@ FIXTURE_TEARDOWN(dm)
 	EXPECT_EQ(0, sixfs_unload());
 }
 
-/* Runs the LATER workload while writes fail: 0 or EIO, as said above. */
+/*
+ * Runs the LATER workload while writes fail: 0 or EIO, as said above, or
+ * EROFS once errors=remount-ro (the default) has stopped writes.
+ */
 #define EXPECT_LATER_OK_OR_EIO(ret)						\
 	do {									\
 		ret = perf(self->perf, LATER);					\
-		EXPECT_TRUE(ret == 0 || ret == -EIO) {				\
-			TH_LOG("%s while writes fail: %d, wanted 0 or -EIO", LATER, ret); \
+		EXPECT_TRUE(ret == 0 || ret == -EIO || ret == -EROFS) {	\
+			TH_LOG("%s while writes fail: %d, wanted 0, -EIO or -EROFS", LATER, ret); \
 		}								\
 	} while (0)
 
@@ -191,6 +194,8 @@ TEST_F_TIMEOUT(dm, a_passing_dm_error_loses_nothing_after_a_sync, 600)
 {
 	int ret;
 
+	/* errors=continue: the filesystem keeps trying (the default stops). */
+	ASSERT_EQ(0, mount(NULL, self->dir, NULL, MS_REMOUNT, "errors=continue"));
 	/* --nolockfs: a freeze would sync, and the device is gone. */
 	ASSERT_EQ(0, swap_table(self, false, "error", ""));
 	EXPECT_LATER_OK_OR_EIO(ret);
@@ -259,6 +264,109 @@ TEST_F_TIMEOUT(dm, flakey_drop_writes_loses_them_and_keeps_the_checkpoint_before
 	EXPECT_LT(unclean, kmsg_count("not unmounted cleanly")) {
 		TH_LOG("no warning that the clean unmount was lost");
 	}
+}
+
+/* A few keys, too few to fill a journal entry: only a flush writes them. */
+#define SMALL "rand_insert 100 1"
+
+/* Unmounts while the device fails: what the disk has is what was durable. */
+static void cut_power(struct __test_metadata *_metadata, FIXTURE_DATA(dm) *self)
+{
+	ASSERT_EQ(0, swap_table(self, false, "error", ""));
+	ASSERT_EQ(0, umount(self->dir));
+	ASSERT_EQ(0, swap_table(self, false, "linear", self->linear));
+}
+
+/*
+ * Commits no one syncs reach the disk within journal_flush_delay (the
+ * journal thread writes them), and the next mount replays them.
+ */
+TEST_F_TIMEOUT(dm, unsynced_commits_reach_the_disk_after_the_flush_delay, 600)
+{
+	int replays = kmsg_count("replayed");
+
+	ASSERT_EQ(0, umount(self->dir));
+	ASSERT_EQ(0, mount(DM_NODE, self->dir, "sixfs", 0, "journal_flush_delay=100"));
+	ASSERT_EQ(0, perf(self->perf, SMALL));
+	/* Ten delays. */
+	usleep(1000 * 1000);
+	cut_power(_metadata, self);
+
+	ASSERT_EQ(0, mount(DM_NODE, self->dir, "sixfs", MS_RDONLY, NULL));
+	EXPECT_EQ(replays + 1, kmsg_count("replayed")) {
+		TH_LOG("the mount after the power cut replayed nothing");
+	}
+	EXPECT_EQ(0, perf(self->perf, "verify " SYNCED));
+	EXPECT_EQ(0, perf(self->perf, "verify " SMALL)) {
+		TH_LOG("commits older than journal_flush_delay were lost");
+	}
+	EXPECT_EQ(0, perf(self->perf, "check"));
+	ASSERT_EQ(0, umount(self->dir));
+	/* Clean, for fsck on the host. */
+	ASSERT_EQ(0, mount(DM_NODE, self->dir, "sixfs", 0, NULL));
+	ASSERT_EQ(0, umount(self->dir));
+}
+
+/*
+ * syncfs is a journal flush: what it acknowledged survives the power cut,
+ * replayed by the next mount; norecovery mounts the last checkpoint
+ * instead (read-only only), and a later normal mount still replays.
+ */
+TEST_F_TIMEOUT(dm, syncfs_is_durable_and_norecovery_skips_the_journal, 600)
+{
+	int fd;
+
+	ASSERT_EQ(0, umount(self->dir));
+	/* No timed flush in this test: only syncfs writes the journal. */
+	ASSERT_EQ(0, mount(DM_NODE, self->dir, "sixfs", 0, "journal_flush_delay=600000"));
+	ASSERT_EQ(0, perf(self->perf, SMALL));
+	fd = open(self->dir, O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, syncfs(fd));
+	close(fd);
+	cut_power(_metadata, self);
+
+	ASSERT_EQ(-1, mount(DM_NODE, self->dir, "sixfs", 0, "norecovery"));
+	ASSERT_EQ(EINVAL, errno);
+	ASSERT_EQ(0, mount(DM_NODE, self->dir, "sixfs", MS_RDONLY, "norecovery"));
+	EXPECT_EQ(0, perf(self->perf, "verify " SYNCED));
+	EXPECT_EQ(-EIO, perf(self->perf, "verify " SMALL)) {
+		TH_LOG("norecovery found keys only the journal holds");
+	}
+	ASSERT_EQ(0, umount(self->dir));
+
+	ASSERT_EQ(0, mount(DM_NODE, self->dir, "sixfs", 0, NULL));
+	EXPECT_EQ(0, perf(self->perf, "verify " SYNCED));
+	EXPECT_EQ(0, perf(self->perf, "verify " SMALL)) {
+		TH_LOG("keys acknowledged by syncfs were lost");
+	}
+	EXPECT_EQ(0, perf(self->perf, "check"));
+	ASSERT_EQ(0, umount(self->dir));
+}
+
+/*
+ * errors=remount-ro (the default): once a journal write fails, writes get
+ * EROFS, and every sync after says EIO for the commits it lost.
+ */
+TEST_F_TIMEOUT(dm, a_failed_journal_write_stops_writes_under_remount_ro, 600)
+{
+	int fd, ret;
+
+	ASSERT_EQ(0, perf(self->perf, SMALL));
+	ASSERT_EQ(0, swap_table(self, false, "error", ""));
+	fd = open(self->dir, O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-1, syncfs(fd));
+	EXPECT_EQ(EIO, errno);
+	EXPECT_TRUE(kmsg_contains("read-only from now on (errors=remount-ro)"));
+	ret = perf(self->perf, LATER);
+	EXPECT_EQ(-EROFS, ret);
+	EXPECT_EQ(-1, syncfs(fd));
+	EXPECT_EQ(EIO, errno);
+	close(fd);
+	ASSERT_EQ(0, umount(self->dir));
+	ASSERT_EQ(0, swap_table(self, false, "linear", self->linear));
+	expect_last_checkpoint(_metadata, self);
 }
 
 TEST_HARNESS_MAIN

@@ -291,6 +291,25 @@ TEST_F(mount, bad_options_are_refused_with_einval_and_named)
 	ASSERT_EQ(-1, mount(disk, self->dir, "sixfs", MS_RDONLY, "errors"));
 	ASSERT_EQ(EINVAL, errno);
 
+	ASSERT_EQ(-1, mount(disk, self->dir, "sixfs", MS_RDONLY, "journal_flush_delay=abc"));
+	ASSERT_EQ(EINVAL, errno);
+	ASSERT_TRUE(kmsg_contains("sixfs: Bad value for 'journal_flush_delay'"));
+	ASSERT_EQ(-1, mount(disk, self->dir, "sixfs", MS_RDONLY, "journal_flush_delay=0"));
+	ASSERT_EQ(EINVAL, errno);
+	ASSERT_TRUE(kmsg_contains("journal_flush_delay=0: milliseconds from 1 to 600000"));
+
+	/* norecovery does not write, so it must be read-only. */
+	ASSERT_EQ(-1, mount(disk, self->dir, "sixfs", 0, "norecovery"));
+	ASSERT_EQ(EINVAL, errno);
+	ASSERT_TRUE(kmsg_contains("norecovery mounts read-only only"));
+	ASSERT_EQ(0, mount(disk, self->dir, "sixfs", MS_RDONLY, "norecovery,journal_flush_delay=250"));
+	ASSERT_TRUE(MOUNTED_WITH(self->dir, " ro,", ",journal_flush_delay=250,norecovery"));
+	/* Going read-write would drop the journal it did not replay. */
+	ASSERT_EQ(-1, mount(NULL, self->dir, NULL, MS_REMOUNT, NULL));
+	ASSERT_EQ(EINVAL, errno);
+	ASSERT_TRUE(kmsg_contains("a norecovery mount stays read-only"));
+	ASSERT_EQ(0, umount(self->dir));
+
 	/* Nothing was left mounted, and ro/rw are the VFS's. */
 	ASSERT_FALSE(MOUNTED_WITH(self->dir, " sixfs "));
 	ASSERT_EQ(0, mount(disk, self->dir, "sixfs", 0, "ro,errors=panic"));
