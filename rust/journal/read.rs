@@ -20,7 +20,7 @@ pub struct ChainEnd {
     /// Blocks from the cursor to `head`.
     pub used: u64,
     /// Why the entry after the last was not taken (`None` if the ring was
-    /// full).
+    /// full, or the sequence numbers ran out).
     pub stop: Option<EntryError>,
 }
 
@@ -57,7 +57,10 @@ pub fn read_chain<E>(
         used: 0,
         stop: None,
     };
-    while end.used < ring.blocks {
+    // No entry is numbered u64::MAX: the number after it does not exist,
+    // so a chain taking it would take the next entry numbered u64::MAX
+    // too (a stale one) as its successor.
+    while end.used < ring.blocks && end.next_seq != u64::MAX {
         // The next entry follows the last, or starts the ring when it did
         // not fit before its end.
         let wrap = (end.head != 0).then(|| (0, ring.blocks.saturating_sub(end.head)));
