@@ -262,6 +262,15 @@ fn journal_chain(args: &DumpArgs, keys: bool) -> u8 {
     }
     match chain.stop {
         journal::Stop::RingFull => say!(tail, "the chain fills the ring"),
+        journal::Stop::OutOfNumbers => {
+            status = 1;
+            say!(
+                tail,
+                "the chain ends at block {}: BAD: no entry may be numbered {}",
+                end.head,
+                u64::MAX
+            );
+        }
         journal::Stop::Torn { block, why } => say!(
             tail,
             "the chain ends at block {block}, where entry {} would be: {}",

@@ -248,6 +248,11 @@ fn check_journal(args: &FsckArgs, dev: &FileDevice, sb: &Superblock) -> Result<O
     let updates = journal::count(chain.records, "update", "updates");
     let ending = match chain.stop {
         journal::Stop::RingFull => "the ring is full".to_string(),
+        journal::Stop::OutOfNumbers => format!(
+            "the chain ends at block {}: no entry may be numbered {}",
+            end.head,
+            u64::MAX
+        ),
         journal::Stop::Torn { block, why } | journal::Stop::Corrupt { block, why, .. } => format!(
             "the chain ends at block {block}: {}",
             journal::entry_error(&why, end.next_seq)
@@ -284,6 +289,14 @@ fn check_journal(args: &FsckArgs, dev: &FileDevice, sb: &Superblock) -> Result<O
             end.next_seq,
             journal::entry_error(&why, end.next_seq),
             journal::count(later, "entry", "entries")
+        );
+        outcome = Outcome::Uncorrected;
+    }
+    if let journal::Stop::OutOfNumbers = chain.stop {
+        eprintln!(
+            "fsck.sixfs: {path}: the journal's sequence numbers ran out at entry {}: the superblock's cursor (entry {}) is wrong",
+            u64::MAX,
+            cursor.seq
         );
         outcome = Outcome::Uncorrected;
     }

@@ -67,6 +67,9 @@ pub struct BadRecord {
 pub enum Stop {
     /// Every block of the ring is taken by the chain.
     RingFull,
+    /// The chain reached sequence number `u64::MAX`, which no entry may
+    /// have (nothing could follow it): a cursor numbered near it is wrong.
+    OutOfNumbers,
     /// The next entry is not there, whole: torn, stale or never written.
     /// Normal: an entry that was not written whole was never acknowledged.
     Torn { block: u64, why: EntryError },
@@ -150,7 +153,11 @@ pub fn read(
 /// either place is corruption, not a torn write.
 fn why_stopped(dev: &dyn Device, ring: &Ring, end: &ChainEnd) -> Result<Stop, DeviceError> {
     let Some(first_why) = end.stop else {
-        return Ok(Stop::RingFull);
+        return Ok(if end.used >= ring.blocks {
+            Stop::RingFull
+        } else {
+            Stop::OutOfNumbers
+        });
     };
     let wrap = (end.head != 0).then(|| (0, ring.blocks.saturating_sub(end.head)));
     for (block, skipped) in core::iter::once((end.head, 0)).chain(wrap) {

@@ -227,7 +227,7 @@ fn check(input: &[u8]) -> Result<Outcome, String> {
             end.head, end.used, cursor.block, ring.blocks
         ));
     }
-    if end.stop.is_none() != (end.used == ring.blocks) {
+    if end.stop.is_none() != (end.used == ring.blocks || end.next_seq == u64::MAX) {
         return Err(format!(
             "stopped for {:?} with {} of {} blocks used",
             end.stop, end.used, ring.blocks
