@@ -21,7 +21,7 @@ use super::iter::{Iter, IterFlags};
 use super::path::Uptodate;
 use super::trans::Trans;
 use crate::bkey::extent::{cut_back, cut_front, overwrite, Overwrite, Span};
-use crate::bkey::{Key, Pos};
+use crate::bkey::{Key, KeyType, Pos};
 use crate::node::split::merge_threshold;
 use crate::node::NodeError;
 use crate::platform::sort::insertion_sort_by_key;
@@ -178,12 +178,19 @@ impl Trans<'_> {
             .ok_or_else(|| BtreeError::bug("no leaf"))
     }
 
-    /// The bytes updates `i..end` add to their leaf at most: what they
-    /// replace stays until compaction.
-    fn bytes_of(&self, i: usize, end: usize) -> usize {
-        self.updates
-            .get(i..end)
-            .map_or(0, |u| u.iter().map(|u| u.key.encoded_len()).sum())
+    /// The bytes updates `i..end` add to their leaf `idx` at most: what
+    /// they replace stays until compaction. A deletion in a leaf of one
+    /// open bset adds nothing (it removes the key, or turns it into a
+    /// smaller whiteout in place): a full leaf takes deletions without a
+    /// split, which on a full device is what frees space.
+    fn bytes_of(&self, idx: usize, i: usize, end: usize) -> BtreeResult<usize> {
+        let in_place = self.leaf_of(idx)?.read(|n| n.deletes_in_place())?;
+        Ok(self.updates.get(i..end).map_or(0, |u| {
+            u.iter()
+                .filter(|u| !(in_place && u.key.kind() == KeyType::Deleted))
+                .map(|u| u.key.encoded_len())
+                .sum()
+        }))
     }
 
     /// Commits the queued updates atomically; they are gone afterwards.
@@ -296,7 +303,7 @@ impl Trans<'_> {
             let mid = (end.saturating_sub(i) >= 2)
                 .then(|| self.updates.get(half.max(i)).map(|u| u.key.pos))
                 .flatten();
-            self.make_room(idx, self.bytes_of(i, end), mid)?;
+            self.make_room(idx, self.bytes_of(idx, i, end)?, mid)?;
             i = end;
         }
         Ok(())
@@ -335,7 +342,7 @@ impl Trans<'_> {
         if reserve_first {
             let mut i = 0;
             while let Some((idx, end)) = self.leaf_group(i)? {
-                let bytes = self.bytes_of(i, end);
+                let bytes = self.bytes_of(idx, i, end)?;
                 self.leaf_of(idx)?.write(|n| n.reserve(bytes))??;
                 i = end;
             }
@@ -345,7 +352,7 @@ impl Trans<'_> {
         }
         let mut i = 0;
         while let Some((idx, end)) = self.leaf_group(i)? {
-            let bytes = self.bytes_of(i, end);
+            let bytes = self.bytes_of(idx, i, end)?;
             let path = self.path(idx)?;
             let leaf = path.node().ok_or_else(|| BtreeError::bug("no leaf"))?;
             // The leaf cursor traversal left at the path's position.

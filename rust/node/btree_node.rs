@@ -223,6 +223,12 @@ impl Node {
         self.seq = self.seq.wrapping_add(1);
     }
 
+    /// Whether a deletion here never needs room: the node is one open
+    /// bset, so a deleted key's bytes go or shrink to a whiteout in place.
+    pub fn deletes_in_place(&self) -> bool {
+        self.written_sets == 0 && self.nsets <= 1
+    }
+
     pub(crate) fn last(&self) -> Bset {
         self.bsets
             .get(self.nsets.saturating_sub(1))

@@ -91,9 +91,13 @@ impl Node {
     }
 
     /// A new node image with the same parameters, one unwritten bset and
-    /// only the live keys (whiteouts kept, deleted keys dropped).
+    /// only the live keys (deleted keys dropped, whiteout flags cleared:
+    /// nothing lies under the new image). Its sequence number follows
+    /// this node's, so a cursor into this node seeks again in it.
     pub fn rewrite(&self) -> Result<Node, NodeError> {
-        Node::from_sorted(self.params, self.keys(Filter::NoDeleted))
+        let mut node = Node::from_sorted(self.params, self.keys(Filter::NoDeleted))?;
+        node.seq = self.seq.wrapping_add(1);
+        Ok(node)
     }
 
     /// A new node holding `keys`, which must be sorted by strictly

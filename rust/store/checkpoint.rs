@@ -202,10 +202,10 @@ impl<D: Device + Sync> Store<D> {
         self.dev.write_many(&writes)?;
         drop(writes);
         for (node, bytes) in batch.nodes.iter() {
-            if let Some(n) = node.data().as_mut() {
-                n.mark_written();
-            }
             node.set_clean();
+            // Written, the node is sorted into one bset (as bcachefs sorts
+            // a node after writing it): a search looks in one place.
+            self.resort(node);
             self.counters.nodes_written.fetch_add(1, Ordering::Relaxed);
             self.counters
                 .bytes_written
@@ -214,6 +214,21 @@ impl<D: Device + Sync> Store<D> {
         batch.nodes.clear();
         batch.bytes = 0;
         Ok(())
+    }
+
+    /// Replaces `node`'s keys by one sorted bset of its live keys, with
+    /// no whiteouts: copy-on-write rewrites a node whole, so nothing on
+    /// the device lies under them, and a deletion then frees its key's
+    /// room at once (on a full device that is what lets deletions in).
+    /// Outside the node's spinlock, to allocate; only while no
+    /// transaction runs (a checkpoint). No memory: it stays as it is,
+    /// which is as correct.
+    fn resort(&self, node: &CachedNode) {
+        let taken = node.data().take();
+        if let Some(n) = taken {
+            let fresh = n.rewrite().unwrap_or(n);
+            *node.data() = Some(fresh);
+        }
     }
 
     /// Moves `node` to a new slot: a new cached node with its keys, its

@@ -540,7 +540,10 @@ impl<D: Device + Sync> NodeStore for Store<D> {
     }
 
     fn read_node(&self, r: &NodeRef) -> BtreeResult<Node> {
-        self.read_checked(r, true).map(|(node, _)| node)
+        // As a checkpoint leaves a node it wrote: one sorted bset, nothing
+        // for whiteouts to hide (see `resort`).
+        let (node, _) = self.read_checked(r, true)?;
+        Ok(node.rewrite().unwrap_or(node))
     }
 
     fn enter(&self) {

@@ -13,6 +13,7 @@ use crate::format::superblock_io::{read_superblocks, SuperblockCopy};
 use crate::journal::{ChainEnd, Journal, Ring};
 use crate::node::disk::key_bytes;
 use crate::node::{Node, NodeParams};
+use crate::platform::log;
 use crate::platform::sync::{AtomicU32, AtomicU64, Ordering, SpinLock};
 use crate::six::SixLock;
 use crate::space::Space;
@@ -156,6 +157,26 @@ impl<D: Device + Sync> Store<D> {
                 (end, keys) = store.replay(&ring, cursor)?;
                 report.replayed_entries = end.entries;
                 report.replayed_keys = keys;
+            }
+            // An entry written whole (its checksum is right) that is not
+            // valid is corruption, not a torn end: what follows it would be
+            // lost without a word. fsck says which.
+            if let Some(e) = end.stop.filter(|e| e.under_good_checksum()) {
+                log::error(format_args!(
+                    "sixfs: journal entry {} at block {} is corrupt ({e:?}): not mounted; fsck.sixfs names it",
+                    end.next_seq, end.head
+                ));
+                return Err(StoreError::BadJournal {
+                    seq: end.next_seq,
+                    why: "an entry with a good checksum holds bad records",
+                });
+            }
+            // Numbering goes on far above the chain (Journal::start).
+            if end.next_seq.checked_add(blocks.saturating_mul(4)).is_none() {
+                return Err(StoreError::BadJournal {
+                    seq: end.next_seq,
+                    why: "sequence numbers at their end",
+                });
             }
             store.journal = Some(Journal::start(ring, &end)?);
         }
