@@ -11,6 +11,7 @@ use super::{format, ErrorPolicy, OpenOptions, Store, StoreError};
 use crate::bkey::{Key, Pos, TestVal, Value};
 use crate::btree::{BtreeError, BtreeId, Iter, IterFlags};
 use crate::device::memory::{Faults, MemoryDevice, PowerLoss};
+use crate::device::Device;
 use crate::format::geometry::{Geometry, GeometryChoice};
 use crate::format::label::Label;
 use crate::format::superblock::{JournalLocation, Superblock};
@@ -222,6 +223,28 @@ test_suite! {
         let (s, _) = ok!(Store::open(&dev, options(ErrorPolicy::ReadOnly)));
         check_eq!(get(&s, 1)?, Some(1));
         check_eq!(get(&s, 2)?, None);
+    }
+
+    fn a_whole_entry_with_a_bad_record_refuses_the_mount() {
+        let dev = formatted(8)?;
+        let (s, _) = ok!(Store::open(&dev, options(ErrorPolicy::Continue)));
+        ok!(put(&s, 1, 1));
+        ok!(s.sync());
+        let cursor = s.superblock().journal_cursor;
+        let ring = ring_bytes(&s);
+        drop(s);
+        // The first entry: its record's btree id made 99, the checksum
+        // made right again.
+        let at = ring.start + cursor.block * 512;
+        let mut block = [0u8; 512];
+        ok!(dev.read(at, &mut block));
+        let payload = u32::from_le_bytes([block[40], block[41], block[42], block[43]]) as usize;
+        block[64] = 99;
+        ok!(crate::format::journal::seal(&mut block, cursor.seq, &[4; 16], payload, 1, 512));
+        ok!(dev.write(at, &block));
+        let opened = Store::open(&dev, options(ErrorPolicy::Continue));
+        check!(matches!(opened, Err(StoreError::BadJournal { .. })));
+        check_eq!(opened.err().map(|e| e.errno()), Some(117));
     }
 
     fn no_recovery_mounts_the_last_checkpoint_read_only() {
