@@ -51,7 +51,7 @@ const NAME_MAX: u32 = 255;
 pub(crate) struct MountedFs {
     /// Writes the journal's open entry every `journal_flush_delay` ms
     /// (stopped first: it uses the store).
-    _journal_flusher: Periodic,
+    journal_flusher: Periodic,
     /// `/sys/kernel/debug/sixfs/<uuid>/`, if it could be made.
     _debugfs: Option<MountDir>,
     /// Gives clean nodes back under memory pressure.
@@ -197,7 +197,7 @@ impl MountedFs {
             sb.geometry.block_size,
         );
         Ok(Self {
-            _journal_flusher: journal_flusher,
+            journal_flusher,
             _debugfs: debugfs,
             _shrinker: shrinker,
             store,
@@ -232,6 +232,9 @@ impl MountedFs {
     /// clean flag. A failure cannot refuse the unmount; it is logged, and
     /// the next mount finds the last checkpoint.
     fn unmount(&self, name: &CStr) {
+        // No journal write or checkpoint of the thread's may follow the
+        // unmount's (it would mark the filesystem in use again).
+        self.journal_flusher.stop();
         if let Err(e) = self.store.close() {
             pr_err!("{name}: unmount: {e}; the filesystem keeps its last checkpoint\n");
         }

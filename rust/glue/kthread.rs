@@ -15,6 +15,7 @@
 use super::ffi;
 use core::ffi::{c_void, CStr};
 use core::pin::pin;
+use core::sync::atomic::{AtomicBool, Ordering};
 use kernel::{bindings, error::from_err_ptr, prelude::*, sync::Arc, types::Opaque};
 
 /// One thread's start record, in the spawner's vector.
@@ -131,10 +132,12 @@ struct PeriodicWork {
 ///
 /// # Invariants
 ///
-/// `task` is the thread started by [`Periodic::start`] on `work`, not yet
-/// stopped; it reads `work` until `kthread_stop` returns.
+/// `task` is the thread started by [`Periodic::start`] on `work`; unless
+/// `stopped` is set it runs, reading `work`, until `kthread_stop` returns.
 pub(crate) struct Periodic {
     task: *mut bindings::task_struct,
+    /// Set by the first [`Periodic::stop`]: the thread is stopped.
+    stopped: AtomicBool,
     /// Freed after `drop` has stopped the thread (fields drop last).
     _work: KBox<PeriodicWork>,
 }
@@ -162,18 +165,31 @@ impl Periodic {
             unsafe { ffi::sixfs_kthread_run(Some(periodic_main), data, name.as_ptr().cast(), 0) };
         from_err_ptr(task)?;
         // INVARIANT: `task` was started on `work`, and is not stopped.
-        Ok(Self { task, _work: work })
+        Ok(Self {
+            task,
+            stopped: AtomicBool::new(false),
+            _work: work,
+        })
+    }
+
+    /// Stops the thread and waits until it has finished its last run of
+    /// the work; later calls do nothing.
+    pub(crate) fn stop(&self) {
+        if self.stopped.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        // `kthread_stop` wakes the thread and waits until it has returned
+        // from `periodic_main`: after it, nothing reads the work.
+        // SAFETY: `self.task` is our running thread (the invariant: it is
+        // stopped only here, once, as the swap above makes sure).
+        unsafe { bindings::kthread_stop(self.task) };
     }
 }
 
 impl Drop for Periodic {
     fn drop(&mut self) {
-        // `kthread_stop` wakes the thread and waits until it has returned
-        // from `periodic_main`: after it, nothing reads the work, which the
-        // fields' drop frees.
-        // SAFETY: `self.task` is our running thread (the invariant); it
-        // has not been stopped before, since only this drop stops it.
-        unsafe { bindings::kthread_stop(self.task) };
+        // Stopped before the fields' drop frees the work.
+        self.stop();
     }
 }
 
