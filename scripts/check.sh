@@ -67,23 +67,30 @@ flip "$corrupt_disk" $((64 * 1024 * 1024 - 4096))
 # 4 MiB to fill, /dev/vdh of 16 MiB for the rest (all sparse).
 # /dev/vdi, 16 MiB, is the device-mapper tests' (dm_test.c: dm-linear,
 # dm-error and dm-flakey over it).
+# The power cuts of logwrites_test.c: /dev/vdj (16 MiB) the filesystem,
+# recorded through dm-log-writes onto /dev/vdk (the log, 512 MiB sparse),
+# then replayed onto /dev/vdl (16 MiB) up to each point.
 big_disk=$results/sixfs-big.img small_disk=$results/sixfs-small.img
 scratch_disk=$results/sixfs-scratch.img dm_disk=$results/sixfs-dm.img
-rm -f "$big_disk" "$small_disk" "$scratch_disk" "$dm_disk"
-truncate -s 512M "$big_disk"
+lw_disk=$results/sixfs-lw.img lw_log=$results/lw-log.img lw_scratch=$results/sixfs-lw-replay.img
+rm -f "$big_disk" "$small_disk" "$scratch_disk" "$dm_disk" "$lw_disk" "$lw_log" "$lw_scratch"
+truncate -s 512M "$big_disk" "$lw_log"
 truncate -s 4M "$small_disk"
-truncate -s 16M "$scratch_disk" "$dm_disk"
+truncate -s 16M "$scratch_disk" "$dm_disk" "$lw_disk" "$lw_scratch"
 (cd "$SIXFS_ROOT/tools" &&
 	cargo run --quiet -p sixfs -- mkfs -q -L big --node-size 4k --bucket-size 64k "$big_disk" &&
 	cargo run --quiet -p sixfs -- mkfs -q -L small --node-size 4k --bucket-size 16k "$small_disk" &&
 	cargo run --quiet -p sixfs -- mkfs -q -L scratch --node-size 4k --bucket-size 16k "$scratch_disk" &&
-	cargo run --quiet -p sixfs -- mkfs -q -L dm --node-size 4k --bucket-size 16k "$dm_disk")
+	cargo run --quiet -p sixfs -- mkfs -q -L dm --node-size 4k --bucket-size 16k "$dm_disk" &&
+	cargo run --quiet -p sixfs -- mkfs -q -L lw --node-size 4k --bucket-size 16k "$lw_disk")
 "$SIXFS_ROOT/scripts/run-guest.sh" -f debug -t 3000 -o "$results/guest" -d "$foreign" \
 	-d "$sixfs_disk" -d "$backup_disk" -d "$second_disk" -d "$corrupt_disk" \
-	-d "$big_disk" -d "$small_disk" -d "$scratch_disk" -d "$dm_disk" -- sh /sixfs/check.sh
+	-d "$big_disk" -d "$small_disk" -d "$scratch_disk" -d "$dm_disk" \
+	-d "$lw_disk" -d "$lw_log" -d "$lw_scratch" -- sh /sixfs/check.sh
 guest_rc=$?
-# The disks the guest wrote pass fsck on the host (exit 0: clean).
-for disk in "$big_disk" "$small_disk" "$scratch_disk" "$dm_disk"; do
+# The disks the guest wrote pass fsck on the host (exit 0: clean); the
+# replay disk holds the end of the recording (or the first failing point).
+for disk in "$big_disk" "$small_disk" "$scratch_disk" "$dm_disk" "$lw_disk" "$lw_scratch"; do
 	if (cd "$SIXFS_ROOT/tools" && cargo run --quiet -p sixfs -- fsck -n "$disk"); then
 		echo "ok fsck $(basename "$disk")"
 	else

@@ -309,6 +309,22 @@ static inline int dm_create(const char *name, uint64_t sectors, const char *targ
 	return ret;
 }
 
+/*
+ * Sends @message to the target of device @name at sector 0 (dmsetup
+ * message NAME 0 MESSAGE), e.g. "mark NAME" to dm-log-writes; 0 or -errno.
+ */
+static inline int dm_message(const char *name, const char *message)
+{
+	union dm_buf buf;
+	struct dm_target_msg *msg;
+
+	dm_init(&buf, name, 0);
+	msg = (struct dm_target_msg *)(buf.bytes + buf.io.data_start);
+	msg->sector = 0;
+	snprintf(msg->message, DM_BUF_SIZE - sizeof(buf.io) - sizeof(*msg), "%s", message);
+	return dm_call(DM_TARGET_MSG, &buf);
+}
+
 #define FAIL_MAKE_REQUEST "/sys/kernel/debug/fail_make_request"
 
 /*
