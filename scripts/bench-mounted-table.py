@@ -39,7 +39,9 @@ def main():
             if key not in rows:
                 rows[key] = {}
                 order.append(key)
-            rows[key]["mounted" if m.group(1) else "memory"] = int(m.group(5))
+            # The first run of each counts: the insert that fills the tree
+            # for the node I/O rows comes last and may repeat one.
+            rows[key].setdefault("mounted" if m.group(1) else "memory", int(m.group(5)))
             continue
         m = SYNC.search(line)
         if m:
@@ -66,6 +68,8 @@ def main():
     print("|---|---|---|---|---|---|")
     for w, t, n in order:
         r = rows[(w, t, n)]
+        if "memory" not in r:
+            continue  # the node I/O rows' insert, not a workload row
         mem, mnt = r.get("memory"), r.get("mounted")
         ratio = f"{mnt / mem:.2f}" if mem and mnt else "-"
         print(f"| {w} | {t} | {n} | {mem if mem else '-'} | {mnt if mnt else '-'} | {ratio} |")

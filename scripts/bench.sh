@@ -13,8 +13,12 @@
 #   BENCH_COUNT=2M          operations per lock workload
 #   BENCH_BTREE_SIZES="10K 100K 1M 10M"   tree sizes of the btree rows
 #   BENCH_BTREE_MORE_SIZES="10K 100K 1M"  tree sizes of the other workloads
-#   BENCH_MOUNTED_SIZES="10K 100K 1M"     tree sizes of the mounted rows
+#   BENCH_MOUNTED_SIZES="10K 100K 1M"     tree sizes of the mounted rows; a size
+#                           may name its workloads: "10K 1M:rand_insert,seq_insert"
 #   BENCH_WORKLOADS="rand_insert ..."     workloads of the mounted rows (all nine)
+#   BENCH_MOUNTED_IO_KEYS=500K            random keys written for the node I/O rows
+#                           (default: the last mounted size)
+#   BENCH_MOUNTED_NOTE="..."              one more note under the mounted table
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -81,17 +85,18 @@ if [ "$what" = all ] || [ "$what" = mounted ]; then
 	truncate -s 4G "$disk"
 	truncate -s 512M "$raw"
 	(cd "$SIXFS_ROOT/tools" && cargo run --quiet --release -p sixfs -- mkfs -q -L bench "$disk")
-	workloads=${BENCH_WORKLOADS:-}
+	workloads=${BENCH_WORKLOADS:-} io_keys=${BENCH_MOUNTED_IO_KEYS:-}
 	"$SIXFS_ROOT/scripts/run-guest.sh" -f perf -m 4G -o "$out/guest-mounted" -t 30000 \
-		-d "$disk" -d "$raw" -- env BENCH_WORKLOADS="$workloads" sh /sixfs/bench-mounted.sh $mounted_sizes |
+		-d "$disk" -d "$raw" -- env BENCH_WORKLOADS="$workloads" BENCH_MOUNTED_IO_KEYS="$io_keys" \
+		sh /sixfs/bench-mounted.sh $mounted_sizes |
 		tee "$out/mounted.log"
 	python3 "$SIXFS_ROOT/scripts/bench-mounted-table.py" "$out/mounted.log" \
 		--title "perf_test on a mounted sixfs (kernel)" \
-		--command "make bench (BENCH=mounted BENCH_MOUNTED_SIZES=\"$mounted_sizes\"${workloads:+ BENCH_WORKLOADS=\"$workloads\"})" \
+		--command "make bench (BENCH=mounted BENCH_MOUNTED_SIZES=\"$mounted_sizes\"${workloads:+ BENCH_WORKLOADS=\"$workloads\"}${io_keys:+ BENCH_MOUNTED_IO_KEYS=$io_keys})" \
 		--note "Perf kernel under QEMU ($(cat "$out/guest-mounted/accel")), 2 vCPUs, 4 GiB, one boot, one run per row; nodes of 256 KiB; the disks are sparse image files on the host (virtio-blk)." \
 		--note "Each row: the workload on the mounted filesystem's test btree (emptied first, untimed), then on a fresh in-memory btree; workloads that need keys fill the tree untimed first. The mounted tree's node cache holds 64 MiB; nodes beyond it are written and read through the device." \
-		--note "No journal yet: a commit is durable at the next checkpoint (sync, unmount, or when the cache is full), so the mounted rows pay for node writes only when the cache fills." \
-		>"$results/btree-mounted.md"
+		--note "With the journal: a commit's keys are copied into the open journal entry, written when it fills or every second (journal_flush_delay); nodes are written by checkpoints, when the journal is half full or the node cache over its bound. No row ends with a sync." \
+		${BENCH_MOUNTED_NOTE:+--note "$BENCH_MOUNTED_NOTE"} >"$results/btree-mounted.md"
 	cat "$results/btree-mounted.md"
 fi
 
