@@ -13,11 +13,12 @@ use crate::format::superblock::{Superblock, SuperblockError, SUPERBLOCK_OFFSET};
 use crate::format::superblock_io::{self, ReadError, SuperblockCopy};
 use crate::glue::debugfs::{Handler, MountDir};
 use crate::glue::fs_type::{Errors, FileSystem, FileSystemType, MountOptions, Reconfigure, StatFs};
-use crate::glue::kthread::Periodic;
+use crate::glue::kthread::{run_parallel, Periodic};
 use crate::glue::shrinker::{Shrink, Shrinker};
 use crate::glue::super_block::SuperBlock;
 use crate::perf::mounted::{parse_mounted, run_mounted};
-use crate::store::{ErrorPolicy, OpenOptions, Store, StoreError};
+use crate::platform::sync::SpinLock;
+use crate::store::{ErrorPolicy, OpenOptions, OpenReport, Store, StoreError};
 use core::fmt;
 use core::sync::atomic::{AtomicU8, Ordering};
 use kernel::{c_str, prelude::*, str::CStr, sync::Arc};
@@ -123,10 +124,37 @@ impl UuidName {
     }
 }
 
+/// Opens the store: reads it, replays its journal, checkpoints. That goes
+/// deep (transactions, splits, node reads and writes down to the block
+/// layer) under a large frame (the store moves by value), so it runs on a
+/// kernel thread of its own, with a whole stack, rather than on top of the
+/// mount system call's; the mount waits for it.
+#[inline(never)]
+fn open_store(
+    name: &CStr,
+    dev: BioDevice,
+    opts: OpenOptions,
+) -> Result<(Arc<Store<BioDevice>>, OpenReport)> {
+    let device = SpinLock::new(Some(dev));
+    let opened = SpinLock::new(None);
+    run_parallel(c"sixfs_mount", 1, &|_| {
+        let Some(dev) = device.lock().take() else {
+            return;
+        };
+        let result = Store::open(dev, opts)
+            .map_err(|e| store_error(name, "cannot mount", e))
+            .and_then(|(store, report)| Ok((Arc::new(store, GFP_KERNEL)?, report)));
+        *opened.lock() = Some(result);
+    })?;
+    let result = opened.lock().take();
+    result.unwrap_or(Err(EINVAL))
+}
+
 impl MountedFs {
     /// Mounts the filesystem on `dev`: the newest valid superblock (a
     /// message says why there is none), then the store, the shrinker and
     /// the debugfs directory.
+    #[inline(never)]
     fn open(name: &CStr, dev: BioDevice, options: &MountOptions, read_only: bool) -> Result<Self> {
         // The store reads the superblocks too; this first look is for the
         // messages, which say why a device is refused.
@@ -153,8 +181,7 @@ impl MountedFs {
             errors: error_policy(errors),
             ..OpenOptions::default()
         };
-        let (store, report) =
-            Store::open(dev, opts).map_err(|e| store_error(name, "cannot mount", e))?;
+        let (store, report) = open_store(name, dev, opts)?;
         if !report.was_clean {
             if options.no_recovery {
                 pr_warn!("{name}: not unmounted cleanly: norecovery, mounting the last checkpoint without the journal\n");
@@ -166,7 +193,6 @@ impl MountedFs {
                 );
             }
         }
-        let store = Arc::new(store, GFP_KERNEL)?;
         let flusher_store = store.clone();
         let flush: Arc<dyn Fn() + Send + Sync> = Arc::new(
             move || {

@@ -15,6 +15,7 @@ use super::{measure, Measurement, Rng};
 use crate::bkey::{Key, Pos, TestVal, Value};
 use crate::btree::{Btree, BtreeError, BtreeId, BtreeParams, Iter, IterFlags, NodeStore, Trans};
 use crate::platform::sync::{cond_resched, run_parallel, AtomicU64, Ordering, SpawnError};
+use crate::platform::vec::Vec;
 
 /// The btree every workload uses.
 const PERF_BTREE: BtreeId = BtreeId(0);
@@ -405,9 +406,12 @@ fn verify_thread(
     let first = (thread as u64).saturating_mul(n);
     let mut bad = 0u64;
     let mut done = 0u64;
+    // On the heap: 8 KiB would crowd a kernel thread's stack, under which
+    // node reads go down to the block layer.
+    let mut offsets = Vec::new();
+    offsets.try_extend_with(SEQ_CHUNK as usize, 0u64)?;
     while done < n {
         let batch = SEQ_CHUNK.min(n - done);
-        let mut offsets = [0u64; SEQ_CHUNK as usize];
         for (i, o) in offsets.iter_mut().enumerate().take(batch as usize) {
             *o = match workload {
                 Workload::SeqInsert => first.saturating_add(done).saturating_add(i as u64),

@@ -23,7 +23,9 @@ const BATCH: usize = 64;
 
 impl<D: Device + Sync> Store<D> {
     /// Replays the chain of entries from `cursor`; returns where it ended
-    /// and how many updates it applied.
+    /// and how many updates it applied. Out of line: its transactions go
+    /// deep, and open's frame is large.
+    #[inline(never)]
     pub(super) fn replay(
         &self,
         ring: &Ring,
