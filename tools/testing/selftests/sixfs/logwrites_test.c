@@ -43,7 +43,7 @@
  * (SIXFS_LW_SCRATCH) the scratch disk, as big as the data disk. Skipped
  * when one is missing or without device mapper. SIXFS_LW_SEED picks the
  * random points, SIXFS_LW_RANDOM how many (20), SIXFS_LW_MAX_FLUSH at most
- * how many flush points (every one up to it, else evenly spread; 80).
+ * how many flush points (every one up to it, else evenly spread; 150).
  */
 #define _GNU_SOURCE
 #include <endian.h>
@@ -507,7 +507,7 @@ TEST_F_TIMEOUT(lw, power_cuts_at_every_flush_and_between_come_back_consistent, 1
 {
 	long seed = env_or("SIXFS_LW_SEED", time(NULL) % 100000);
 	long nr_random = env_or("SIXFS_LW_RANDOM", 20);
-	long max_flush = env_or("SIXFS_LW_MAX_FLUSH", 80);
+	long max_flush = env_or("SIXFS_LW_MAX_FLUSH", 150);
 	size_t *points, nr_points = 0, nr_flush = 0, i, k;
 	int failures = 0, failed_points = 0, mounts = 0;
 	size_t first_failed = (size_t)-1;
