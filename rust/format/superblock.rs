@@ -122,12 +122,14 @@ impl JournalLocation {
         )
     }
 
-    /// mkfs's journal for `geometry`, starting at bucket `first`: a 64th of
-    /// the device, within 256 KiB..32 MiB and at least 4 buckets, but at
-    /// most an eighth of the data buckets.
+    /// mkfs's journal for `geometry`, starting at bucket `first`: a 32nd of
+    /// the device, within 256 KiB..256 MiB and at least 4 buckets, but at
+    /// most an eighth of the data buckets. Every time it is half full a
+    /// checkpoint writes every dirty node, so a larger journal means fewer
+    /// of them under a steady stream of commits.
     pub fn default_for(geometry: &Geometry, first: u64) -> Self {
         let bucket = u64::from(geometry.bucket_size.max(1));
-        let bytes = (geometry.bytes() / 64).clamp(256 << 10, 32 << 20);
+        let bytes = (geometry.bytes() / 32).clamp(256 << 10, 256 << 20);
         let data = geometry.data_buckets();
         let data_buckets = data.end.saturating_sub(data.start);
         let count = bytes.div_ceil(bucket).max(4).min(data_buckets / 8);

@@ -198,8 +198,7 @@ impl MountedFs {
             move || {
                 // Errors are the store's to report (errors=); the next
                 // tick tries again.
-                let _ = flusher_store.sync();
-                let _ = flusher_store.maintain();
+                let _ = flusher_store.flush_pending();
             },
             GFP_KERNEL,
         )?;

@@ -222,6 +222,11 @@ impl Journal {
         s.used.saturating_mul(2) >= self.ring.blocks || s.failed
     }
 
+    /// The sequence number of the last commit taken.
+    pub fn last_commit_seq(&self) -> u64 {
+        self.state.lock().last_commit_seq
+    }
+
     /// Whether every commit so far is durable.
     pub fn all_durable(&self) -> bool {
         let s = self.state.lock();
@@ -300,9 +305,10 @@ impl Journal {
     }
 
     /// Makes every commit with a sequence number up to `seq` durable
-    /// (`u64::MAX`: every commit so far), writing the open entry with a
-    /// flush if they are in it, or else flushing the device. Concurrent
-    /// callers share the writes: one waits for the other's.
+    /// (`u64::MAX`: every commit so far, and the device flushed even if
+    /// nothing waits), writing the open entry with a flush if they are in
+    /// it, or else flushing the device. Concurrent callers share the
+    /// writes: one waits for the other's.
     pub fn flush(&self, dev: &dyn Device, seq: u64) -> Result<(), JournalError> {
         self.lock_writer();
         let result = self.flush_locked(dev, seq);
@@ -324,7 +330,9 @@ impl Journal {
         if open_records > 0 && seq >= open_seq {
             return self.write_open_locked(dev, true);
         }
-        if written > durable {
+        // Everything (a sync) flushes the device even when no entry waits:
+        // the caller asked the device whether what it holds is durable.
+        if written > durable || seq == u64::MAX {
             if let Err(e) = dev.flush() {
                 return Err(self.fail(e));
             }

@@ -298,6 +298,15 @@ impl<D: Device + Sync> Store<D> {
         self.flush_journal(u64::MAX)
     }
 
+    /// Makes the commits not yet durable durable, writing nothing when
+    /// there are none (the journal thread's tick).
+    pub fn flush_pending(&self) -> Result<(), StoreError> {
+        match &self.journal {
+            Some(journal) => self.flush_journal(journal.last_commit_seq()),
+            None => Ok(()),
+        }
+    }
+
     /// Makes the commits up to journal sequence number `seq` durable
     /// ([`Trans::journal_seq`] after a commit), as [`Self::sync`] does.
     pub fn flush_journal(&self, seq: u64) -> Result<(), StoreError> {
@@ -541,8 +550,12 @@ impl<D: Device + Sync> NodeStore for Store<D> {
 
     fn read_node(&self, r: &NodeRef) -> BtreeResult<Node> {
         // As a checkpoint leaves a node it wrote: one sorted bset, nothing
-        // for whiteouts to hide (see `resort`).
+        // for whiteouts to hide (see `resort`), so that deletions need no
+        // room; a read-only store deletes nothing and keeps the copy.
         let (node, _) = self.read_checked(r, true)?;
+        if self.is_read_only() {
+            return Ok(node);
+        }
         Ok(node.rewrite().unwrap_or(node))
     }
 

@@ -384,11 +384,22 @@ TEST_F(mount, device_errors_reach_the_caller_as_eio)
 	EXPECT_TRUE(kmsg_contains("cannot read the superblock"));
 	ASSERT_TRUE(fail_disk_io(disk, false));
 
-	/* Mounted, then the device fails: syncfs's flush gets EIO. */
+	/*
+	 * Mounted, then the device fails: syncfs's flush gets EIO, and
+	 * errors=remount-ro (the default) stops writes.
+	 */
 	ASSERT_EQ(0, mount(disk, self->dir, "sixfs", 0, NULL));
 	ASSERT_TRUE(fail_disk_io(disk, true));
 	EXPECT_EQ(EIO, syncfs_dir(self->dir));
-	/* Unmounting still works, and says what it could not do. */
+	EXPECT_TRUE(kmsg_contains("read-only from now on (errors=remount-ro)"));
+	/* Unmounting still works. */
+	EXPECT_EQ(0, umount(self->dir));
+	ASSERT_TRUE(fail_disk_io(disk, false));
+
+	/* errors=continue: the unmount tries, and says what it could not do. */
+	ASSERT_EQ(0, mount(disk, self->dir, "sixfs", 0, "errors=continue"));
+	ASSERT_TRUE(fail_disk_io(disk, true));
+	EXPECT_EQ(EIO, syncfs_dir(self->dir));
 	EXPECT_EQ(0, umount(self->dir));
 	EXPECT_TRUE(kmsg_contains("the filesystem keeps its last checkpoint"));
 	ASSERT_TRUE(fail_disk_io(disk, false));
