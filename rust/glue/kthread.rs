@@ -158,11 +158,11 @@ impl Periodic {
     ) -> Result<Self> {
         let work = KBox::new(PeriodicWork { work, period_ms }, GFP_KERNEL)?;
         let data = (&*work as *const PeriodicWork).cast_mut().cast::<c_void>();
+        let name = name.as_ptr().cast();
         // SAFETY: `data` points to the boxed work, which `Self` keeps (it
         // does not move with the box) until `drop` has stopped the thread;
         // `name` is a static NUL-terminated string.
-        let task =
-            unsafe { ffi::sixfs_kthread_run(Some(periodic_main), data, name.as_ptr().cast(), 0) };
+        let task = unsafe { ffi::sixfs_kthread_run(Some(periodic_main), data, name, 0) };
         from_err_ptr(task)?;
         // INVARIANT: `task` was started on `work`, and is not stopped.
         Ok(Self {

@@ -10,13 +10,11 @@
 //! Run by `cargo test` (every cut point, several seeds) and as the KUnit
 //! suite `sixfs_crash` (fewer). Failures print the seed, cut and mode.
 
-use super::{format, OpenOptions, Store};
+use super::test_util::small_device;
+use super::{OpenOptions, Store};
 use crate::bkey::{Key, Pos, TestVal, Value};
 use crate::btree::{BtreeId, Iter, IterFlags};
 use crate::device::memory::{Faults, MemoryDevice, PowerLoss};
-use crate::format::geometry::{Geometry, GeometryChoice};
-use crate::format::label::Label;
-use crate::format::superblock::{JournalLocation, Superblock};
 use crate::platform::rng::Rng;
 use crate::platform::vec::Vec;
 use crate::platform::{check, ok, test_info, test_suite, TestFailed};
@@ -31,23 +29,9 @@ const DEVICE: u64 = 2 << 20;
 /// One commit: `(key, value)`; value 0 deletes.
 type Commit = Vec<(u64, u64)>;
 
-/// A fresh device with 512-byte nodes and blocks and a journal of only
-/// four 4 KiB buckets, so it fills and wraps.
+/// A fresh device with a journal of four buckets.
 fn formatted() -> Result<MemoryDevice, TestFailed> {
-    let dev = ok!(MemoryDevice::new(DEVICE));
-    let choice = GeometryChoice {
-        block_size: Some(512),
-        bucket_size: Some(4096),
-        node_size: Some(512),
-    };
-    let geometry = ok!(Geometry::for_device(DEVICE, choice));
-    let mut sb = Superblock::new(geometry, [9; 16], ok!(Label::new("crash")));
-    sb.journal = JournalLocation {
-        first_bucket: sb.journal.first_bucket,
-        bucket_count: 4,
-    };
-    ok!(format(&dev, &sb));
-    Ok(dev)
+    small_device(DEVICE, 4)
 }
 
 fn options() -> OpenOptions {

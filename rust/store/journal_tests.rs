@@ -7,37 +7,20 @@
 //! `errors=` says; `no_recovery` mounts the last checkpoint read-only.
 //! Run by `cargo test` and as the KUnit suite `sixfs_store_journal`.
 
-use super::{format, ErrorPolicy, OpenOptions, Store, StoreError};
+use super::test_util::{small_device, UUID};
+use super::{ErrorPolicy, OpenOptions, Store, StoreError};
 use crate::bkey::{Key, Pos, TestVal, Value};
 use crate::btree::{BtreeError, BtreeId, Iter, IterFlags};
 use crate::device::memory::{Faults, MemoryDevice, PowerLoss};
 use crate::device::Device;
-use crate::format::geometry::{Geometry, GeometryChoice};
-use crate::format::label::Label;
-use crate::format::superblock::{JournalLocation, Superblock};
 use crate::platform::sync::{run_parallel, AtomicU64, Ordering};
 use crate::platform::{check, check_eq, ok, test_info, test_suite, TestFailed};
 
 const T: BtreeId = BtreeId(0);
 const DEVICE: u64 = 4 << 20;
 
-/// A fresh device with 512-byte nodes and blocks and a journal of
-/// `journal_buckets` 4 KiB buckets.
 fn formatted(journal_buckets: u64) -> Result<MemoryDevice, TestFailed> {
-    let dev = ok!(MemoryDevice::new(DEVICE));
-    let choice = GeometryChoice {
-        block_size: Some(512),
-        bucket_size: Some(4096),
-        node_size: Some(512),
-    };
-    let geometry = ok!(Geometry::for_device(DEVICE, choice));
-    let mut sb = Superblock::new(geometry, [4; 16], ok!(Label::new("journal")));
-    sb.journal = JournalLocation {
-        first_bucket: sb.journal.first_bucket,
-        bucket_count: journal_buckets,
-    };
-    ok!(format(&dev, &sb));
-    Ok(dev)
+    small_device(DEVICE, journal_buckets)
 }
 
 fn options(errors: ErrorPolicy) -> OpenOptions {
@@ -240,7 +223,7 @@ test_suite! {
         ok!(dev.read(at, &mut block));
         let payload = u32::from_le_bytes([block[40], block[41], block[42], block[43]]) as usize;
         block[64] = 99;
-        ok!(crate::format::journal::seal(&mut block, cursor.seq, &[4; 16], payload, 1, 512));
+        ok!(crate::format::journal::seal(&mut block, cursor.seq, &UUID, payload, 1, 512));
         ok!(dev.write(at, &block));
         let opened = Store::open(&dev, options(ErrorPolicy::Continue));
         check!(matches!(opened, Err(StoreError::BadJournal { .. })));

@@ -38,6 +38,8 @@ mod replay;
 mod crash_tests;
 #[cfg(all(any(test, CONFIG_KUNIT), not(loom)))]
 mod journal_tests;
+#[cfg(all(any(test, CONFIG_KUNIT), not(loom)))]
+mod test_util;
 
 #[cfg(all(any(test, CONFIG_KUNIT), not(loom)))]
 mod store_tests;
