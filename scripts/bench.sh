@@ -2,14 +2,16 @@
 # `make bench`: boots the perf kernel and runs the benchmarks, writing
 # tables (and plots) under bench/results/.
 #
-#   BENCH=locks|btree|btree-more|mounted|user|all   which benchmarks
+#   BENCH=locks|btree|btree-more|mounted|vs-bcachefs|user|all   which benchmarks
 #                           (default all; btree-more: the perf_test
 #                           workloads without a maple tree counterpart;
 #                           mounted: the workloads on a mounted sixfs beside
 #                           the in-memory btree, and node I/O against the
-#                           raw device; user: the six lock against std's and
-#                           parking_lot's RwLock and the btree against std's
-#                           BTreeMap, natively)
+#                           raw device; vs-bcachefs: the workloads on a
+#                           mounted sixfs beside bcachefs's own perf_test on
+#                           a mounted bcachefs; user: the six lock against
+#                           std's and parking_lot's RwLock and the btree
+#                           against std's BTreeMap, natively)
 #   BENCH_COUNT=2M          operations per lock workload
 #   BENCH_BTREE_SIZES="10K 100K 1M 10M"   tree sizes of the btree rows
 #   BENCH_BTREE_MORE_SIZES="10K 100K 1M"  tree sizes of the other workloads
@@ -19,6 +21,13 @@
 #   BENCH_MOUNTED_IO_KEYS=500K            random keys written for the node I/O rows
 #                           (default: the last mounted size)
 #   BENCH_MOUNTED_NOTE="..."              one more note under the mounted table
+#   BCACHEFS_IMAGE=path     an empty bcachefs image (.zst or raw) for vs-bcachefs
+#                           (default ../shared/anchors/bcachefs-8G.img.zst beside
+#                           the repository, if there; empty: sixfs alone)
+#   BENCH_VS_SIZE=1M        keys per vs-bcachefs row (10^6; digits to both sides)
+#   BENCH_VS_WORKLOADS="rand_insert ..."  workloads of the vs-bcachefs rows (all nine)
+#   BENCH_VS_NOTE="..."     one more note under the vs-bcachefs table
+#   BENCH_VS_TIMEOUT=30000  seconds the vs-bcachefs guest may run
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -98,6 +107,68 @@ if [ "$what" = all ] || [ "$what" = mounted ]; then
 		--note "With the journal: a commit's keys are copied into the open journal entry, written when it fills or every second (journal_flush_delay); nodes are written by checkpoints, when the journal is half full or the node cache over its bound. No row ends with a sync." \
 		${BENCH_MOUNTED_NOTE:+--note "$BENCH_MOUNTED_NOTE"} >"$results/btree-mounted.md"
 	cat "$results/btree-mounted.md"
+fi
+
+if [ "$what" = all ] || [ "$what" = vs-bcachefs ]; then
+	# A fresh sixfs as for the mounted rows, and a fresh copy of the
+	# bcachefs image: perf_test leaves keys behind, so a copy serves one run.
+	disk=$out/vs-sixfs.img bdisk=$out/vs-bcachefs.img
+	image=${BCACHEFS_IMAGE-$SIXFS_ROOT/../shared/anchors/bcachefs-8G.img.zst}
+	vs_size=${BENCH_VS_SIZE:-1M} vs_workloads=${BENCH_VS_WORKLOADS:-}
+	if [ -n "${BCACHEFS_IMAGE-}" ] && [ ! -f "$image" ]; then
+		die "BCACHEFS_IMAGE=$image: no such file"
+	fi
+	if [ -f "$image" ]; then image=$(realpath "$image"); else image=; fi
+	rm -f "$disk" "$bdisk"
+	truncate -s 4G "$disk"
+	(cd "$SIXFS_ROOT/tools" && cargo run --quiet --release -p sixfs -- mkfs -q -L bench "$disk")
+	disks=(-d "$disk")
+	if [ -n "$image" ]; then
+		case $image in
+		*.zst) zstd -q -d --sparse -f "$image" -o "$bdisk" ;;
+		*) cp --sparse=always "$image" "$bdisk" ;;
+		esac
+		# zstd keeps the source's mode: the anchors are read-only.
+		chmod u+w "$bdisk"
+		disks+=(-d "$bdisk")
+	fi
+	start=$(date +%s) guest_rc=0
+	# A guest that fails or times out still leaves the rows it finished:
+	# tabulate them, then fail.
+	"$SIXFS_ROOT/scripts/run-guest.sh" -f perf -m 4G -o "$out/guest-vs-bcachefs" -t "${BENCH_VS_TIMEOUT:-30000}" \
+		"${disks[@]}" -- sh /sixfs/bench-vs-bcachefs.sh "$vs_size" $vs_workloads |
+		tee "$out/vs-bcachefs.log" || guest_rc=$?
+	minutes=$((($(date +%s) - start + 59) / 60))
+	accel=$(cat "$out/guest-vs-bcachefs/accel")
+	# The tree is shared: say when the module was built from uncommitted sources.
+	commit=$(git -C "$SIXFS_ROOT" rev-parse --short HEAD)
+	[ -z "$(git -C "$SIXFS_ROOT" status --porcelain -- rust Kbuild include)" ] || commit+=" with uncommitted changes"
+	sixfs_disk="sixfs a fresh mkfs.sixfs of 4 GiB (nodes of 256 KiB, a node cache of 64 MiB)"
+	sixfs_does="sixfs: reset, then the workload, which inserts the keys it needs untimed first (the same keys its insert workload writes); its threads take disjoint shares of the keys."
+	notes=(--note "Perf kernel $(cat "$(kernel_out perf)/include/config/kernel.release") under QEMU ($accel), 2 vCPUs, 4 GiB, one boot, one run per row; sixfs at commit $commit; $(date -u +%Y-%m-%d); the guest ran for about $minutes min.")
+	if [ -n "$image" ]; then
+		bversion=$(grep -o 'bcachefs (vdb): starting version [^ ]*' "$out/guest-vs-bcachefs/dmesg.log" | head -1 | sed 's/.* //; s/:$//')
+		notes+=(
+			--note "Disks: virtio-blk on sparse image files on the host (cache=unsafe): $sixfs_disk; bcachefs a fresh copy of $(basename "$image") (on-disk version ${bversion:-?}, formatted with default options, mounted without options)."
+			--note "Each row starts both filesystems from an empty tree, then bcachefs runs the row's line, then sixfs. bcachefs: its seq_delete first (as its own ktest perf tests do between runs), then for the workloads that need keys its own rand_insert or seq_insert with the row's count and threads (not tabulated), then the workload. $sixfs_does"
+			--note "Where they differ: bcachefs's random keys come from get_random_bytes, sixfs's from xorshift64*. bcachefs's seq_* threads each start at key 0 and take count/threads keys, so with 2 threads both insert the same half and seq_lookup, seq_overwrite and seq_delete (a delete_range) each walk the whole tree of count/2 keys: as many steps as sixfs's disjoint halves of count keys, on the same keys. rand_delete: bcachefs deletes the first key at or after a random position, sixfs the keys it inserted. Neither waits for its journal at commit (both write it every second by default, journal_flush_delay); no row ends with a sync."
+		)
+	else
+		notes+=(
+			--note "Disks: virtio-blk on a sparse image file on the host (cache=unsafe): $sixfs_disk."
+			--note "$sixfs_does"
+			--note "No bcachefs column: no image was given (BCACHEFS_IMAGE), so sixfs ran alone."
+		)
+	fi
+	if [ "$guest_rc" != 0 ]; then
+		notes+=(--note "The guest failed (exit $guest_rc, see build/bench/guest-vs-bcachefs/): rows it did not finish are missing.")
+	fi
+	python3 "$SIXFS_ROOT/scripts/bench-vs-table.py" "$out/vs-bcachefs.log" \
+		--title "perf_test on a mounted sixfs beside a mounted bcachefs (kernel)" \
+		--command "make bench (BENCH=vs-bcachefs BENCH_VS_SIZE=$vs_size${vs_workloads:+ BENCH_VS_WORKLOADS=\"$vs_workloads\"}${image:+ BCACHEFS_IMAGE=$image})" \
+		"${notes[@]}" ${BENCH_VS_NOTE:+--note "$BENCH_VS_NOTE"} >"$results/btree-vs-bcachefs.md"
+	cat "$results/btree-vs-bcachefs.md"
+	[ "$guest_rc" = 0 ] || die "vs-bcachefs: the guest failed (exit $guest_rc)"
 fi
 
 if [ "$what" = all ] || [ "$what" = user ]; then
