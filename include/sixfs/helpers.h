@@ -105,6 +105,11 @@ u64 sixfs_bdev_nr_sectors(struct block_device *bdev);
 unsigned int sixfs_bdev_logical_block_size(struct block_device *bdev);
 /* Takes a reference to an open file (a block device's, for bios). */
 void sixfs_get_file(struct file *file);
+/*
+ * Whether a shrinker called for an allocation with @gfp may write through
+ * a filesystem (the allocation is not inside one's I/O path: __GFP_FS).
+ */
+bool sixfs_gfp_allows_fs_io(gfp_t gfp);
 
 /*
  * Mount options (rust/glue/fs_context.rs): the option numbers and the values

@@ -201,6 +201,10 @@ pub enum NodeState {
     New,
     /// Read from the device: clean, part of the durable tree.
     Read,
+    /// Read back from a slot written since the last checkpoint (its parent
+    /// is dirty and points to it): clean, in a slot no durable tree points
+    /// to, so it is written there again in place.
+    Written,
 }
 
 /// A node to put into the cache with [`Btree::add_with_id`].
@@ -335,7 +339,7 @@ impl Btree {
             tag,
             dead: AtomicU32::new(0),
             dirty: AtomicU32::new(u32::from(state == NodeState::New)),
-            fresh: AtomicU32::new(u32::from(state == NodeState::New)),
+            fresh: AtomicU32::new(u32::from(state != NodeState::Read)),
             touched: AtomicU32::new(1),
             data: SpinLock::new(Some(node)),
         })?;
@@ -343,7 +347,7 @@ impl Btree {
             None => Ok(bn),
             // Two paths read the same node at once: the first one's copy
             // is the one in the cache.
-            Some(existing) if state == NodeState::Read => Ok(existing),
+            Some(existing) if state != NodeState::New => Ok(existing),
             Some(_) => Err(BtreeError::bug("a new node's id is in the cache")),
         }
     }

@@ -26,11 +26,15 @@ pub enum RestartReason {
     /// The journal had no room for the commit's updates: the run makes
     /// room, holding no lock, and retries.
     Journal,
+    /// No slot for a new node, but slots freed since the last checkpoint
+    /// wait for the next one: the run checkpoints, holding no lock, and
+    /// retries.
+    Space,
 }
 
 impl RestartReason {
     /// Number of reasons.
-    pub const NR: usize = 7;
+    pub const NR: usize = 8;
 }
 
 /// Why a btree operation failed.

@@ -60,16 +60,23 @@ pub trait NodeStore: Sync {
     /// [`BtreeError::ReadOnly`]: super::BtreeError::ReadOnly
     fn check_writable(&self) -> BtreeResult<()>;
 
-    /// A slot for a new node: its id (first sector) and a fresh tag.
+    /// A slot for a new node: its id (first sector) and a fresh tag. None
+    /// free: [`RestartReason::Space`] if a checkpoint would free some (the
+    /// run calls [`Self::make_room`]), else [`BtreeError::NoSpace`].
+    ///
+    /// [`RestartReason::Space`]: super::RestartReason::Space
+    /// [`BtreeError::NoSpace`]: super::BtreeError::NoSpace
     fn alloc_node(&self) -> BtreeResult<(u64, u64)>;
 
     /// The node `id` left the tree: its slot is free once nothing durable
     /// points to it.
     fn free_node(&self, id: u64);
 
-    /// Reads and checks the node `r` names. A node that fails a check is
-    /// reported (with device, btree, level and position) and refused.
-    fn read_node(&self, r: &NodeRef) -> BtreeResult<Node>;
+    /// Reads and checks the node `r` names, and says whether its slot is
+    /// part of the durable tree ([`NodeState::Read`]) or was written since
+    /// ([`NodeState::Written`]). A node that fails a check is reported
+    /// (with device, btree, level and position) and refused.
+    fn read_node(&self, r: &NodeRef) -> BtreeResult<(Node, NodeState)>;
 
     /// A transaction run starts: waits while nodes are being written.
     fn enter(&self);
@@ -85,7 +92,7 @@ pub trait NodeStore: Sync {
     /// Journals a commit's updates, with their leaves write-locked and
     /// nothing applied yet; returns the journal sequence number they got.
     /// No room: [`RestartReason::Journal`], and the run calls
-    /// [`Self::make_journal_room`] once it holds no lock.
+    /// [`Self::make_room`] once it holds no lock.
     ///
     /// [`RestartReason::Journal`]: super::RestartReason::Journal
     fn log_commit(&self, updates: &[Update]) -> BtreeResult<u64> {
@@ -93,9 +100,15 @@ pub trait NodeStore: Sync {
         Ok(0)
     }
 
-    /// Makes room in the journal (writes its open entry, or checkpoints),
-    /// outside the gate; an error ends the run with it.
-    fn make_journal_room(&self) -> BtreeResult<()> {
+    /// Makes the room a restart for `reason` ([`RestartReason::Journal`]
+    /// or [`RestartReason::Space`]) asked for: writes the journal's open
+    /// entry, or checkpoints; outside the gate. An error ends the run with
+    /// it.
+    ///
+    /// [`RestartReason::Journal`]: super::RestartReason::Journal
+    /// [`RestartReason::Space`]: super::RestartReason::Space
+    fn make_room(&self, reason: super::RestartReason) -> BtreeResult<()> {
+        let _ = reason;
         Ok(())
     }
 }
@@ -145,12 +158,12 @@ pub fn child_node(
         min,
         max,
     };
-    let node = store.read_node(&r)?;
+    let (node, state) = store.read_node(&r)?;
     btree.add_with_id(NewNode {
         id: r.id,
         tag: r.tag,
         btree: parent.btree,
         node,
-        state: NodeState::Read,
+        state,
     })
 }

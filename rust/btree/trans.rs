@@ -185,9 +185,11 @@ impl<'b> Trans<'b> {
                 store.leave();
             }
             match result {
-                Err(BtreeError::Restart(RestartReason::Journal)) if self.store.is_some() => {
-                    self.restart_wait(RestartReason::Journal);
-                    if let Some(Err(e)) = self.store.map(|s| s.make_journal_room()) {
+                Err(BtreeError::Restart(
+                    reason @ (RestartReason::Journal | RestartReason::Space),
+                )) if self.store.is_some() => {
+                    self.restart_wait(reason);
+                    if let Some(Err(e)) = self.store.map(|s| s.make_room(reason)) {
                         break Err(e);
                     }
                 }

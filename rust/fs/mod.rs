@@ -271,15 +271,16 @@ impl MountedFs {
     }
 }
 
-/// The store's nodes, for the memory shrinker: clean nodes only, and only
-/// when no transaction runs (it never waits).
+/// The store's nodes, for the memory shrinker: clean nodes, then dirty
+/// ones written back when the allocation allows filesystem I/O; only
+/// when no transaction runs (it never waits for one).
 impl Shrink for Store<BioDevice> {
     fn count(&self) -> usize {
         self.stats().cached as usize
     }
 
-    fn scan(&self, nr: usize) -> usize {
-        self.shrink(nr)
+    fn scan(&self, nr: usize, may_write: bool) -> usize {
+        self.shrink(nr, may_write)
     }
 }
 

@@ -172,6 +172,11 @@ unsigned int sixfs_bdev_logical_block_size(struct block_device *bdev)
 	return bdev_logical_block_size(bdev);
 }
 
+bool sixfs_gfp_allows_fs_io(gfp_t gfp)
+{
+	return gfp & __GFP_FS;
+}
+
 void sixfs_get_file(struct file *file)
 {
 	get_file(file);

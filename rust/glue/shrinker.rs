@@ -11,9 +11,10 @@ use kernel::{bindings, prelude::*, str::CStr, sync::Arc};
 pub(crate) trait Shrink: Send + Sync {
     /// Roughly how many objects could be freed now.
     fn count(&self) -> usize;
-    /// Frees up to `nr` objects without waiting for anything; returns how
-    /// many it freed.
-    fn scan(&self, nr: usize) -> usize;
+    /// Frees up to `nr` objects without waiting for locks; returns how
+    /// many it freed. `may_write`: the allocation that asks allows
+    /// filesystem I/O (`__GFP_FS`), so objects may be written to be freed.
+    fn scan(&self, nr: usize, may_write: bool) -> usize;
 }
 
 /// A registered shrinker over a `T`; unregistered when dropped.
@@ -115,8 +116,10 @@ unsafe extern "C" fn scan_callback<T: Shrink>(
     // SAFETY: the kernel calls this only for the shrinker it was set on.
     let cache = unsafe { cache::<T>(shrinker) };
     // SAFETY: `sc` is the kernel's valid shrink control for this call.
-    let nr = unsafe { (*sc).nr_to_scan };
-    let freed = cache.scan(nr);
+    let (nr, gfp) = unsafe { ((*sc).nr_to_scan, (*sc).gfp_mask) };
+    // SAFETY: a plain test of the bits of a `gfp_t` value.
+    let may_write = unsafe { crate::glue::ffi::sixfs_gfp_allows_fs_io(gfp) };
+    let freed = cache.scan(nr, may_write);
     // SAFETY: as above; the kernel reads back how many were looked at.
     unsafe { (*sc).nr_scanned = nr };
     if freed == 0 {

@@ -48,13 +48,13 @@ const BATCH_BYTES: usize = 4 << 20;
 const BATCH_NODES: usize = 64;
 
 /// Nodes encoded and waiting to be written together.
-struct WriteBatch {
+pub(super) struct WriteBatch {
     nodes: Vec<(Arc<CachedNode>, Vec<u8>)>,
     bytes: usize,
 }
 
 impl WriteBatch {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         WriteBatch {
             nodes: Vec::new(),
             bytes: 0,
@@ -63,7 +63,7 @@ impl WriteBatch {
 
     /// Encodes `node` (its header and bsets, to a whole sector) and keeps
     /// it for the next write.
-    fn add<D: Device + Sync>(
+    pub(super) fn add<D: Device + Sync>(
         &mut self,
         store: &Store<D>,
         node: Arc<CachedNode>,
@@ -79,8 +79,24 @@ impl WriteBatch {
         Ok(())
     }
 
-    fn is_full(&self) -> bool {
+    pub(super) fn is_full(&self) -> bool {
         self.bytes >= BATCH_BYTES || self.nodes.len() >= BATCH_NODES
+    }
+
+    /// The nodes in it.
+    pub(super) fn nodes(&self) -> impl Iterator<Item = &Arc<CachedNode>> {
+        self.nodes.iter().map(|(node, _)| node)
+    }
+
+    /// How many nodes are in it.
+    pub(super) fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Empties it.
+    pub(super) fn clear(&mut self) {
+        self.nodes.clear();
+        self.bytes = 0;
     }
 }
 
@@ -144,7 +160,7 @@ impl<D: Device + Sync> Store<D> {
                 let node = if node.is_fresh() {
                     node.clone()
                 } else {
-                    self.move_node(node)?
+                    self.move_node(node, true)?
                 };
                 batch.add(self, node)?;
                 if batch.is_full() {
@@ -187,13 +203,27 @@ impl<D: Device + Sync> Store<D> {
         for node in self.btree.snapshot()?.iter() {
             node.set_durable();
         }
+        self.written_back.lock().clear();
         self.counters.checkpoints.fetch_add(1, Ordering::Relaxed);
         Ok(true)
     }
 
-    /// Writes the nodes of `batch` to their slots, all in flight at once;
-    /// they are clean afterwards. Empties the batch.
+    /// Writes the nodes of `batch` (see [`Self::write_nodes`]) and
+    /// empties it.
     fn write_batch(&self, batch: &mut WriteBatch) -> Result<(), StoreError> {
+        self.write_nodes(batch)?;
+        for node in batch.nodes() {
+            // Written, the node is sorted into one bset (as bcachefs sorts
+            // a node after writing it): a search looks in one place.
+            self.resort(node);
+        }
+        batch.clear();
+        Ok(())
+    }
+
+    /// Writes the nodes of `batch` to their slots, all in flight at once;
+    /// they are clean afterwards.
+    pub(super) fn write_nodes(&self, batch: &WriteBatch) -> Result<(), StoreError> {
         let mut writes = Vec::try_with_capacity(batch.nodes.len())?;
         for (node, bytes) in batch.nodes.iter() {
             let offset = node.id.checked_mul(512).ok_or(BtreeError::BadNode)?;
@@ -203,16 +233,11 @@ impl<D: Device + Sync> Store<D> {
         drop(writes);
         for (node, bytes) in batch.nodes.iter() {
             node.set_clean();
-            // Written, the node is sorted into one bset (as bcachefs sorts
-            // a node after writing it): a search looks in one place.
-            self.resort(node);
             self.counters.nodes_written.fetch_add(1, Ordering::Relaxed);
             self.counters
                 .bytes_written
                 .fetch_add(bytes.len() as u64, Ordering::Relaxed);
         }
-        batch.nodes.clear();
-        batch.bytes = 0;
         Ok(())
     }
 
@@ -231,11 +256,16 @@ impl<D: Device + Sync> Store<D> {
         }
     }
 
-    /// Moves `node` to a new slot: a new cached node with its keys, its
-    /// parent's pointer (or the root) changed to it, the old one dead and
-    /// its slot freed at the end of the checkpoint.
-    fn move_node(&self, node: &Arc<CachedNode>) -> Result<Arc<CachedNode>, StoreError> {
-        let id = self.space.alloc_slot(true).map_err(|e| match e {
+    /// Moves `node` to a new slot (from the reserve if `use_reserve`): a
+    /// new cached node with its keys, its parent's pointer (or the root)
+    /// changed to it, the old one dead and its slot freed at the end of the
+    /// next checkpoint. The gate is held.
+    pub(super) fn move_node(
+        &self,
+        node: &Arc<CachedNode>,
+        use_reserve: bool,
+    ) -> Result<Arc<CachedNode>, StoreError> {
+        let id = self.space.alloc_slot(use_reserve).map_err(|e| match e {
             SpaceError::NoSpace => BtreeError::NoSpace,
             SpaceError::NotInUse(_) => BtreeError::bug("allocator refused a slot"),
         })?;

@@ -50,7 +50,7 @@ pub use format::format;
 pub use open::{OpenOptions, OpenReport};
 
 use crate::btree::{
-    Btree, BtreeError, BtreeResult, NodeRef, NodeStore, RestartReason, Trans, Update,
+    Btree, BtreeError, BtreeResult, NodeRef, NodeState, NodeStore, RestartReason, Trans, Update,
 };
 use crate::device::{Device, DeviceError};
 use crate::format::geometry::Geometry;
@@ -226,6 +226,9 @@ pub struct StoreStats {
     pub nodes_moved: u64,
     /// Nodes evicted from the cache.
     pub nodes_evicted: u64,
+    /// Of those, dirty ones written first (the cache over its bound, or the
+    /// memory shrinker, with too few clean nodes to evict).
+    pub nodes_written_back: u64,
     /// Checkpoints done.
     pub checkpoints: u64,
     /// Nodes in the cache now.
@@ -245,6 +248,7 @@ struct Counters {
     bytes_written: AtomicU64,
     nodes_moved: AtomicU64,
     nodes_evicted: AtomicU64,
+    nodes_written_back: AtomicU64,
     checkpoints: AtomicU64,
 }
 
@@ -270,6 +274,10 @@ pub struct Store<D: Device> {
     read_only: AtomicU32,
     next_tag: AtomicU64,
     cache_limit: usize,
+    /// The slots, in order, of nodes written back and evicted since the
+    /// last checkpoint: no durable tree points to them, so a node read
+    /// back from one is written there again in place (see `evict.rs`).
+    written_back: SpinLock<Vec<u64>>,
     counters: Counters,
     /// The journal, once replay is done (none on a filesystem made
     /// without one: then only checkpoints make commits durable).
@@ -447,6 +455,7 @@ impl<D: Device + Sync> Store<D> {
             bytes_written: c.bytes_written.load(Ordering::Relaxed),
             nodes_moved: c.nodes_moved.load(Ordering::Relaxed),
             nodes_evicted: c.nodes_evicted.load(Ordering::Relaxed),
+            nodes_written_back: c.nodes_written_back.load(Ordering::Relaxed),
             checkpoints: c.checkpoints.load(Ordering::Relaxed),
             cached: self.btree.nr_nodes() as u64,
             cache_limit: self.cache_limit as u64,
@@ -534,6 +543,9 @@ impl<D: Device + Sync> NodeStore for Store<D> {
     fn alloc_node(&self) -> BtreeResult<(u64, u64)> {
         self.check_writable()?;
         let id = self.space.alloc_slot(false).map_err(|e| match e {
+            SpaceError::NoSpace if self.space.has_pending() => {
+                BtreeError::Restart(RestartReason::Space)
+            }
             SpaceError::NoSpace => BtreeError::NoSpace,
             SpaceError::NotInUse(_) => BtreeError::bug("allocator refused a slot"),
         })?;
@@ -550,15 +562,20 @@ impl<D: Device + Sync> NodeStore for Store<D> {
         }
     }
 
-    fn read_node(&self, r: &NodeRef) -> BtreeResult<Node> {
+    fn read_node(&self, r: &NodeRef) -> BtreeResult<(Node, NodeState)> {
+        let (node, _) = self.read_checked(r, true)?;
+        let state = if self.written_back.lock().binary_search(&r.id).is_ok() {
+            NodeState::Written
+        } else {
+            NodeState::Read
+        };
         // As a checkpoint leaves a node it wrote: one sorted bset, nothing
         // for whiteouts to hide (see `resort`), so that deletions need no
         // room; a read-only store deletes nothing and keeps the copy.
-        let (node, _) = self.read_checked(r, true)?;
         if self.is_read_only() {
-            return Ok(node);
+            return Ok((node, state));
         }
-        Ok(node.rewrite().unwrap_or(node))
+        Ok((node.rewrite().unwrap_or(node), state))
     }
 
     fn enter(&self) {
@@ -593,21 +610,21 @@ impl<D: Device + Sync> NodeStore for Store<D> {
         }
     }
 
-    fn make_journal_room(&self) -> BtreeResult<()> {
-        let Some(journal) = &self.journal else {
-            return Ok(());
-        };
-        // Under half full, any entry fits (entries are at most a quarter
-        // of the ring): the open one was full, write it. Otherwise a
-        // checkpoint empties the ring.
-        let done = if journal.wants_checkpoint() {
-            self.checkpoint(false)
-                .inspect_err(|e| self.runtime_error("checkpoint", e))
-        } else {
-            match journal.write_open(&self.dev, false) {
-                Ok(()) => Ok(()),
-                Err(e) => self.journal_failed(e),
+    fn make_room(&self, reason: RestartReason) -> BtreeResult<()> {
+        // A checkpoint frees the slots waiting for it, and empties the
+        // journal's ring. Under half full, any entry fits (entries are at
+        // most a quarter of the ring): the open one was full, write it.
+        let done = match &self.journal {
+            Some(journal) if reason == RestartReason::Journal && !journal.wants_checkpoint() => {
+                match journal.write_open(&self.dev, false) {
+                    Ok(()) => Ok(()),
+                    Err(e) => self.journal_failed(e),
+                }
             }
+            None if reason == RestartReason::Journal => Ok(()),
+            _ => self
+                .checkpoint(false)
+                .inspect_err(|e| self.runtime_error("checkpoint", e)),
         };
         done.map_err(|e| match e {
             StoreError::Btree(e) => e,

@@ -15,6 +15,7 @@ use crate::node::disk::key_bytes;
 use crate::node::{Node, NodeParams};
 use crate::platform::log;
 use crate::platform::sync::{AtomicU32, AtomicU64, Ordering, SpinLock};
+use crate::platform::vec::Vec;
 use crate::six::SixLock;
 use crate::space::Space;
 
@@ -128,6 +129,7 @@ impl<D: Device + Sync> Store<D> {
             )),
             next_tag: AtomicU64::new(sb.seq.wrapping_shl(32) | 1),
             cache_limit: cache_nodes,
+            written_back: SpinLock::new(Vec::new()),
             counters: Counters::default(),
             journal: None,
             error_policy: AtomicU32::new(0),

@@ -165,6 +165,62 @@ test_suite! {
         check!(depth >= 3);
     }
 
+    fn a_tree_larger_than_the_cache_is_written_back_between_checkpoints() {
+        let dev = formatted(8 << 20)?;
+        let (s, _) = ok!(Store::open(&dev, small_cache()));
+        let mut rng = Rng::new(2);
+        let mut keys = Vec::new();
+        for _ in 0..3000 {
+            let k = rng.below(1 << 40);
+            ok!(insert(&s, key(k)));
+            ok!(keys.try_push(k));
+        }
+        // Overwrites of keys in evicted leaves read them back: written
+        // back since the last checkpoint, they go back to the same slot.
+        let before = s.stats();
+        for i in 0..2000 {
+            ok!(insert(&s, key(keys[(i * 7) % keys.len()])));
+        }
+        let stats = s.stats();
+        test_info!("{:?}", stats);
+        let written_back = stats.nodes_written_back - before.nodes_written_back;
+        let moved = stats.nodes_moved - before.nodes_moved;
+        check!(stats.cached as usize <= s.cache_limit() + 16);
+        check!(written_back > 0 && moved < written_back / 2);
+        check!(holds(&s, &keys)?);
+        ok!(s.close());
+        drop(s);
+        let (s, _) = ok!(Store::open(&dev, small_cache()));
+        check!(holds(&s, &keys)?);
+        check_clean(&s)?;
+    }
+
+    fn the_shrinker_writes_dirty_leaves_back_only_when_it_may() {
+        let dev = formatted(8 << 20)?;
+        let big_cache = OpenOptions { cache_nodes: 4096, ..small_cache() };
+        let (s, _) = ok!(Store::open(&dev, big_cache));
+        let mut keys = Vec::new();
+        for k in 0..1500 {
+            ok!(insert(&s, key(k * 7919 % 1511)));
+            ok!(keys.try_push(k * 7919 % 1511));
+        }
+        let cached = s.stats().cached;
+        check!(s.stats().nodes_evicted == 0 && s.evictable() > 0);
+        // Every node is dirty: without I/O, nothing to give back.
+        check_eq!(s.shrink(10_000, false), 0);
+        let freed = s.shrink(10_000, true) as u64;
+        let stats = s.stats();
+        test_info!("{cached} cached, {freed} freed: {stats:?}");
+        check!(freed > cached / 2 && stats.cached == cached - freed);
+        check!(stats.nodes_written_back >= freed);
+        check!(holds(&s, &keys)?);
+        ok!(s.close());
+        drop(s);
+        let (s, _) = ok!(Store::open(&dev, small_cache()));
+        check!(holds(&s, &keys)?);
+        check_clean(&s)?;
+    }
+
     fn a_read_only_store_writes_nothing() {
         let dev = formatted(4 << 20)?;
         let (s, _) = ok!(Store::open(&dev, small_cache()));
