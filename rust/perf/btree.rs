@@ -14,6 +14,7 @@
 use super::{measure, Measurement, Rng};
 use crate::bkey::{Key, Pos, TestVal, Value};
 use crate::btree::{Btree, BtreeError, BtreeId, BtreeParams, Iter, IterFlags, NodeStore, Trans};
+use crate::platform::sort::heap_sort_by_key;
 use crate::platform::sync::{cond_resched, run_parallel, AtomicU64, Ordering, SpawnError};
 use crate::platform::vec::Vec;
 
@@ -402,23 +403,21 @@ fn verify_thread(
     n: u64,
 ) -> Result<u64, BtreeError> {
     let trans = &mut target.trans();
-    let mut rng = rng_of(thread);
-    let first = (thread as u64).saturating_mul(n);
+    let mut sorted = SortedKeys::new(workload, thread, n)?;
     let mut bad = 0u64;
-    let mut done = 0u64;
     // On the heap: 8 KiB would crowd a kernel thread's stack, under which
     // node reads go down to the block layer.
-    let mut offsets = Vec::new();
-    offsets.try_extend_with(SEQ_CHUNK as usize, 0u64)?;
-    while done < n {
-        let batch = SEQ_CHUNK.min(n - done);
-        for (i, o) in offsets.iter_mut().enumerate().take(batch as usize) {
-            *o = match workload {
-                Workload::SeqInsert => first.saturating_add(done).saturating_add(i as u64),
-                _ => rng.next_u64(),
-            };
+    let mut offsets = Vec::try_with_capacity(SEQ_CHUNK as usize)?;
+    loop {
+        offsets.clear();
+        while offsets.len() < SEQ_CHUNK as usize {
+            let Some(o) = sorted.next() else { break };
+            offsets.try_push(o)?;
         }
-        let wanted = offsets.get(..batch as usize).unwrap_or(&[]);
+        if offsets.is_empty() {
+            break;
+        }
+        let wanted = &offsets[..];
         bad += run_op(trans, |tr| {
             let mut bad = 0u64;
             let mut it = Iter::new(tr, PERF_BTREE, Pos::MIN, IterFlags::NONE)?;
@@ -430,7 +429,59 @@ fn verify_thread(
             }
             Ok(bad)
         })?;
-        done += batch;
     }
     Ok(bad)
+}
+
+/// Keys [`verify`] sorts at once: each run is one modest allocation.
+pub(super) const VERIFY_RUN: u64 = 1 << 16;
+
+/// The keys one thread of an insert workload wrote, in order, so that a
+/// verify walks the tree once instead of reading each leaf again and
+/// again when the tree is larger than the node cache: sorted runs of
+/// [`VERIFY_RUN`] keys, merged.
+pub(super) struct SortedKeys {
+    runs: Vec<Vec<u64>>,
+    /// The next key of each run.
+    heads: Vec<usize>,
+}
+
+impl SortedKeys {
+    pub(super) fn new(workload: Workload, thread: usize, n: u64) -> Result<Self, BtreeError> {
+        let mut rng = rng_of(thread);
+        let first = (thread as u64).saturating_mul(n);
+        let mut runs = Vec::new();
+        let mut done = 0u64;
+        while done < n {
+            let len = VERIFY_RUN.min(n - done);
+            let mut run = Vec::try_with_capacity(len as usize)?;
+            for i in 0..len {
+                run.try_push(match workload {
+                    Workload::SeqInsert => first.saturating_add(done).saturating_add(i),
+                    _ => rng.next_u64(),
+                })?;
+            }
+            heap_sort_by_key(&mut run, |&o| o);
+            runs.try_push(run)?;
+            done += len;
+        }
+        let mut heads = Vec::new();
+        heads.try_extend_with(runs.len(), 0)?;
+        Ok(Self { runs, heads })
+    }
+
+    /// The smallest key not yet taken.
+    pub(super) fn next(&mut self) -> Option<u64> {
+        let (run, offset) = self
+            .runs
+            .iter()
+            .zip(self.heads.iter())
+            .enumerate()
+            .filter_map(|(i, (run, &head))| Some((i, *run.get(head)?)))
+            .min_by_key(|&(_, offset)| offset)?;
+        if let Some(head) = self.heads.get_mut(run) {
+            *head += 1;
+        }
+        Some(offset)
+    }
 }

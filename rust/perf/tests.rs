@@ -9,7 +9,9 @@ use crate::device::memory::MemoryDevice;
 use crate::format::geometry::{Geometry, GeometryChoice};
 use crate::format::label::Label;
 use crate::format::superblock::Superblock;
+use crate::platform::sort::heap_sort_by_key;
 use crate::platform::sync::{AtomicU64, Ordering};
+use crate::platform::vec::Vec;
 use crate::platform::{check, check_eq, ok, test_suite};
 use crate::store::{self, OpenOptions, Store};
 
@@ -83,6 +85,25 @@ test_suite! {
         check_eq!(parse_count("20000000000G"), None);
         check_eq!(parse_count("3k"), Some(3000));
         check_eq!(parse_count("G"), None);
+    }
+
+    fn verify_takes_an_insert_threads_keys_in_order() {
+        // Several sorted runs merged: every key the thread wrote, once
+        // each, in order.
+        let n = btree::VERIFY_RUN * 5 / 2 + 7;
+        let mut want = ok!(Vec::try_with_capacity(n as usize));
+        let mut rng = btree::rng_of(1);
+        for _ in 0..n {
+            ok!(want.try_push(rng.next_u64()));
+        }
+        heap_sort_by_key(&mut want, |&o| o);
+        let mut sorted = ok!(btree::SortedKeys::new(Workload::RandInsert, 1, n));
+        for &w in want.iter() {
+            check_eq!(sorted.next(), Some(w));
+        }
+        check_eq!(sorted.next(), None);
+        let mut seq = ok!(btree::SortedKeys::new(Workload::SeqInsert, 2, 3));
+        check_eq!((seq.next(), seq.next(), seq.next(), seq.next()), (Some(6), Some(7), Some(8), None));
     }
 
     fn rng_is_deterministic_and_bounded() {
