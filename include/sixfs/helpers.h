@@ -110,6 +110,8 @@ void sixfs_get_file(struct file *file);
  * a filesystem (the allocation is not inside one's I/O path: __GFP_FS).
  */
 bool sixfs_gfp_allows_fs_io(gfp_t gfp);
+/* The machine's memory, in bytes (what caches size themselves by). */
+u64 sixfs_totalram_bytes(void);
 
 /*
  * Mount options (rust/glue/fs_context.rs): the option numbers and the values

@@ -14,7 +14,7 @@ use crate::format::superblock_io::{self, ReadError, SuperblockCopy};
 use crate::glue::debugfs::{Handler, MountDir};
 use crate::glue::fs_type::{Errors, FileSystem, FileSystemType, MountOptions, Reconfigure, StatFs};
 use crate::glue::kthread::{run_parallel, Periodic};
-use crate::glue::shrinker::{Shrink, Shrinker};
+use crate::glue::shrinker::{memory_bytes, Shrink, Shrinker};
 use crate::glue::super_block::SuperBlock;
 use crate::perf::mounted::{parse_mounted, run_mounted};
 use crate::platform::sync::SpinLock;
@@ -41,6 +41,10 @@ const JOURNAL_FLUSH_DELAY_RANGE: core::ops::RangeInclusive<u32> = 1..=600_000;
 
 /// The longest file name (a dirent's limit, as most Linux filesystems).
 const NAME_MAX: u32 = 255;
+
+/// The node cache's bound, by default: this share of the machine's
+/// memory (and at most an eighth of the device's node slots).
+const CACHE_SHARE: u64 = 8;
 
 /// One mounted sixfs: lives in `s_fs_info` from mount until `kill_sb`.
 ///
@@ -179,6 +183,9 @@ impl MountedFs {
             read_only,
             no_recovery: options.no_recovery,
             errors: error_policy(errors),
+            // As bcachefs's, the node cache may grow with the machine;
+            // the shrinker takes it back when memory is short.
+            cache_bytes: usize::try_from(memory_bytes() / CACHE_SHARE).unwrap_or(usize::MAX),
             ..OpenOptions::default()
         };
         let (store, report) = open_store(name, dev, opts)?;

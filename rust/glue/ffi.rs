@@ -16,6 +16,7 @@ extern "C" {
     pub(crate) fn sixfs_bdev_logical_block_size(bdev: *mut bindings::block_device) -> c_uint;
     pub(crate) fn sixfs_get_file(file: *mut bindings::file);
     pub(crate) fn sixfs_gfp_allows_fs_io(gfp: bindings::gfp_t) -> bool;
+    pub(crate) fn sixfs_totalram_bytes() -> u64;
 
     pub(crate) static sixfs_fs_parameters: [bindings::fs_parameter_spec; 0];
     pub(crate) fn sixfs_fs_parse(

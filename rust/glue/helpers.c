@@ -13,6 +13,7 @@
 #include <linux/fs_parser.h>
 #include <linux/kthread.h>
 #include <linux/lockdep.h>
+#include <linux/mm.h>
 #include <linux/rwsem.h>
 #include <linux/sched.h>
 #include <linux/spinlock.h>
@@ -175,6 +176,11 @@ unsigned int sixfs_bdev_logical_block_size(struct block_device *bdev)
 bool sixfs_gfp_allows_fs_io(gfp_t gfp)
 {
 	return gfp & __GFP_FS;
+}
+
+u64 sixfs_totalram_bytes(void)
+{
+	return (u64)totalram_pages() << PAGE_SHIFT;
 }
 
 void sixfs_get_file(struct file *file)

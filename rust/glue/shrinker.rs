@@ -7,6 +7,13 @@ use core::ptr::NonNull;
 use kernel::ffi::{c_char, c_ulong};
 use kernel::{bindings, prelude::*, str::CStr, sync::Arc};
 
+/// The machine's memory in bytes: what a cache that a shrinker bounds
+/// sizes itself by.
+pub(crate) fn memory_bytes() -> u64 {
+    // SAFETY: reads a counter; no arguments, no state.
+    unsafe { crate::glue::ffi::sixfs_totalram_bytes() }
+}
+
 /// A cache that can free objects when memory is short.
 pub(crate) trait Shrink: Send + Sync {
     /// Roughly how many objects could be freed now.

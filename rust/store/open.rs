@@ -19,7 +19,8 @@ use crate::platform::vec::Vec;
 use crate::six::SixLock;
 use crate::space::Space;
 
-/// Bytes of nodes the cache holds by default before it evicts.
+/// Bytes of nodes the cache holds by default before it evicts (the kernel
+/// gives a share of the machine's memory instead).
 pub const DEFAULT_CACHE_BYTES: usize = 64 << 20;
 /// The fewest nodes a cache holds, whatever it is told: a commit may need
 /// a few paths' worth at once.
@@ -35,8 +36,11 @@ pub struct OpenOptions {
     /// Write nothing, change nothing.
     pub read_only: bool,
     /// Nodes the cache holds before it writes and evicts (at least
-    /// [`MIN_CACHE_NODES`]); 0 for [`DEFAULT_CACHE_BYTES`] worth.
+    /// [`MIN_CACHE_NODES`]); 0 for `cache_bytes` worth.
     pub cache_nodes: usize,
+    /// Bytes of nodes the cache holds when `cache_nodes` is 0, at most an
+    /// eighth of the device's node slots; 0 for [`DEFAULT_CACHE_BYTES`].
+    pub cache_bytes: usize,
     /// Do not replay the journal: the last checkpoint's tree, read-only
     /// (`norecovery`).
     pub no_recovery: bool,
@@ -99,8 +103,12 @@ impl<D: Device + Sync> Store<D> {
         let data_slots = data.end.saturating_sub(data.start).saturating_mul(slots);
         // By default the cache holds at most an eighth of the device's
         // node slots: its dirty nodes are what the reserve must cover.
+        let cache_bytes = match opts.cache_bytes {
+            0 => DEFAULT_CACHE_BYTES,
+            n => n,
+        };
         let cache_nodes = match opts.cache_nodes {
-            0 => (DEFAULT_CACHE_BYTES / node_size.max(1))
+            0 => (cache_bytes / node_size.max(1))
                 .min(usize::try_from(data_slots / 8).unwrap_or(usize::MAX)),
             n => n,
         }
