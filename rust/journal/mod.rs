@@ -61,6 +61,16 @@ pub enum JournalError {
     Device(DeviceError),
 }
 
+/// Which commits [`Journal::flush`] makes durable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FlushUpTo {
+    /// Those with sequence numbers up to this one.
+    Seq(u64),
+    /// Every commit so far; the device is flushed even when no entry
+    /// waits (a sync asks whether what the device holds is durable).
+    All,
+}
+
 /// Where the ring is and what its entries are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Ring {
@@ -304,19 +314,21 @@ impl Journal {
         result
     }
 
-    /// Makes every commit with a sequence number up to `seq` durable
-    /// (`u64::MAX`: every commit so far, and the device flushed even if
-    /// nothing waits), writing the open entry with a flush if they are in
-    /// it, or else flushing the device. Concurrent callers share the
-    /// writes: one waits for the other's.
-    pub fn flush(&self, dev: &dyn Device, seq: u64) -> Result<(), JournalError> {
+    /// Makes the commits `upto` names durable, writing the open entry with
+    /// a flush if they are in it, or else flushing the device. Concurrent
+    /// callers share the writes: one waits for the other's.
+    pub fn flush(&self, dev: &dyn Device, upto: FlushUpTo) -> Result<(), JournalError> {
         self.lock_writer();
-        let result = self.flush_locked(dev, seq);
+        let result = self.flush_locked(dev, upto);
         self.unlock_writer();
         result
     }
 
-    fn flush_locked(&self, dev: &dyn Device, seq: u64) -> Result<(), JournalError> {
+    fn flush_locked(&self, dev: &dyn Device, upto: FlushUpTo) -> Result<(), JournalError> {
+        let seq = match upto {
+            FlushUpTo::Seq(seq) => seq,
+            FlushUpTo::All => u64::MAX,
+        };
         let (durable, written, open_seq, open_records, failed) = {
             let s = self.state.lock();
             (s.durable_seq, s.written_seq, s.seq, s.records, s.failed)
@@ -332,7 +344,7 @@ impl Journal {
         }
         // Everything (a sync) flushes the device even when no entry waits:
         // the caller asked the device whether what it holds is durable.
-        if written > durable || seq == u64::MAX {
+        if written > durable || upto == FlushUpTo::All {
             if let Err(e) = dev.flush() {
                 return Err(self.fail(e));
             }

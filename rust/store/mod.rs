@@ -57,7 +57,7 @@ use crate::format::geometry::Geometry;
 use crate::format::journal::{encode_record, record_bytes};
 use crate::format::superblock::{Superblock, UUID_BYTES};
 use crate::format::superblock_io::{ReadError, WriteError};
-use crate::journal::{Journal, JournalError, JournalStats};
+use crate::journal::{FlushUpTo, Journal, JournalError, JournalStats};
 use crate::node::disk::{self, DiskNodeError, NodeHeader};
 use crate::node::Node;
 use crate::platform::log;
@@ -305,28 +305,28 @@ impl<D: Device + Sync> Store<D> {
     /// journal (a checkpoint without one, or when the journal failed);
     /// nothing to do when read-only.
     pub fn sync(&self) -> Result<(), StoreError> {
-        self.flush_journal(u64::MAX)
+        self.flush_journal(FlushUpTo::All)
     }
 
     /// Makes the commits not yet durable durable, writing nothing when
     /// there are none (the journal thread's tick).
     pub fn flush_pending(&self) -> Result<(), StoreError> {
         match &self.journal {
-            Some(journal) => self.flush_journal(journal.last_commit_seq()),
+            Some(journal) => self.flush_journal(FlushUpTo::Seq(journal.last_commit_seq())),
             None => Ok(()),
         }
     }
 
-    /// Makes the commits up to journal sequence number `seq` durable
-    /// ([`Trans::journal_seq`] after a commit), as [`Self::sync`] does.
-    pub fn flush_journal(&self, seq: u64) -> Result<(), StoreError> {
+    /// Makes the commits `upto` names durable (a sequence number is
+    /// [`Trans::journal_seq`] after a commit), as [`Self::sync`] does.
+    pub fn flush_journal(&self, upto: FlushUpTo) -> Result<(), StoreError> {
         if self.is_read_only() {
             return self.writes_lost();
         }
         let Some(journal) = &self.journal else {
             return self.checkpoint(false);
         };
-        match journal.flush(&self.dev, seq) {
+        match journal.flush(&self.dev, upto) {
             Ok(()) => Ok(()),
             Err(e) => self.journal_failed(e),
         }
