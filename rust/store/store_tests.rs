@@ -91,6 +91,22 @@ fn holds<D: Device + Sync>(s: &Store<D>, keys: &[u64]) -> Result<bool, TestFaile
     Ok(found.len() == want.len() && found.iter().zip(want.iter()).all(|(f, &w)| *f == key(w)))
 }
 
+/// Commits `n` random keys (from `seed`); returns them.
+fn insert_random<D: Device + Sync>(
+    s: &Store<D>,
+    seed: u64,
+    n: usize,
+) -> Result<Vec<u64>, TestFailed> {
+    let mut rng = Rng::new(seed);
+    let mut keys = Vec::new();
+    for _ in 0..n {
+        let k = rng.below(1 << 40);
+        ok!(insert(s, key(k)));
+        ok!(keys.try_push(k));
+    }
+    Ok(keys)
+}
+
 fn check_clean<D: Device + Sync>(s: &Store<D>) -> Result<u8, TestFailed> {
     let report = ok!(s.check(|_| {}));
     check!(report.is_clean());
@@ -142,13 +158,7 @@ test_suite! {
         let dev = formatted(8 << 20)?;
         let (s, report) = ok!(Store::open(&dev, small_cache()));
         check!(report.was_clean && !report.from_backup);
-        let mut rng = Rng::new(1);
-        let mut keys = Vec::new();
-        for _ in 0..3000 {
-            let k = rng.below(1 << 40);
-            ok!(insert(&s, key(k)));
-            ok!(keys.try_push(k));
-        }
+        let keys = insert_random(&s, 1, 3000)?;
         // The cache stayed bounded: it wrote and evicted as it went.
         let stats = s.stats();
         check!(stats.cached as usize <= s.cache_limit() + 16);
@@ -168,18 +178,12 @@ test_suite! {
     fn a_tree_larger_than_the_cache_is_written_back_between_checkpoints() {
         let dev = formatted(8 << 20)?;
         let (s, _) = ok!(Store::open(&dev, small_cache()));
-        let mut rng = Rng::new(2);
-        let mut keys = Vec::new();
-        for _ in 0..3000 {
-            let k = rng.below(1 << 40);
-            ok!(insert(&s, key(k)));
-            ok!(keys.try_push(k));
-        }
+        let keys = insert_random(&s, 2, 3000)?;
         // Overwrites of keys in evicted leaves read them back: written
         // back since the last checkpoint, they go back to the same slot.
         let before = s.stats();
-        for i in 0..2000 {
-            ok!(insert(&s, key(keys[(i * 7) % keys.len()])));
+        for k in keys.iter().step_by(7).chain(keys.iter().skip(3).step_by(7)) {
+            ok!(insert(&s, key(*k)));
         }
         let stats = s.stats();
         test_info!("{:?}", stats);
