@@ -24,7 +24,9 @@
 #   BCACHEFS_IMAGE=path     an empty bcachefs image (.zst or raw) for vs-bcachefs
 #                           (default ../shared/anchors/bcachefs-8G.img.zst beside
 #                           the repository, if there; empty: sixfs alone)
-#   BENCH_VS_SIZE=1M        keys per vs-bcachefs row (10^6; digits to both sides)
+#   BENCH_VS_SIZES=1M       keys of the vs-bcachefs rows (10^6, given to both
+#                           sides in digits); a size may name its workloads:
+#                           "300K 1M:seq_insert,seq_lookup"
 #   BENCH_VS_WORKLOADS="rand_insert ..."  workloads of the vs-bcachefs rows (all nine)
 #   BENCH_VS_NOTE="..."     one more note under the vs-bcachefs table
 #   BENCH_VS_TIMEOUT=30000  seconds the vs-bcachefs guest may run
@@ -114,7 +116,7 @@ if [ "$what" = all ] || [ "$what" = vs-bcachefs ]; then
 	# bcachefs image: perf_test leaves keys behind, so a copy serves one run.
 	disk=$out/vs-sixfs.img bdisk=$out/vs-bcachefs.img
 	image=${BCACHEFS_IMAGE-$SIXFS_ROOT/../shared/anchors/bcachefs-8G.img.zst}
-	vs_size=${BENCH_VS_SIZE:-1M} vs_workloads=${BENCH_VS_WORKLOADS:-}
+	vs_sizes=${BENCH_VS_SIZES:-1M} vs_workloads=${BENCH_VS_WORKLOADS:-}
 	if [ -n "${BCACHEFS_IMAGE-}" ] && [ ! -f "$image" ]; then
 		die "BCACHEFS_IMAGE=$image: no such file"
 	fi
@@ -136,7 +138,7 @@ if [ "$what" = all ] || [ "$what" = vs-bcachefs ]; then
 	# A guest that fails or times out still leaves the rows it finished:
 	# tabulate them, then fail.
 	"$SIXFS_ROOT/scripts/run-guest.sh" -f perf -m 4G -o "$out/guest-vs-bcachefs" -t "${BENCH_VS_TIMEOUT:-30000}" \
-		"${disks[@]}" -- sh /sixfs/bench-vs-bcachefs.sh "$vs_size" $vs_workloads |
+		"${disks[@]}" -- env BENCH_WORKLOADS="$vs_workloads" sh /sixfs/bench-vs-bcachefs.sh $vs_sizes |
 		tee "$out/vs-bcachefs.log" || guest_rc=$?
 	minutes=$((($(date +%s) - start + 59) / 60))
 	accel=$(cat "$out/guest-vs-bcachefs/accel")
@@ -165,7 +167,7 @@ if [ "$what" = all ] || [ "$what" = vs-bcachefs ]; then
 	fi
 	python3 "$SIXFS_ROOT/scripts/bench-vs-table.py" "$out/vs-bcachefs.log" \
 		--title "perf_test on a mounted sixfs beside a mounted bcachefs (kernel)" \
-		--command "make bench (BENCH=vs-bcachefs BENCH_VS_SIZE=$vs_size${vs_workloads:+ BENCH_VS_WORKLOADS=\"$vs_workloads\"}${image:+ BCACHEFS_IMAGE=$image})" \
+		--command "make bench (BENCH=vs-bcachefs BENCH_VS_SIZES=\"$vs_sizes\"${vs_workloads:+ BENCH_VS_WORKLOADS=\"$vs_workloads\"}${image:+ BCACHEFS_IMAGE=$image})" \
 		"${notes[@]}" ${BENCH_VS_NOTE:+--note "$BENCH_VS_NOTE"} >"$results/btree-vs-bcachefs.md"
 	cat "$results/btree-vs-bcachefs.md"
 	[ "$guest_rc" = 0 ] || die "vs-bcachefs: the guest failed (exit $guest_rc)"
