@@ -62,7 +62,7 @@ pub trait NodeStore: Sync {
 
     /// A slot for a new node: its id (first sector) and a fresh tag. None
     /// free: [`RestartReason::Space`] if a checkpoint would free some (the
-    /// run calls [`Self::make_room`]), else [`BtreeError::NoSpace`].
+    /// run calls [`Self::make_room`], once), else [`BtreeError::NoSpace`].
     ///
     /// [`RestartReason::Space`]: super::RestartReason::Space
     /// [`BtreeError::NoSpace`]: super::BtreeError::NoSpace

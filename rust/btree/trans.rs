@@ -172,6 +172,9 @@ impl<'b> Trans<'b> {
         mut f: impl FnMut(&mut Trans<'b>) -> BtreeResult<T>,
     ) -> BtreeResult<T> {
         let mut restarts = 0u64;
+        // A checkpoint for space is tried once: it may take as much room
+        // (moving nodes) as it gives.
+        let mut made_space = false;
         let result = loop {
             self.begin();
             if let Some(store) = self.store {
@@ -185,9 +188,13 @@ impl<'b> Trans<'b> {
                 store.leave();
             }
             match result {
+                Err(BtreeError::Restart(RestartReason::Space)) if made_space => {
+                    break Err(BtreeError::NoSpace);
+                }
                 Err(BtreeError::Restart(
                     reason @ (RestartReason::Journal | RestartReason::Space),
                 )) if self.store.is_some() => {
+                    made_space |= reason == RestartReason::Space;
                     self.restart_wait(reason);
                     if let Some(Err(e)) = self.store.map(|s| s.make_room(reason)) {
                         break Err(e);

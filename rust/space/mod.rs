@@ -260,6 +260,17 @@ impl Space {
         self.state.lock().pending.iter().any(|&p| p != 0)
     }
 
+    /// Whether the next checkpoint frees a whole bucket (every slot in use
+    /// in it was freed since the last one): only then does it give
+    /// allocation room, which works by whole buckets.
+    pub fn checkpoint_frees_a_bucket(&self) -> bool {
+        let s = self.state.lock();
+        s.buckets
+            .iter()
+            .zip(s.pending.iter())
+            .any(|(r, &p)| r.kind == BucketKind::Btree && p != 0 && p >= r.used)
+    }
+
     /// Bucket counts.
     pub fn stats(&self) -> SpaceStats {
         let s = self.state.lock();

@@ -543,7 +543,7 @@ impl<D: Device + Sync> NodeStore for Store<D> {
     fn alloc_node(&self) -> BtreeResult<(u64, u64)> {
         self.check_writable()?;
         let id = self.space.alloc_slot(false).map_err(|e| match e {
-            SpaceError::NoSpace if self.space.has_pending() => {
+            SpaceError::NoSpace if self.space.checkpoint_frees_a_bucket() => {
                 BtreeError::Restart(RestartReason::Space)
             }
             SpaceError::NoSpace => BtreeError::NoSpace,

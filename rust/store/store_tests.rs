@@ -8,7 +8,7 @@
 //! and as the KUnit suite `sixfs_store`.
 
 use super::format::{read_space_map, write_space_map};
-use super::{format, NodeFault, OpenOptions, Store, StoreError, WalkStep};
+use super::{format, ErrorPolicy, NodeFault, OpenOptions, Store, StoreError, WalkStep};
 use crate::bkey::{Key, Pos, TestVal, Value};
 use crate::btree::{BtreeError, BtreeId, Iter, IterFlags};
 use crate::device::memory::{Faults, MemoryDevice, PowerLoss};
@@ -26,11 +26,17 @@ const T: BtreeId = BtreeId(0);
 /// A device of `bytes` formatted with 512-byte nodes (deep trees from a
 /// few thousand keys) in 4 KiB buckets.
 fn formatted(bytes: u64) -> Result<MemoryDevice, TestFailed> {
+    formatted_with(bytes, 512, 4096)
+}
+
+/// A device of `bytes` formatted with nodes and blocks of `node` bytes in
+/// buckets of `bucket`.
+fn formatted_with(bytes: u64, node: u32, bucket: u32) -> Result<MemoryDevice, TestFailed> {
     let dev = ok!(MemoryDevice::new(bytes));
     let choice = GeometryChoice {
-        block_size: Some(512),
-        bucket_size: Some(4096),
-        node_size: Some(512),
+        block_size: Some(node),
+        bucket_size: Some(bucket),
+        node_size: Some(node),
     };
     let geometry = ok!(Geometry::for_device(bytes, choice));
     let sb = Superblock::new(geometry, [7; 16], ok!(Label::new("test")));
@@ -247,6 +253,35 @@ test_suite! {
         ok!(s.set_read_only(true));
         check!(s.superblock().clean);
         check!(holds(&s, &[1, 2])?);
+    }
+
+    fn a_full_device_of_4k_nodes_says_no_space_and_stays_writable() {
+        // As the kernel's selftest: keys in order until the device is full.
+        let dev = formatted_with(4 << 20, 4096, 16384)?;
+        let opts = OpenOptions { errors: ErrorPolicy::ReadOnly, ..OpenOptions::default() };
+        let (s, _) = ok!(Store::open(&dev, opts));
+        let mut k = 0;
+        let full = loop {
+            if let Err(e) = insert(&s, key(k)) {
+                break e;
+            }
+            k += 1;
+            check!(k < 1_000_000);
+        };
+        test_info!("full after {k} keys: {:?}", s.stats());
+        check_eq!(full, StoreError::Btree(BtreeError::NoSpace));
+        check!(!s.is_read_only());
+        ok!(s.sync());
+        check_clean(&s)?;
+        // Emptied, it takes keys again, without a sync in between: a
+        // commit short of slots checkpoints to free them.
+        for k in 0..k {
+            ok!(delete(&s, k));
+        }
+        for k in 0..5000 {
+            ok!(insert(&s, key(k)));
+        }
+        check_clean(&s)?;
     }
 
     fn a_full_device_says_no_space_and_takes_writes_after_deletions() {
