@@ -105,7 +105,7 @@ if [ "$what" = all ] || [ "$what" = mounted ]; then
 		--title "perf_test on a mounted sixfs (kernel)" \
 		--command "make bench (BENCH=mounted BENCH_MOUNTED_SIZES=\"$mounted_sizes\"${workloads:+ BENCH_WORKLOADS=\"$workloads\"}${io_keys:+ BENCH_MOUNTED_IO_KEYS=$io_keys})" \
 		--note "Perf kernel under QEMU ($(cat "$out/guest-mounted/accel")), 2 vCPUs, 4 GiB, one boot, one run per row; nodes of 256 KiB; the disks are sparse image files on the host (virtio-blk)." \
-		--note "Each row: the workload on the mounted filesystem's test btree (emptied first, untimed), then on a fresh in-memory btree; workloads that need keys fill the tree untimed first. The mounted tree's node cache holds 64 MiB; nodes beyond it are written and read through the device." \
+		--note "Each row: the workload on the mounted filesystem's test btree (emptied first, untimed), then on a fresh in-memory btree; workloads that need keys fill the tree untimed first. The mounted tree's node cache holds an eighth of the guest's memory (512 MiB; at most an eighth of the device's node slots); nodes beyond it are written back and read through the device." \
 		--note "With the journal: a commit's keys are copied into the open journal entry, written when it fills or every second (journal_flush_delay); nodes are written by checkpoints, when the journal is half full or the node cache over its bound. No row ends with a sync." \
 		${BENCH_MOUNTED_NOTE:+--note "$BENCH_MOUNTED_NOTE"} >"$results/btree-mounted.md"
 	cat "$results/btree-mounted.md"
@@ -145,7 +145,7 @@ if [ "$what" = all ] || [ "$what" = vs-bcachefs ]; then
 	# The tree is shared: say when the module was built from uncommitted sources.
 	commit=$(git -C "$SIXFS_ROOT" rev-parse --short HEAD)
 	[ -z "$(git -C "$SIXFS_ROOT" status --porcelain -- rust Kbuild include)" ] || commit+=" with uncommitted changes"
-	sixfs_disk="sixfs a fresh mkfs.sixfs of 4 GiB (nodes of 256 KiB, a node cache of 64 MiB)"
+	sixfs_disk="sixfs a fresh mkfs.sixfs of 4 GiB (nodes of 256 KiB, a node cache of 512 MiB: an eighth of the guest's memory)"
 	sixfs_does="sixfs: reset, then the workload, which inserts the keys it needs untimed first (the same keys its insert workload writes); its threads take disjoint shares of the keys."
 	notes=(--note "Perf kernel $(cat "$(kernel_out perf)/include/config/kernel.release") under QEMU ($accel), 2 vCPUs, 4 GiB, one boot, one run per row; sixfs at commit $commit; $(date -u +%Y-%m-%d); the guest ran for about $minutes min.")
 	if [ -n "$image" ]; then
