@@ -113,6 +113,14 @@ fn insert_random<D: Device + Sync>(
     Ok(keys)
 }
 
+/// Whether `dev`, opened again, holds exactly `keys` in a clean tree.
+fn reopened_holds(dev: &MemoryDevice, keys: &[u64]) -> Result<(), TestFailed> {
+    let (s, _) = ok!(Store::open(dev, small_cache()));
+    check!(holds(&s, keys)?);
+    check_clean(&s)?;
+    Ok(())
+}
+
 fn check_clean<D: Device + Sync>(s: &Store<D>) -> Result<u8, TestFailed> {
     let report = ok!(s.check(|_| {}));
     check!(report.is_clean());
@@ -200,9 +208,7 @@ test_suite! {
         check!(holds(&s, &keys)?);
         ok!(s.close());
         drop(s);
-        let (s, _) = ok!(Store::open(&dev, small_cache()));
-        check!(holds(&s, &keys)?);
-        check_clean(&s)?;
+        reopened_holds(&dev, &keys)?;
     }
 
     fn the_shrinker_writes_dirty_leaves_back_only_when_it_may() {
@@ -226,9 +232,7 @@ test_suite! {
         check!(holds(&s, &keys)?);
         ok!(s.close());
         drop(s);
-        let (s, _) = ok!(Store::open(&dev, small_cache()));
-        check!(holds(&s, &keys)?);
-        check_clean(&s)?;
+        reopened_holds(&dev, &keys)?;
     }
 
     fn a_read_only_store_writes_nothing() {
