@@ -329,19 +329,27 @@ fn one_thread(
             })?;
         }
         Workload::SeqOverwrite => {
-            // A commit per key, as bcachefs's for_each_btree_key_commit.
+            // A commit per key on one iterator, as bcachefs's
+            // for_each_btree_key_commit; a run ends every SEQ_CHUNK keys
+            // (to reschedule, and to let the store write and evict), and
+            // a restart resumes after the last key committed.
             let end = first.saturating_add(n);
             let mut at = first;
             while at < end {
-                at = run_op(trans, |tr| {
+                run_op(trans, |tr| {
                     let mut it = Iter::new(tr, PERF_BTREE, pos(at), IterFlags::INTENT)?;
-                    let next = match it.peek(tr)?.map(|k| k.pos.offset) {
-                        Some(o) if o < end => o,
-                        _ => return Ok(end),
-                    };
-                    it.update(tr, key(next))?;
-                    tr.commit()?;
-                    Ok(next.saturating_add(1))
+                    let mut found = it.peek(tr)?.map(|k| k.pos.offset);
+                    while let Some(o) = found.filter(|&o| o < end) {
+                        it.update(tr, key(o))?;
+                        tr.commit()?;
+                        at = o.saturating_add(1);
+                        if at % SEQ_CHUNK == 0 {
+                            return Ok(());
+                        }
+                        found = it.next(tr)?.map(|k| k.pos.offset);
+                    }
+                    at = end;
+                    Ok(())
                 })?;
             }
         }
