@@ -134,6 +134,9 @@ if [ "$what" = all ] || [ "$what" = vs-bcachefs ]; then
 		chmod u+w "$bdisk"
 		disks+=(-d "$bdisk")
 	fi
+	# The tree is shared: name the sources the module was just built from.
+	commit=$(git -C "$SIXFS_ROOT" rev-parse --short HEAD)
+	[ -z "$(git -C "$SIXFS_ROOT" status --porcelain -- rust Kbuild include)" ] || commit+=" with uncommitted changes"
 	start=$(date +%s) guest_rc=0
 	# A guest that fails or times out still leaves the rows it finished:
 	# tabulate them, then fail.
@@ -142,10 +145,9 @@ if [ "$what" = all ] || [ "$what" = vs-bcachefs ]; then
 		tee "$out/vs-bcachefs.log" || guest_rc=$?
 	minutes=$((($(date +%s) - start + 59) / 60))
 	accel=$(cat "$out/guest-vs-bcachefs/accel")
-	# The tree is shared: say when the module was built from uncommitted sources.
-	commit=$(git -C "$SIXFS_ROOT" rev-parse --short HEAD)
-	[ -z "$(git -C "$SIXFS_ROOT" status --porcelain -- rust Kbuild include)" ] || commit+=" with uncommitted changes"
-	sixfs_disk="sixfs a fresh mkfs.sixfs of 4 GiB (nodes of 256 KiB, a node cache of 512 MiB: an eighth of the guest's memory)"
+	# The node cache's bound as the mount reported it (mkfs's nodes are 256 KiB).
+	bound=$(sed -n 's/^vs: sixfs stats: cached [0-9]* (bound \([0-9]*\)).*/\1/p' "$out/vs-bcachefs.log" | head -1)
+	sixfs_disk="sixfs a fresh mkfs.sixfs of 4 GiB (nodes of 256 KiB; a node cache bound of ${bound:-?} nodes${bound:+, $((bound / 4)) MiB})"
 	sixfs_does="sixfs: reset, then the workload, which inserts the keys it needs untimed first (the same keys its insert workload writes); its threads take disjoint shares of the keys."
 	notes=(--note "Perf kernel $(cat "$(kernel_out perf)/include/config/kernel.release") under QEMU ($accel), 2 vCPUs, 4 GiB, one boot, one run per row; sixfs at commit $commit; $(date -u +%Y-%m-%d); the guest ran for about $minutes min.")
 	if [ -n "$image" ]; then
