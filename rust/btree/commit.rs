@@ -20,6 +20,7 @@ use super::error::{BtreeError, BtreeResult, RestartReason};
 use super::iter::{Iter, IterFlags};
 use super::path::Uptodate;
 use super::trans::Trans;
+use super::update::Update;
 use crate::bkey::extent::{cut_back, cut_front, overwrite, Overwrite, Span};
 use crate::bkey::{Key, KeyType, Pos};
 use crate::node::split::merge_threshold;
@@ -27,6 +28,7 @@ use crate::node::NodeError;
 use crate::platform::sort::insertion_sort_by_key;
 use crate::platform::sync::Arc;
 use crate::platform::vec::Vec;
+use crate::six::SixLockType;
 
 impl Trans<'_> {
     /// Queues extent `key`, with the trimming, splitting and deleting of
@@ -213,6 +215,9 @@ impl Trans<'_> {
         self.unlock();
         if result.is_ok() {
             self.updates.clear();
+            // The split that asked for intent locks up to the root is
+            // done: the run's next commits start with the leaf's again.
+            self.want_depth = false;
         }
         result
     }
@@ -232,6 +237,7 @@ impl Trans<'_> {
             }
             if let Ok(node) = self.leaf_of(idx) {
                 self.unlock_write(&node);
+                self.own_write_seen(&node);
             }
             i = end;
         }
@@ -258,7 +264,10 @@ impl Trans<'_> {
                 }),
                 _ => None,
             };
-            let idx = match shared {
+            let lent = up
+                .path
+                .filter(|&idx| self.leaf_path_for(idx, &up, locks_want));
+            let idx = match shared.or(lent) {
                 Some(idx) => idx,
                 None => {
                     let idx = self.path_get(up.btree, up.key.pos, 0, locks_want)?;
@@ -272,6 +281,24 @@ impl Trans<'_> {
             i += 1;
         }
         Ok(())
+    }
+
+    /// Whether path `idx` (an iterator's) can carry update `up` as
+    /// [`Self::leaf_paths`] would: the same tree, at the leaf level, with
+    /// the locks wanted, its leaf alive, intent-locked and covering the
+    /// key.
+    fn leaf_path_for(&self, idx: usize, up: &Update, locks_want: u8) -> bool {
+        self.paths.get(idx).is_some_and(|p| {
+            p.btree == up.btree
+                && p.level == 0
+                && p.locks_want >= locks_want
+                && p.l.first().is_some_and(|l| {
+                    l.held == Some(SixLockType::Intent)
+                        && l.node
+                            .as_ref()
+                            .is_some_and(|n| n.covers(up.key.pos) && !n.is_dead())
+                })
+        })
     }
 
     /// Relocks every path that read something: nothing it read may have
@@ -324,6 +351,24 @@ impl Trans<'_> {
                 return (i, Err(e));
             }
             i = end;
+        }
+    }
+
+    /// After this transaction's own write to `node`: every path of it that
+    /// holds a lock on the node takes the node's new sequence number, as
+    /// nothing but this write changed the node while it held that lock
+    /// (bcachefs does the same when it unlocks a node it wrote). So a
+    /// caller's iterator relocks after the commit by sequence number, and
+    /// looks the node up again where it is, instead of walking down from
+    /// the root.
+    fn own_write_seen(&mut self, node: &Arc<CachedNode>) {
+        let seq = node.lock.seq();
+        for p in self.paths.iter_mut() {
+            for l in p.l.iter_mut() {
+                if l.held.is_some() && l.node.as_ref().is_some_and(|n| Arc::ptr_eq(n, node)) {
+                    l.seq = seq;
+                }
+            }
         }
     }
 

@@ -329,8 +329,9 @@ impl Iter {
         }
     }
 
-    /// Queues `key` as an update through this iterator's transaction.
+    /// Queues `key` as an update through this iterator's transaction; an
+    /// intent iterator lends the commit its path to the leaf.
     pub fn update(&self, trans: &mut Trans<'_>, key: Key) -> BtreeResult<()> {
-        trans.update(self.btree, key)
+        trans.update_via(self.btree, key, Some(self.path))
     }
 }

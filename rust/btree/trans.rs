@@ -361,6 +361,18 @@ impl<'b> Trans<'b> {
     /// [`Self::commit`]. A key no leaf could take is refused here, so that
     /// a commit never finds out halfway.
     pub fn update(&mut self, btree: BtreeId, key: Key) -> BtreeResult<()> {
+        self.update_via(btree, key, None)
+    }
+
+    /// [`Self::update`], naming the path of an iterator at the key's
+    /// position: if it still holds the leaf intent-locked when the commit
+    /// comes, the commit uses it instead of walking down again.
+    pub(crate) fn update_via(
+        &mut self,
+        btree: BtreeId,
+        key: Key,
+        path: Option<usize>,
+    ) -> BtreeResult<()> {
         if btree.index().is_none() {
             return Err(BtreeError::TooBig);
         }
@@ -371,11 +383,7 @@ impl<'b> Trans<'b> {
         if key.encoded_len() > max_key_bytes(self.btree.params.node_size) {
             return Err(NodeError::KeyTooBig.into());
         }
-        self.updates.try_push(Update {
-            btree,
-            key,
-            path: None,
-        })?;
+        self.updates.try_push(Update { btree, key, path })?;
         Ok(())
     }
 

@@ -38,6 +38,40 @@ fn test_relock_after_unlock() {
     check_eq!(k.and_then(|k| match k.value { crate::bkey::Value::Test(v) => v.as_u64(), _ => None }), Some(99));
 }
 
+fn test_an_iterator_relocks_after_its_own_commit() {
+    let b = ok!(tree(1024));
+    for i in 0..50 {
+        ok!(insert(&b, tkey(i, i)));
+    }
+    let value = |k: Option<crate::bkey::Key>| {
+        k.and_then(|k| match k.value {
+            crate::bkey::Value::Test(v) => v.as_u64(),
+            _ => None,
+        })
+    };
+    let mut t = Trans::new(&b);
+    let mut it = ok!(Iter::new(&mut t, T, p(10), IterFlags::INTENT));
+    check!(ok!(it.peek(&mut t)).is_some());
+    let idx = it.path_idx();
+    let paths = t.nr_paths();
+    // The update goes through the iterator's path: the commit walks no
+    // path of its own down to the leaf.
+    ok!(it.update(&mut t, tkey(10, 77)));
+    ok!(t.commit());
+    check_eq!(t.nr_paths(), paths);
+    // Only its own write changed the leaf while it held it: the path
+    // relocks by sequence number and finds the new value in place.
+    check!(ok!(t.relock_path(idx)));
+    check_eq!(value(ok!(it.peek(&mut t)).copied()), Some(77));
+    // Another transaction's write is another matter.
+    t.unlock();
+    ok!(insert(&b, tkey(10, 5)));
+    check!(!ok!(t.relock_path(idx)));
+    check_eq!(value(ok!(it.peek(&mut t)).copied()), Some(5));
+    t.unlock();
+    ok!(b.check(T));
+}
+
 fn test_write_lock_restart() {
     // 512-byte leaves: keys 0..40 fill a few, so p(1) and p(35) are in
     // different leaves.

@@ -12,6 +12,9 @@ pub struct Update {
     pub btree: BtreeId,
     /// The key; a deleted key deletes.
     pub key: Key,
-    /// The path that leads to its leaf, once commit made it.
+    /// The path that leads to its leaf: an iterator's that may serve (see
+    /// [`Trans::update_via`]), then the one commit chose.
+    ///
+    /// [`Trans::update_via`]: super::Trans::update_via
     pub path: Option<usize>,
 }

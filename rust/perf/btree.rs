@@ -168,6 +168,35 @@ fn insert(trans: &mut Trans<'_>, offsets: &[u64]) -> Result<(), BtreeError> {
     })
 }
 
+/// The sequential writes, as bcachefs's for_each_btree_key_commit: one
+/// intent iterator, set to each position from `first` in turn, and a
+/// commit per key by `op(trans, iterator, position)`, which returns the
+/// position after the key it did (`end` when done). A run ends every
+/// [`SEQ_CHUNK`] keys (to reschedule, and to let a store write and evict)
+/// and a restart resumes after the last key committed.
+fn commit_each(
+    trans: &mut Trans<'_>,
+    first: u64,
+    end: u64,
+    mut op: impl FnMut(&mut Trans<'_>, &mut Iter, u64) -> Result<u64, BtreeError>,
+) -> Result<(), BtreeError> {
+    let mut at = first;
+    while at < end {
+        run_op(trans, |tr| {
+            let mut it = Iter::new(tr, PERF_BTREE, pos(at), IterFlags::INTENT)?;
+            for _ in 0..SEQ_CHUNK {
+                if at >= end {
+                    break;
+                }
+                it.set_pos(tr, pos(at))?;
+                at = op(tr, &mut it, at)?;
+            }
+            Ok(())
+        })?;
+    }
+    Ok(())
+}
+
 /// The btree workloads run on: in memory, or a store's on a device.
 #[derive(Clone, Copy)]
 pub struct Target<'a> {
@@ -305,9 +334,14 @@ fn one_thread(
             }
         }
         Workload::SeqInsert => {
-            for o in first..first.saturating_add(n) {
-                insert(trans, &[o])?;
-            }
+            let end = first.saturating_add(n);
+            // The slot at each position, as bcachefs's BTREE_ITER_slots.
+            commit_each(trans, first, end, |tr, it, at| {
+                it.peek_slot(tr)?;
+                it.update(tr, key(at))?;
+                tr.commit()?;
+                Ok(at.saturating_add(1))
+            })?;
         }
         Workload::SeqLookup => {
             // One transaction walking the keys; a restart resumes after the
@@ -328,38 +362,21 @@ fn one_thread(
                 Ok(())
             })?;
         }
-        Workload::SeqOverwrite => {
-            // A commit per key on one iterator, as bcachefs's
-            // for_each_btree_key_commit; a run ends every SEQ_CHUNK keys
-            // (to reschedule, and to let the store write and evict), and
-            // a restart resumes after the last key committed.
+        Workload::SeqOverwrite | Workload::SeqDelete => {
             let end = first.saturating_add(n);
-            let mut at = first;
-            while at < end {
-                run_op(trans, |tr| {
-                    let mut it = Iter::new(tr, PERF_BTREE, pos(at), IterFlags::INTENT)?;
-                    let mut found = it.peek(tr)?.map(|k| k.pos.offset);
-                    while let Some(o) = found.filter(|&o| o < end) {
-                        it.update(tr, key(o))?;
-                        tr.commit()?;
-                        at = o.saturating_add(1);
-                        if at % SEQ_CHUNK == 0 {
-                            return Ok(());
-                        }
-                        found = it.next(tr)?.map(|k| k.pos.offset);
-                    }
-                    at = end;
-                    Ok(())
-                })?;
-            }
-        }
-        Workload::SeqDelete => {
-            for o in first..first.saturating_add(n) {
-                run_op(trans, |tr| {
-                    tr.delete(PERF_BTREE, pos(o))?;
-                    tr.commit()
-                })?;
-            }
+            commit_each(trans, first, end, |tr, it, _| {
+                let Some(o) = it.peek(tr)?.map(|k| k.pos.offset).filter(|&o| o < end) else {
+                    return Ok(end);
+                };
+                let new = if workload == Workload::SeqDelete {
+                    Key::deleted(pos(o))
+                } else {
+                    key(o)
+                };
+                it.update(tr, new)?;
+                tr.commit()?;
+                Ok(o.saturating_add(1))
+            })?;
         }
     }
     Ok(())
