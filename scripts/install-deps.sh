@@ -15,6 +15,8 @@ APT_PACKAGES=(
 	g++
 	qemu-system-x86 busybox-static
 	e2fsprogs btrfs-progs xfsprogs
+	# make bench decompresses the bcachefs anchor image.
+	zstd
 )
 
 log() { echo "install-deps: $*"; }
