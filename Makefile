@@ -8,6 +8,9 @@
 #   make crash    the userspace power-cut test over CRASH_SEEDS (1000)
 #                 workloads from CRASH_SEED (0); make check runs 16
 #   make bench    benchmarks on the perf kernel; tables in bench/results/
+#   make profile  perf record of one perf_test workload on a mounted sixfs
+#                 in the perf guest (PROFILE_WORKLOAD, PROFILE_KEYS,
+#                 PROFILE_THREADS); reports in build/profile/
 #   make module   build sixfs.ko for FLAVOUR (debug or perf), or against
 #                 your own configured kernel tree with KDIR=/path/to/kernel
 #   make install  install sixfs.ko (modules_install: INSTALL_MOD_PATH, KDIR)
@@ -28,7 +31,7 @@ FUZZ_SECS ?=
 FUZZ_TARGETS ?=
 export CLIPPY KDIR INSTALL_MOD_PATH DESTDIR PREFIX
 
-.PHONY: all deps kernel perf-kernel module install selftests tools run check fuzz crash bench clippy fmt clean
+.PHONY: all deps kernel perf-kernel module install selftests tools run check fuzz crash bench profile clippy fmt clean
 
 all: module tools
 
@@ -83,6 +86,17 @@ bench: deps
 	@scripts/build-anchor.sh
 	@scripts/bench.sh
 
+# The perf kernel and module make bench builds, and the workload of
+# scripts/profile-guest.sh.
+PROFILE_WORKLOAD ?= rand_insert
+PROFILE_KEYS ?= 1M
+PROFILE_THREADS ?= 1
+profile: deps
+	@scripts/build-kernel.sh perf
+	@scripts/build-module.sh perf
+	@PROFILE_WORKLOAD=$(PROFILE_WORKLOAD) PROFILE_KEYS=$(PROFILE_KEYS) PROFILE_THREADS=$(PROFILE_THREADS) \
+		scripts/profile-guest.sh
+
 clippy: kernel
 	@CLIPPY=1 scripts/build-module.sh $(FLAVOUR)
 
@@ -90,4 +104,4 @@ fmt:
 	@rustfmt $$(git ls-files 'rust/*.rs' 'tools/*.rs')
 
 clean:
-	rm -rf build/module-* build/anchor-* build/selftests build/check build/guest-* build/run build/bench build/fuzz tools/target
+	rm -rf build/module-* build/anchor-* build/selftests build/check build/guest-* build/run build/bench build/profile build/fuzz tools/target

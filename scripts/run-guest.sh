@@ -1,11 +1,15 @@
 #!/bin/bash
 # Boots a sixfs test kernel in QEMU and runs one command in it.
 #
-#   run-guest.sh [-f debug|perf] [-d DISK]... [-a FILE]... [-t SECONDS] [-m MEMORY] [-o OUTDIR] -- COMMAND...
+#   run-guest.sh [-f debug|perf] [-d DISK]... [-a FILE]... [-b PROGRAM]... [-t SECONDS] [-m MEMORY] [-o OUTDIR] -- COMMAND...
 #
 # The guest is a busybox initramfs holding sixfs.ko, the selftests, the
 # guest scripts and any -a FILE under /sixfs, and the kernel's own modules
-# (if it has any) under /lib/modules. Disks appear as /dev/vda, /dev/vdb, ...
+# (if it has any) under /lib/modules. -b PROGRAM copies a dynamically linked
+# host program (as /usr/bin/perf for scripts/profile-guest.sh) to its own
+# path in the guest, with the shared libraries and the dynamic loader ldd
+# lists for it at theirs: the guest has no other libc. Disks appear as
+# /dev/vda, /dev/vdb, ...
 # The command's output is shown live; the kernel log is saved to
 # OUTDIR/dmesg.log. Exits with the command's exit code, or non-zero when the
 # guest did not finish or the kernel log shows an oops, BUG, WARNING, KASAN
@@ -21,16 +25,17 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-flavour=debug disks=() extra=() timeout=1200 memory=2G out=""
-while getopts "f:d:a:t:m:o:" opt; do
+flavour=debug disks=() extra=() programs=() timeout=1200 memory=2G out=""
+while getopts "f:d:a:b:t:m:o:" opt; do
 	case $opt in
 	f) flavour=$OPTARG ;;
 	d) disks+=("$OPTARG") ;;
 	a) extra+=("$OPTARG") ;;
+	b) programs+=("$OPTARG") ;;
 	t) timeout=$OPTARG ;;
 	m) memory=$OPTARG ;;
 	o) out=$OPTARG ;;
-	*) die "usage: run-guest.sh [-f flavour] [-d disk]... [-a file]... [-t seconds] [-m memory] [-o outdir] -- command..." ;;
+	*) die "usage: run-guest.sh [-f flavour] [-d disk]... [-a file]... [-b program]... [-t seconds] [-m memory] [-o outdir] -- command..." ;;
 	esac
 done
 shift $((OPTIND - 1))
@@ -56,6 +61,20 @@ if [ -d "$SIXFS_BUILD/selftests" ]; then
 fi
 for f in "${extra[@]}"; do
 	cp "$f" "$root/sixfs/"
+done
+for p in "${programs[@]}"; do
+	p=$(command -v "$p") || die "-b: no program $p on the host"
+	# ldd prints "name => /path (addr)" for libraries, "/path (addr)" for
+	# the loader and no path for the vDSO. Copied to the same paths
+	# (dereferenced: on a merged-/usr host /lib is a symlink) because the
+	# loader's path is written into the program and the libraries' are
+	# where the loader searches.
+	libs=$(ldd "$p" | sed -n 's/^[[:space:]]*\(.* => \)\{0,1\}\(\/[^ ]*\) (0x[0-9a-f]*)$/\2/p')
+	[ -n "$libs" ] || die "-b $p: ldd lists no libraries (not a dynamic program?)"
+	for f in "$p" $libs; do
+		mkdir -p "$root$(dirname "$f")"
+		cp -L "$f" "$root$f"
+	done
 done
 if [ -s "$kout/modules.order" ]; then
 	make -s -C "$kout" INSTALL_MOD_PATH="$root" INSTALL_MOD_STRIP=1 modules_install >/dev/null
