@@ -2,7 +2,7 @@
 
 //! Typed values and their byte forms.
 
-use super::encoding::{get_u64, put, KeyError};
+use super::encoding::{get_u64, put, put_bytes, KeyError};
 use super::key_type::KeyType;
 
 /// Largest [`TestVal`], in bytes.
@@ -103,7 +103,7 @@ impl Value {
                 put(out, 0, &p.node.to_le_bytes());
                 put(out, 8, &p.seq.to_le_bytes());
             }
-            Value::Test(v) => put(out, 0, v.as_bytes()),
+            Value::Test(v) => put_bytes(out, 0, v.as_bytes()),
         }
     }
 
