@@ -11,7 +11,7 @@
 //! std's `BTreeMap`.
 //!
 //! `cargo run --release -p sixfs-bench -- store [--sizes 100K] [--threads 1,2]
-//! [--workloads a,b] [--node-size BYTES] [--device-mib MIB]` runs the
+//! [--workloads a,b] [--node-size BYTES] [--device-mib MIB] [--cache-mib MIB]` runs the
 //! workloads on a journaled store over an in-memory device beside the
 //! btree alone.
 
@@ -24,7 +24,7 @@ use std::process::ExitCode;
 
 const USAGE: &str = "usage: sixfs-bench six [--count N] [--tries N]\n       \
                      sixfs-bench btree [--sizes N,N...] [--more-sizes N,N...] [--tries N]\n                         [--node-size BYTES]\n       \
-                     sixfs-bench store [--sizes N,N...] [--threads 1,2] [--workloads a,b]\n                         [--node-size BYTES] [--device-mib MIB]";
+                     sixfs-bench store [--sizes N,N...] [--threads 1,2] [--workloads a,b]\n                         [--node-size BYTES] [--device-mib MIB] [--cache-mib MIB]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -48,6 +48,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
     let mut sizes = vec![100_000];
     let mut node_size = 4096u32;
     let mut device_mib = 512u64;
+    let mut cache_mib = 0usize;
     let mut workloads: Vec<String> = WORKLOADS.iter().map(|s| s.to_string()).collect();
     let mut threads_list = vec![1u32, 2];
     let mut rest = args.iter();
@@ -66,6 +67,9 @@ pub fn main(args: &[String]) -> Result<(), String> {
             "--device-mib" => {
                 device_mib = value()?.parse().map_err(|e| format!("--device-mib: {e}"))?
             }
+            "--cache-mib" => {
+                cache_mib = value()?.parse().map_err(|e| format!("--cache-mib: {e}"))?
+            }
             "--workloads" => workloads = value()?.split(',').map(str::to_string).collect(),
             "--threads" => {
                 threads_list = value()?
@@ -82,8 +86,11 @@ pub fn main(args: &[String]) -> Result<(), String> {
                 let workload =
                     Workload::from_name(name).ok_or(format!("unknown workload {name}"))?;
                 let dev = device(device_mib << 20, node_size)?;
-                let (s, _) =
-                    Store::open(&dev, OpenOptions::default()).map_err(|e| format!("open: {e}"))?;
+                let opts = OpenOptions {
+                    cache_bytes: cache_mib << 20,
+                    ..OpenOptions::default()
+                };
+                let (s, _) = Store::open(&dev, opts).map_err(|e| format!("open: {e}"))?;
                 let target = Target {
                     btree: &s.btree,
                     store: Some(&s),
