@@ -38,15 +38,13 @@ impl Trans<'_> {
     /// Makes `needed` bytes free in the leaf of path `idx`: compacts it,
     /// or splits it and restarts.
     ///
-    /// `first` is the position of the first update. `mid`, if given, is a
-    /// position among the updates where the leaf may be cut when it holds
-    /// too little to split by size: a batch too big for one leaf is spread
-    /// over two, then more.
+    /// `mid`, if given, is a position among the updates where the leaf may
+    /// be cut when it holds too little to split by size: a batch too big
+    /// for one leaf is spread over two, then more.
     pub(crate) fn make_room(
         &mut self,
         idx: usize,
         needed: usize,
-        first: Pos,
         mid: Option<Pos>,
     ) -> BtreeResult<()> {
         let leaf = self
@@ -70,14 +68,7 @@ impl Trans<'_> {
                 None => Err(BtreeError::TooBig),
             };
         }
-        // Appending past the leaf's last key (keys inserted in order): the
-        // leaf stays whole and a new, empty one takes the appends, so
-        // keys written in order fill their leaves instead of leaving each
-        // half empty, with half as many splits.
-        let append_cut = leaf
-            .read(|d| d.last_pos())?
-            .filter(|&last| last < first && last < leaf.max);
-        match self.split_node_at(idx, 0, append_cut) {
+        match self.split_node(idx, 0) {
             // No space for a new node: compacting may still make room (a
             // deletion's whiteout and the key it deletes both go), which a
             // full filesystem needs to free anything.
@@ -289,22 +280,13 @@ impl Trans<'_> {
             };
             Ok([next, prev])
         })??;
-        let mut smallest_sibling = usize::MAX;
         for v in sibs.into_iter().flatten() {
             if let Value::BtreePtr(p) = v {
-                match self.merge_with(node, parent, p.node)? {
-                    Merge::Done => return Ok(true),
-                    Merge::TooBig { sibling_live } => {
-                        smallest_sibling = smallest_sibling.min(sibling_live)
-                    }
-                    Merge::NotNow => smallest_sibling = 0,
+                if self.merge_with(node, parent, p.node)? {
+                    return Ok(true);
                 }
             }
         }
-        node.set_sibling_live(match smallest_sibling {
-            usize::MAX => 0,
-            live => live,
-        });
         Ok(false)
     }
 
@@ -313,12 +295,12 @@ impl Trans<'_> {
         node: &Arc<CachedNode>,
         parent: &Arc<CachedNode>,
         sib_id: u64,
-    ) -> BtreeResult<Merge> {
+    ) -> BtreeResult<bool> {
         let Some(sib) = self.btree.find(sib_id) else {
-            return Ok(Merge::NotNow);
+            return Ok(false);
         };
         if !sib.lock.trylock(SixLockType::Intent) {
-            return Ok(Merge::NotNow);
+            return Ok(false);
         }
         let result = self.merge_locked(node, &sib, parent);
         sib.unlock(SixLockType::Intent);
@@ -330,18 +312,15 @@ impl Trans<'_> {
         node: &Arc<CachedNode>,
         sib: &Arc<CachedNode>,
         parent: &Arc<CachedNode>,
-    ) -> BtreeResult<Merge> {
+    ) -> BtreeResult<bool> {
         if sib.is_dead() || sib.level != node.level {
-            return Ok(Merge::NotNow);
+            return Ok(false);
         }
         let size = self.btree.params.node_size;
         let live = node.read(|d| d.live_bytes())?;
-        let sibling_live = sib.read(|d| d.live_bytes())?;
-        if live >= merge_threshold(size) {
-            return Ok(Merge::NotNow);
-        }
-        if live.saturating_add(sibling_live) > merge_hysteresis(size) {
-            return Ok(Merge::TooBig { sibling_live });
+        let sib_live = sib.read(|d| d.live_bytes())?;
+        if live >= merge_threshold(size) || live.saturating_add(sib_live) > merge_hysteresis(size) {
+            return Ok(false);
         }
         let (left, right) = if node.max < sib.min {
             (node, sib)
@@ -374,7 +353,7 @@ impl Trans<'_> {
         if collapsed {
             self.drop_node(parent.id);
         }
-        Ok(Merge::Done)
+        Ok(true)
     }
 
     /// Replaces `left` and `right` (write-locked, as is `parent`) with
@@ -425,24 +404,6 @@ impl Trans<'_> {
         }
         false
     }
-}
-
-/// What came of trying to merge a node with one sibling.
-enum Merge {
-    Done,
-    /// Refused: the two hold too much; the sibling's live bytes.
-    TooBig {
-        sibling_live: usize,
-    },
-    /// Not tried: the sibling was busy or gone, or the node not sparse.
-    NotNow,
-}
-
-/// Whether `node`, holding `live` bytes, should look for a merge: it is
-/// sparse, and no sibling was found too big for it since it last looked.
-pub(crate) fn wants_merge(node: &CachedNode, live: usize, node_size: usize) -> bool {
-    live < merge_threshold(node_size)
-        && live.saturating_add(node.sibling_live()) <= merge_hysteresis(node_size)
 }
 
 /// The two halves of `data`: by size, or cut after `at`.
