@@ -71,52 +71,73 @@ impl Trans<'_> {
 
     /// Queues the trims of the extents in the tree that `key` overlaps,
     /// but of those whose position has a queued update: that update
-    /// already stands for them. Each leaf planned against gets a path
-    /// that keeps it intent-locked until the commit.
+    /// already stands for them.
+    ///
+    /// Leaf by leaf, each held by a path, intent-locked until the commit,
+    /// *before* it is read: the commit's relock then catches any change to
+    /// a leaf since the scan read it. Holding only the leaves where the
+    /// scan found extents is not enough: it also read the leaves it found
+    /// nothing in (an iterator steps over them and lets them go), and an
+    /// extent another transaction writes into one of them before the
+    /// commit overlaps the new one, or the trimmed front of an extent (keyed
+    /// at its new end, maybe in an earlier leaf) is missed.
     fn trim_stored(&mut self, btree: BtreeId, key: &Key) -> BtreeResult<()> {
         let new = Span::of(key);
         let queued = self.updates.len();
+        // Extents ending after `from`, in the leaf holding `leaf_at`.
+        let mut from = Pos::new(key.pos.inode, new.start, 0);
+        let mut leaf_at = from;
         let mut iter = Iter::new(
             self,
             btree,
-            Pos::new(key.pos.inode, new.start, 0),
+            from,
             IterFlags::EXTENTS.with(IterFlags::INTENT),
         )?;
-        let mut last_leaf = None;
         loop {
-            let Some(k) = iter.next(self)?.copied() else {
-                break;
-            };
-            if k.pos.inode != key.pos.inode
-                || k.pos.offset.saturating_sub(u64::from(u32::MAX)) >= new.end
-            {
-                // No later extent can start before the new end.
-                break;
+            let hold = self.path_get(btree, leaf_at, 0, 1)?;
+            self.traverse(hold)?;
+            let leaf_max = self
+                .path(hold)?
+                .node()
+                .map(|n| n.max)
+                .ok_or_else(|| BtreeError::bug("traversed path without node"))?;
+            iter.set_pos(self, from)?;
+            while let Some(k) = iter.next(self)?.copied() {
+                if k.pos > leaf_max {
+                    // A later leaf, read unheld: read it again, held.
+                    break;
+                }
+                if k.pos.inode != key.pos.inode
+                    || k.pos.offset.saturating_sub(u64::from(u32::MAX)) >= new.end
+                {
+                    // No later extent can start before the new end.
+                    return Ok(());
+                }
+                let live = k.size != 0 && !k.value.kind().is_deleted_or_whiteout();
+                if live && same_file(&k, key) && k.start() >= new.end {
+                    // Extents of one file do not overlap, so they start in
+                    // the order they end: none after this one reaches back.
+                    return Ok(());
+                }
+                if !live || !same_file(&k, key) || self.queued_at(btree, k.pos, queued) {
+                    continue;
+                }
+                let (stays, moved) = trimmed(&k, new)?;
+                if stays != k {
+                    self.update(btree, stays)?;
+                }
+                if let Some(moved) = moved {
+                    self.update(btree, moved)?;
+                }
             }
-            let live = k.size != 0 && !k.value.kind().is_deleted_or_whiteout();
-            if live && same_file(&k, key) && k.start() >= new.end {
-                // Extents of one file do not overlap, so they start in the
-                // order they end: none after this one reaches back.
-                break;
-            }
-            let leaf = self.path(iter.path_idx())?.node().map(|n| n.id);
-            if leaf != last_leaf {
-                last_leaf = leaf;
-                let p = self.path_get(btree, k.pos, 0, 1)?;
-                self.traverse(p)?;
-            }
-            if !live || !same_file(&k, key) || self.queued_at(btree, k.pos, queued) {
-                continue;
-            }
-            let (stays, moved) = trimmed(&k, new)?;
-            if stays != k {
-                self.update(btree, stays)?;
-            }
-            if let Some(moved) = moved {
-                self.update(btree, moved)?;
+            match leaf_max.successor() {
+                Some(next) if leaf_max.inode == key.pos.inode => {
+                    from = leaf_max;
+                    leaf_at = next;
+                }
+                _ => return Ok(()),
             }
         }
-        Ok(())
     }
 
     /// Whether one of the first `sorted` updates, which are sorted, is at

@@ -274,4 +274,59 @@ fn lock_order_restart_raises_locks_want() {
     check!(worst.load(Ordering::Relaxed) <= 1);
 }
 
+
+fn an_extent_written_into_a_leaf_the_trim_scan_passed_is_trimmed() {
+    // The scan for extents a new one overlaps passes leaves with nothing
+    // in range. If another transaction then writes an overlapping extent
+    // into one of them before the commit, the commit must see that leaf
+    // change (and run again), or both extents stay, overlapping.
+    let b = ok!(tree(512));
+    for i in 0..300 {
+        ok!(insert_extent(&b, ext(10 * i, 10 * i + 5, i + 1)));
+    }
+    // A leaf boundary `m`, the end of the last extent of a leaf.
+    let m = ok!(Trans::new(&b).run(|t| {
+        let mut it = Iter::new(t, T, p(0), IterFlags::EXTENTS)?;
+        let first_leaf_max = loop {
+            if it.next(t)?.is_none() {
+                return Ok(None);
+            }
+            let max = t.path(it.path_idx())?.node().map(|n| n.max);
+            if max.is_some_and(|m| m.offset > 1000) {
+                break max;
+            }
+        };
+        Ok(first_leaf_max.map(|m| m.offset))
+    }));
+    let Some(m) = m else {
+        check!(false);
+        return Ok(());
+    };
+    check_eq!(m % 10, 5);
+    // The leaf keeps covering up to `m`, with nothing after `m - 10`.
+    ok!(insert(&b, Key::deleted(p(m))));
+    let mut first_run = true;
+    let r = Trans::new(&b).run(|t| {
+        t.insert_extent(T, ext(m - 4, m + 7, 1000))?;
+        if first_run {
+            // Between the scan and the commit (held locks dropped, as a
+            // wait would): an extent inside the scanned range, in the
+            // leaf that ends at `m`.
+            first_run = false;
+            t.unlock();
+            insert_extent(&b, ext(m - 3, m - 1, 2000))?;
+        }
+        t.commit()
+    });
+    ok!(r);
+    let mut last_end = 0;
+    for (start, end, _) in ok!(extents(&b)).iter().copied() {
+        check!(start >= last_end);
+        last_end = end;
+    }
+    check_eq!(
+        ok!(extents(&b)).iter().find(|e| e.0 <= m - 4 && e.1 > m - 4).map(|e| e.2),
+        Some(1000)
+    );
+}
 }
