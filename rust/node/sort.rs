@@ -39,7 +39,7 @@
 
 use super::btree_node::{Bset, Node, MAX_BSETS};
 use super::error::NodeError;
-use super::lookup::{self, SPACING};
+use super::lookup::{self, Sample, SPACING};
 use crate::bkey::encoding::{FLAG_NEEDS_WHITEOUT, OFF_FLAGS};
 use crate::bkey::{KeyRef, KeyType, Pos};
 use core::ops::Range;
@@ -119,6 +119,61 @@ impl BsetSort {
             }
         }
         Some(g)
+    }
+}
+
+/// X's samples from the merge's first changed key on, carried along with
+/// their keys through [`Node::interleave`], rewritten in place: a sample
+/// whose key moves takes the key's new offset, one whose key goes is
+/// dropped, one whose key a copy hides points at the copy (same position).
+/// Each write follows a read, so the samples not yet read are still X's,
+/// unchanged, for the merge's own searches.
+struct CarriedSamples {
+    /// The next sample to carry.
+    read: usize,
+    /// Where the next carried sample goes.
+    write: usize,
+    /// The end of X's samples.
+    end: usize,
+}
+
+impl CarriedSamples {
+    fn new(samples: &[Sample], x: Bset, first: usize) -> CarriedSamples {
+        let seg = samples.get(x.tstart..x.tend).unwrap_or(&[]);
+        let read = x
+            .tstart
+            .saturating_add(seg.partition_point(|s| (s.at as usize) < first));
+        CarriedSamples {
+            read,
+            write: read,
+            end: x.tend,
+        }
+    }
+
+    /// X's samples not carried yet, unchanged.
+    fn unread<'a>(&self, samples: &'a [Sample]) -> &'a [Sample] {
+        samples.get(self.read..self.end).unwrap_or(&[])
+    }
+
+    /// Carries the samples of X's keys at (old) offsets `keys`, which now
+    /// start at `to`, or are gone if `to` is `None`.
+    fn carry(&mut self, samples: &mut [Sample], keys: Range<usize>, to: Option<usize>) {
+        while let Some(sample) = samples.get(self.read).copied() {
+            let at = sample.at as usize;
+            if self.read >= self.end || at >= keys.end {
+                break;
+            }
+            self.read += 1;
+            let Some(to) = to else { continue };
+            let moved = at.saturating_sub(keys.start).saturating_add(to);
+            if let Some(slot) = samples.get_mut(self.write) {
+                *slot = Sample {
+                    at: u32::try_from(moved).unwrap_or(u32::MAX),
+                    ..sample
+                };
+                self.write += 1;
+            }
+        }
     }
 }
 
@@ -240,8 +295,9 @@ impl Node {
     /// one Y touches on move up by what was copied, which opens a gap
     /// before them that the output, written forwards from there, never
     /// overtakes: it grows by at most the copied bytes more than X shrinks.
-    /// Runs of X go as whole copies; X is never walked key by key except to
-    /// rebuild its samples.
+    /// Runs of X go as whole copies, their samples shifted along; X is
+    /// never walked key by key, except to sample again gaps the copies
+    /// widened too much.
     pub(crate) fn sort_in_place(&mut self, s: usize) -> Result<(), NodeError> {
         let n = self.nsets;
         let x = self.bset(s).ok_or(NodeError::Full)?;
@@ -254,7 +310,7 @@ impl Node {
         }
         let (copies, first) = self.copy_newer_keys(x, s + 1, n)?;
         let end = self.interleave(x, first, copies)?;
-        self.finish_sorted(s, x, first, end);
+        self.finish_sorted(s, x, end);
         Ok(())
     }
 
@@ -305,7 +361,8 @@ impl Node {
     /// Moves X's keys from `first` on up by the copies' length (they then
     /// end where Y ended, at most) and writes them back down interleaved
     /// with the copies, a copy replacing X's key at its position and
-    /// deletes that hide nothing dropped. Returns the new end of X.
+    /// deletes that hide nothing dropped. X's samples go along with their
+    /// keys (see [`CarriedSamples`]). Returns the new end of X.
     fn interleave(
         &mut self,
         x: Bset,
@@ -314,6 +371,7 @@ impl Node {
     ) -> Result<usize, NodeError> {
         let shift = copies.end.saturating_sub(copies.start);
         move_bytes(&mut self.data, first..x.end, first.saturating_add(shift))?;
+        let mut carried = CarriedSamples::new(&self.samples, x, first);
         let mut out = first;
         let mut read = first;
         let mut at_copy = copies.start;
@@ -326,9 +384,13 @@ impl Node {
             let moved = (read.saturating_add(shift), x.end.saturating_add(shift));
             let at = match lookup::step(&self.data, moved.0, moved.1, pos) {
                 Some(at) => at.saturating_sub(shift),
-                None => {
-                    lookup::search_moved(self.samples_of(x), &self.data, shift, read..x.end, pos)
-                }
+                None => lookup::search_moved(
+                    carried.unread(&self.samples),
+                    &self.data,
+                    shift,
+                    read..x.end,
+                    pos,
+                ),
             };
             let run = at.saturating_sub(read);
             move_bytes(
@@ -336,14 +398,18 @@ impl Node {
                 read.saturating_add(shift)..at.saturating_add(shift),
                 out,
             )?;
+            carried.carry(&mut self.samples, read..at, Some(out));
             out = out.saturating_add(run);
             read = at;
             if read < x.end {
-                // X's key at the same position is hidden.
+                // X's key at the same position is hidden: its sample, if
+                // any, goes to the copy.
                 if let Some(k) =
                     KeyRef::at(&self.data, read.saturating_add(shift)).filter(|k| k.pos() == pos)
                 {
-                    read = read.saturating_add(k.len());
+                    let hidden = read..read.saturating_add(k.len());
+                    carried.carry(&mut self.samples, hidden.clone(), (!dropped).then_some(out));
+                    read = hidden.end;
                 }
             }
             if !dropped {
@@ -357,44 +423,56 @@ impl Node {
             read.saturating_add(shift)..x.end.saturating_add(shift),
             out,
         )?;
+        carried.carry(&mut self.samples, read..x.end, Some(out));
         out = out.saturating_add(x.end.saturating_sub(read));
         if let Some(garbage) = self.data.get_mut(out..copies.end) {
             garbage.fill(0);
         }
+        // The samples left behind were X's that did not carry over, and
+        // those of the bsets merged into it.
+        self.samples.truncate(carried.write);
         Ok(out)
     }
 
     /// Makes bset `s` (was `x`) the last one, ending at `end`: the bsets
-    /// after it go, its samples from `first` on are taken again, and it
-    /// loses its search tree (it is the last bset now).
-    fn finish_sorted(&mut self, s: usize, x: Bset, first: usize, end: usize) {
+    /// after it go, and it loses its search tree (it is the last bset now).
+    /// Its samples, carried through the merge, still point at their keys,
+    /// but the copies widened the gaps between them: from the first gap
+    /// grown past twice the spacing on, it is sampled again. Random inserts
+    /// widen every gap a little per merge, so that happens about once per
+    /// `SPACING / SEAL_BYTES` merges rather than at each.
+    fn finish_sorted(&mut self, s: usize, x: Bset, end: usize) {
         for (i, b) in self.bsets.iter_mut().enumerate() {
             if i > s {
                 *b = Default::default();
             }
         }
         self.nsets = s + 1;
-        // X's samples before `first` still hold; sample the rest again.
-        while self.samples.len() > x.tend {
-            self.samples.pop();
+        let seg = self.samples.get(x.tstart..).unwrap_or(&[]);
+        let too_wide = |lo: usize, hi: usize| hi.saturating_sub(lo) > SPACING.saturating_mul(2);
+        let mut lo = x.start;
+        let mut resample = None;
+        for (i, sample) in seg.iter().enumerate() {
+            if too_wide(lo, sample.at as usize) {
+                resample = Some((x.tstart.saturating_add(i), lo));
+                break;
+            }
+            lo = sample.at as usize;
         }
-        while self.samples.len() > x.tstart
-            && self.samples.last().is_some_and(|l| l.at as usize >= first)
-        {
-            self.samples.pop();
+        if resample.is_none() && too_wide(lo, end) {
+            resample = Some((self.samples.len(), lo));
         }
-        let resample_from = match self.samples.len() {
-            len if len > x.tstart => self.samples.last().map_or(x.start, |l| l.at as usize),
-            _ => x.start,
-        };
-        lookup::build(
-            &mut self.samples,
-            self.sample_cap,
-            &self.data,
-            resample_from,
-            end,
-            SPACING,
-        );
+        if let Some((keep, from)) = resample {
+            self.samples.truncate(keep);
+            lookup::build(
+                &mut self.samples,
+                self.sample_cap,
+                &self.data,
+                from,
+                end,
+                SPACING,
+            );
+        }
         if let Some(b) = self.bsets.get_mut(s) {
             b.end = end;
             b.tend = self.samples.len();

@@ -3,10 +3,12 @@
 //! Tests of sealing and merging bsets, run by `cargo test` and as the
 //! KUnit suite `sixfs_node_sort`.
 
+use super::lookup::SPACING;
 use super::test_util::{leaf, p, tkey, val};
 use super::{Filter, Node, NodeError, MAX_BSETS, SEAL_BYTES};
 use crate::bkey::KeyType;
 use crate::platform::ok;
+use crate::platform::rng::Rng;
 use crate::platform::{check, check_eq, test_suite};
 
 /// Test keys are 48 bytes: this many fill a bset past the threshold.
@@ -197,5 +199,44 @@ test_suite! {
         let fresh = ok!(node.rewrite());
         check_eq!(fresh.used_bytes(), node.live_bytes());
         check_eq!(fresh.keys(Filter::Live).count(), want.iter().filter(|&&v| v != 0).count());
+    }
+
+    fn samples_carried_through_merges_stay_dense() {
+        // Random inserts and deletes into a big node: many merges, each
+        // carrying the sealed bset's samples along with its keys. They must
+        // keep pointing at their keys (`check`), and the gaps the copies
+        // widen must be sampled again (without that, gaps grow with every
+        // merge).
+        const KEYS: u64 = 4000;
+        let mut node = ok!(Node::new(leaf(256 << 10)));
+        let mut live = [0u64; (KEYS as usize).div_ceil(64)];
+        let mut rng = Rng::new(7);
+        for i in 0..12_000u64 {
+            let o = rng.below(KEYS);
+            let (word, bit) = ((o / 64) as usize, 1u64 << (o % 64));
+            if rng.below(8) == 0 {
+                ok!(node.delete(p(o)));
+                live[word] &= !bit;
+            } else {
+                ok!(node.insert(&tkey(o, o + 1)));
+                live[word] |= bit;
+            }
+            if i % 1000 == 0 {
+                check_eq!(node.check(), Ok(()));
+            }
+        }
+        check_eq!(node.check(), Ok(()));
+        for o in 0..KEYS {
+            let want = ((live[(o / 64) as usize] >> (o % 64)) & 1 == 1).then_some(o + 1);
+            check_eq!(node.get(p(o)).map(|k| val(&k)), want);
+        }
+        let sealed = ok!(node.bset(0).ok_or(NodeError::Full));
+        check!(node.nsets() >= 2 && sealed.end - sealed.start > 64 << 10);
+        let mut lo = sealed.start;
+        for s in node.samples_of(sealed) {
+            check!(s.at as usize - lo <= 2 * SPACING + 48);
+            lo = s.at as usize;
+        }
+        check!(sealed.end - lo <= 2 * SPACING + 48);
     }
 }
