@@ -79,6 +79,11 @@ pub struct CachedNode {
     /// Set when a path finds it in the cache; the store's eviction clears
     /// it and evicts nodes found clear (CLOCK, an approximate LRU).
     touched: AtomicU32,
+    /// The live bytes of its smaller sibling when a merge was last refused
+    /// as too big, 0 if none was (bcachefs's `sib_u64s`): a sparse node
+    /// does not try again while its own live bytes and these are too many
+    /// (a sibling that shrinks tries from its side).
+    sibling_live: AtomicU64,
     /// `None` only while a write-lock holder has the node out.
     data: SpinLock<Option<Node>>,
 }
@@ -125,6 +130,19 @@ impl CachedNode {
     /// Whether the node was replaced (split, merged, rewritten).
     pub fn is_dead(&self) -> bool {
         self.dead.load(Ordering::Acquire) != 0
+    }
+
+    /// The smaller sibling's live bytes at the last merge refused as too
+    /// big, 0 if none was.
+    pub fn sibling_live(&self) -> usize {
+        usize::try_from(self.sibling_live.load(Ordering::Relaxed)).unwrap_or(usize::MAX)
+    }
+
+    /// Notes a merge attempt's outcome: the smaller sibling's live bytes
+    /// if every sibling was too big, or 0.
+    pub fn set_sibling_live(&self, live: usize) {
+        self.sibling_live
+            .store(u64::try_from(live).unwrap_or(u64::MAX), Ordering::Relaxed);
     }
 
     /// Marks the node replaced; the caller holds its write lock.
@@ -341,6 +359,7 @@ impl Btree {
             dirty: AtomicU32::new(u32::from(state == NodeState::New)),
             fresh: AtomicU32::new(u32::from(state != NodeState::Read)),
             touched: AtomicU32::new(1),
+            sibling_live: AtomicU64::new(0),
             data: SpinLock::new(Some(node)),
         })?;
         match self.insert_entry(id, bn.clone())? {

@@ -17,13 +17,13 @@
 
 use super::cache::{BtreeId, CachedNode, MAX_DEPTH};
 use super::error::{BtreeError, BtreeResult, RestartReason};
+use super::interior::wants_merge;
 use super::iter::{Iter, IterFlags};
 use super::path::Uptodate;
 use super::trans::Trans;
 use super::update::Update;
 use crate::bkey::extent::{cut_back, cut_front, overwrite, Overwrite, Span};
 use crate::bkey::{Key, KeyType, Pos};
-use crate::node::split::merge_threshold;
 use crate::node::NodeError;
 use crate::platform::sort::insertion_sort_by_key;
 use crate::platform::sync::Arc;
@@ -351,7 +351,12 @@ impl Trans<'_> {
             let mid = (end.saturating_sub(i) >= 2)
                 .then(|| self.updates.get(half.max(i)).map(|u| u.key.pos))
                 .flatten();
-            self.make_room(idx, self.bytes_of(idx, i, end)?, mid)?;
+            let first = self
+                .updates
+                .get(i)
+                .map(|u| u.key.pos)
+                .ok_or_else(|| BtreeError::bug("a leaf group without updates"))?;
+            self.make_room(idx, self.bytes_of(idx, i, end)?, first, mid)?;
             i = end;
         }
         Ok(())
@@ -458,9 +463,10 @@ impl Trans<'_> {
                 break;
             }
             let p = self.path(idx)?;
+            let size = self.btree.params.node_size;
             let sparse = p.node().is_some_and(|n| {
                 n.read(|d| d.live_bytes())
-                    .is_ok_and(|live| live < merge_threshold(self.btree.params.node_size))
+                    .is_ok_and(|live| wants_merge(n, live, size))
             });
             // No room to note it: no merge, which is allowed.
             if sparse && spots.try_push((p.btree, p.pos)).is_err() {
@@ -498,9 +504,10 @@ impl Trans<'_> {
             }
             let idx = self.path_get(btree, pos, level8, level8.saturating_add(1))?;
             self.traverse(idx)?;
+            let size = self.btree.params.node_size;
             let sparse = self.path(idx)?.node().is_some_and(|n| {
                 n.read(|d| d.live_bytes())
-                    .is_ok_and(|live| live < merge_threshold(self.btree.params.node_size))
+                    .is_ok_and(|live| wants_merge(n, live, size))
             });
             let merged = sparse && self.try_merge(idx, level)?;
             self.paths.pop();

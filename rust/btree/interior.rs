@@ -38,13 +38,15 @@ impl Trans<'_> {
     /// Makes `needed` bytes free in the leaf of path `idx`: compacts it,
     /// or splits it and restarts.
     ///
-    /// `mid`, if given, is a position among the updates where the leaf may
-    /// be cut when it holds too little to split by size: a batch too big
-    /// for one leaf is spread over two, then more.
+    /// `first` is the position of the first update. `mid`, if given, is a
+    /// position among the updates where the leaf may be cut when it holds
+    /// too little to split by size: a batch too big for one leaf is spread
+    /// over two, then more.
     pub(crate) fn make_room(
         &mut self,
         idx: usize,
         needed: usize,
+        first: Pos,
         mid: Option<Pos>,
     ) -> BtreeResult<()> {
         let leaf = self
@@ -68,7 +70,14 @@ impl Trans<'_> {
                 None => Err(BtreeError::TooBig),
             };
         }
-        match self.split_node(idx, 0) {
+        // Appending past the leaf's last key (keys inserted in order): the
+        // leaf stays whole and a new, empty one takes the appends, so
+        // keys written in order fill their leaves instead of leaving each
+        // half empty, with half as many splits.
+        let append_cut = leaf
+            .read(|d| d.last_pos())?
+            .filter(|&last| last < first && last < leaf.max);
+        match self.split_node_at(idx, 0, append_cut) {
             // No space for a new node: compacting may still make room (a
             // deletion's whiteout and the key it deletes both go), which a
             // full filesystem needs to free anything.
@@ -280,13 +289,22 @@ impl Trans<'_> {
             };
             Ok([next, prev])
         })??;
+        let mut smallest_sibling = usize::MAX;
         for v in sibs.into_iter().flatten() {
             if let Value::BtreePtr(p) = v {
-                if self.merge_with(node, parent, p.node)? {
-                    return Ok(true);
+                match self.merge_with(node, parent, p.node)? {
+                    Merge::Done => return Ok(true),
+                    Merge::TooBig { sibling_live } => {
+                        smallest_sibling = smallest_sibling.min(sibling_live)
+                    }
+                    Merge::NotNow => smallest_sibling = 0,
                 }
             }
         }
+        node.set_sibling_live(match smallest_sibling {
+            usize::MAX => 0,
+            live => live,
+        });
         Ok(false)
     }
 
@@ -295,12 +313,12 @@ impl Trans<'_> {
         node: &Arc<CachedNode>,
         parent: &Arc<CachedNode>,
         sib_id: u64,
-    ) -> BtreeResult<bool> {
+    ) -> BtreeResult<Merge> {
         let Some(sib) = self.btree.find(sib_id) else {
-            return Ok(false);
+            return Ok(Merge::NotNow);
         };
         if !sib.lock.trylock(SixLockType::Intent) {
-            return Ok(false);
+            return Ok(Merge::NotNow);
         }
         let result = self.merge_locked(node, &sib, parent);
         sib.unlock(SixLockType::Intent);
@@ -312,15 +330,18 @@ impl Trans<'_> {
         node: &Arc<CachedNode>,
         sib: &Arc<CachedNode>,
         parent: &Arc<CachedNode>,
-    ) -> BtreeResult<bool> {
+    ) -> BtreeResult<Merge> {
         if sib.is_dead() || sib.level != node.level {
-            return Ok(false);
+            return Ok(Merge::NotNow);
         }
         let size = self.btree.params.node_size;
         let live = node.read(|d| d.live_bytes())?;
-        let sib_live = sib.read(|d| d.live_bytes())?;
-        if live >= merge_threshold(size) || live.saturating_add(sib_live) > merge_hysteresis(size) {
-            return Ok(false);
+        let sibling_live = sib.read(|d| d.live_bytes())?;
+        if live >= merge_threshold(size) {
+            return Ok(Merge::NotNow);
+        }
+        if live.saturating_add(sibling_live) > merge_hysteresis(size) {
+            return Ok(Merge::TooBig { sibling_live });
         }
         let (left, right) = if node.max < sib.min {
             (node, sib)
@@ -353,7 +374,7 @@ impl Trans<'_> {
         if collapsed {
             self.drop_node(parent.id);
         }
-        Ok(true)
+        Ok(Merge::Done)
     }
 
     /// Replaces `left` and `right` (write-locked, as is `parent`) with
@@ -404,6 +425,24 @@ impl Trans<'_> {
         }
         false
     }
+}
+
+/// What came of trying to merge a node with one sibling.
+enum Merge {
+    Done,
+    /// Refused: the two hold too much; the sibling's live bytes.
+    TooBig {
+        sibling_live: usize,
+    },
+    /// Not tried: the sibling was busy or gone, or the node not sparse.
+    NotNow,
+}
+
+/// Whether `node`, holding `live` bytes, should look for a merge: it is
+/// sparse, and no sibling was found too big for it since it last looked.
+pub(crate) fn wants_merge(node: &CachedNode, live: usize, node_size: usize) -> bool {
+    live < merge_threshold(node_size)
+        && live.saturating_add(node.sibling_live()) <= merge_hysteresis(node_size)
 }
 
 /// The two halves of `data`: by size, or cut after `at`.

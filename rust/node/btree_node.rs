@@ -284,6 +284,18 @@ impl Node {
         lookup::prev(self.samples_of(b), &self.data, b.start, at)
     }
 
+    /// The position of the node's last key, live or deleted: the largest
+    /// of its bsets' last keys.
+    pub fn last_pos(&self) -> Option<Pos> {
+        (0..self.nsets)
+            .filter_map(|i| {
+                let b = self.bset(i)?;
+                let at = self.prev_in_bset(b, b.end)?;
+                self.key_at(at).map(|k| k.pos())
+            })
+            .max()
+    }
+
     pub(crate) fn key_at(&self, at: usize) -> Option<KeyRef<'_>> {
         KeyRef::at(&self.data, at)
     }
