@@ -16,7 +16,7 @@
 //! second buffer while it runs.
 
 use super::error::NodeError;
-use super::lookup::{self, Sample, SPACING};
+use super::lookup::{self, Change, Sample, SPACING};
 use super::search_tree::{self, Block};
 use crate::bkey::{KeyRef, Pos, MAX_KEY_BYTES};
 use crate::platform::vec::Vec;
@@ -105,6 +105,10 @@ pub struct Node {
     /// The search trees of the bsets that no longer change.
     pub(crate) tree: Vec<Block>,
     pub(crate) seq: u64,
+    /// What the change that made `seq` did, if it only edited the last
+    /// bset's bytes: cursors that saw the node just before follow it
+    /// instead of searching again (bcachefs's `bch2_btree_node_iter_fix`).
+    pub(crate) last_change: Option<Change>,
     /// Kept up to date by every change, so that commits can ask for it
     /// without walking a 256 KiB node.
     pub(crate) live: usize,
@@ -139,6 +143,7 @@ impl Node {
             // Each bset's tree rounds up to a whole block.
             tree: Vec::try_with_capacity(search_tree::blocks_for(sample_cap) + MAX_BSETS)?,
             seq: 0,
+            last_change: None,
             live: 0,
         })
     }
@@ -220,7 +225,13 @@ impl Node {
         } else {
             self.nsets.saturating_sub(1)
         };
+        self.changed();
+    }
+
+    /// Notes a change that cursors cannot follow: they search again.
+    pub(crate) fn changed(&mut self) {
         self.seq = self.seq.wrapping_add(1);
+        self.last_change = None;
     }
 
     /// Whether a deletion here never needs room: the node is one open

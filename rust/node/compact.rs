@@ -86,7 +86,7 @@ impl Node {
         }
         self.nsets = sets;
         self.rebuild_samples();
-        self.seq = self.seq.wrapping_add(1);
+        self.changed();
         Ok(())
     }
 

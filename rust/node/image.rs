@@ -66,7 +66,7 @@ impl Node {
         self.written_sets = self.nsets;
         self.rebuild_samples();
         self.live = self.count_live_bytes();
-        self.seq = self.seq.wrapping_add(1);
+        self.changed();
         Ok(())
     }
 

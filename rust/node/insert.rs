@@ -258,5 +258,6 @@ impl Node {
             b.tend = self.samples.len();
         }
         self.seq = self.seq.wrapping_add(1);
+        self.last_change = Some(change);
     }
 }

@@ -10,6 +10,7 @@
 //! it was, so inserts behind its back are seen, never skipped or repeated.
 
 use super::btree_node::{Node, MAX_BSETS};
+use super::lookup::Change;
 use crate::bkey::{KeyRef, KeyType, Pos};
 
 /// Which keys an iterator returns.
@@ -121,10 +122,56 @@ impl NodeIter {
         self.seq = node.seq();
     }
 
-    fn check_seq(&mut self, node: &Node) {
-        if self.seq != node.seq() {
-            self.resync(node);
+    pub(crate) fn check_seq(&mut self, node: &Node) {
+        if self.seq == node.seq() {
+            return;
         }
+        if self.seq.wrapping_add(1) == node.seq() && self.follow(node) {
+            self.seq = node.seq();
+            return;
+        }
+        self.resync(node);
+    }
+
+    /// Follows the node's last change, an edit of its last bset made right
+    /// after this cursor last looked: the other bsets did not move, and in
+    /// the last one only the offset past the edit shifts. `false` if the
+    /// node cannot say what changed.
+    fn follow(&mut self, node: &Node) -> bool {
+        let Some(Change { at, removed, added }) = node.last_change else {
+            return false;
+        };
+        let last = node.nsets().saturating_sub(1);
+        if last >= self.sets {
+            // A cursor over older bsets only: nothing it sees moved.
+            return true;
+        }
+        let (Some(b), Some(c)) = (node.bset(last), self.cur.get_mut(last)) else {
+            return false;
+        };
+        let Some(bound) = self.bound else {
+            *c = b.end;
+            return true;
+        };
+        // `*c` was the first key `>= bound`: keys before it were below
+        // `bound`, and so is anything that replaced them or went between
+        // them.
+        *c = if *c < at {
+            *c
+        } else if *c == at && removed == 0 {
+            // A key went in right where the cursor stood: before it or not.
+            match node.key_at(at) {
+                Some(k) if k.pos() < bound => at.saturating_add(added),
+                _ => at,
+            }
+        } else if *c < at.saturating_add(removed) {
+            // The key at the cursor was replaced by one at its position,
+            // or removed and the next one took its place.
+            at
+        } else {
+            c.saturating_sub(removed).saturating_add(added)
+        };
+        true
     }
 
     /// The smallest position among the bsets' next keys, newest bset first

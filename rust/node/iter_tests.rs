@@ -7,6 +7,7 @@ use super::test_util::{holds, leaf, p, tkey, val};
 use super::{Filter, Node, NodeIter};
 use crate::bkey::{Key, KeyType, Pos, Value};
 use crate::platform::ok;
+use crate::platform::rng::Rng;
 use crate::platform::{check, check_eq, test_suite};
 
 /// Three bsets: offsets 0..30 step 3 (value 1), then 0..30 step 2 (value
@@ -192,5 +193,42 @@ test_suite! {
             check_eq!(x.map(|k| val(&k)), y.map(|k| val(&k)));
         }
         check!(a.keys(Filter::All).map(|k| k.pos()).eq(b.keys(Filter::All).map(|k| k.pos())));
+    }
+
+    fn cursors_follow_edits_of_the_open_bset() {
+        // Cursors that saw the node just before an insert, overwrite or
+        // delete follow it without searching; each must then stand where
+        // a fresh search puts it, in every bset.
+        let mut node = ok!(Node::new(leaf(65536)));
+        let mut rng = Rng::new(11);
+        let mut cursors = [0u64; 6].map(|_| NodeIter::new(&node, p(0), Filter::All));
+        let mut followed = 0;
+        for step in 0..4000u64 {
+            let o = rng.below(600);
+            if rng.below(4) == 0 {
+                ok!(node.delete(p(o)));
+            } else {
+                ok!(node.insert(&tkey(o, step)));
+            }
+            followed += usize::from(node.last_change.is_some());
+            for (i, c) in cursors.iter_mut().enumerate() {
+                if rng.below(8) == 0 {
+                    c.seek(&node, p(rng.below(620)));
+                    continue;
+                }
+                c.check_seq(&node);
+                let Some(bound) = c.pos() else { continue };
+                let fresh = NodeIter::new(&node, bound, Filter::All);
+                check_eq!(c.offsets_at(&node, bound), fresh.offsets_at(&node, bound));
+                // Now and then a cursor moves on, as an iteration does.
+                if i % 2 == 0 && c.peek(&node).is_some() {
+                    c.next(&node);
+                }
+            }
+            if step % 700 == 0 {
+                ok!(node.compact());
+            }
+        }
+        check!(followed > 2000);
     }
 }

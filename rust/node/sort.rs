@@ -263,7 +263,7 @@ impl Node {
             // The old last bset stops changing: it gets its search tree.
             self.rebuild_trees(self.nsets - 2);
         }
-        self.seq = self.seq.wrapping_add(1);
+        self.changed();
     }
 
     /// Bytes of bset `i`.
@@ -478,6 +478,6 @@ impl Node {
             b.tend = self.samples.len();
         }
         self.rebuild_trees(s);
-        self.seq = self.seq.wrapping_add(1);
+        self.changed();
     }
 }
