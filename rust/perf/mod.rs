@@ -34,15 +34,18 @@ impl Measurement {
     /// Nanoseconds one thread spent per iteration.
     pub fn nanos_per_iter(&self) -> u64 {
         // No u128 division: the kernel has no runtime support for it.
-        self.nanos.saturating_mul(u64::from(self.threads)) / self.count.max(1)
+        div(
+            self.nanos.saturating_mul(u64::from(self.threads)),
+            self.count,
+        )
     }
 
     /// Iterations per second, all threads together.
     pub fn per_sec(&self) -> u64 {
         const NANOS_PER_SEC: u64 = 1_000_000_000;
         match self.count.checked_mul(NANOS_PER_SEC) {
-            Some(scaled) => scaled / self.nanos.max(1),
-            None => self.count / (self.nanos / NANOS_PER_SEC).max(1),
+            Some(scaled) => div(scaled, self.nanos),
+            None => div(self.count, self.nanos / NANOS_PER_SEC),
         }
     }
 }
@@ -71,6 +74,14 @@ impl fmt::Display for Report<'_> {
     }
 }
 
+/// `a / b`, or `a` when `b` is 0. Written without a panic path: the
+/// compiler cannot always see a divisor is not zero, and the kernel's
+/// objtool (6.12) does not know the division-by-zero panic as a function
+/// that never returns, so it warns about the code after it.
+fn div(a: u64, b: u64) -> u64 {
+    a.checked_div(b).unwrap_or(a)
+}
+
 /// A count with a K/M/G suffix, as bcachefs prints it.
 struct Human(u64);
 
@@ -86,7 +97,7 @@ impl fmt::Display for Human {
         } else {
             return write!(f, "{n}");
         };
-        write!(f, "{}.{}{}", n / unit, n % unit / (unit / 10), suffix)
+        write!(f, "{}.{}{}", div(n, unit), div(n % unit, unit / 10), suffix)
     }
 }
 

@@ -116,8 +116,13 @@ impl<D: Device + Sync> Store<D> {
         // A checkpoint moves at most every cached node, plus the few the
         // transactions of the moment add past the bound; never more than a
         // quarter of the device is held back.
-        let reserve = (cache_nodes as u64 + OVER_BOUND)
-            .div_ceil(slots)
+        // (`checked_div`: no division-by-zero panic path, which the
+        // kernel's objtool takes for a function falling through.)
+        let wanted = (cache_nodes as u64).saturating_add(OVER_BOUND);
+        let reserve = wanted
+            .checked_next_multiple_of(slots)
+            .and_then(|n| n.checked_div(slots))
+            .unwrap_or(wanted)
             .saturating_add(1)
             .min(data.end.saturating_sub(data.start) / 4);
         let space = Space::new(&geometry, &records, reserve)?;
