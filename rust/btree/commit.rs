@@ -257,6 +257,10 @@ impl Trans<'_> {
                 break;
             }
             if let Ok(node) = self.leaf_of(idx) {
+                // Landed or not, the batch its reserve readied is over.
+                if node.write(|n| n.end_batch()).is_err() {
+                    debug_assert!(false, "a write-locked leaf's data is out");
+                }
                 self.unlock_write(&node);
                 self.own_write_seen(&node);
             }

@@ -109,6 +109,10 @@ pub struct Node {
     /// bset's bytes: cursors that saw the node just before follow it
     /// instead of searching again (bcachefs's `bch2_btree_node_iter_fix`).
     pub(crate) last_change: Option<Change>,
+    /// Set by a [`Node::reserve`] that counted deletions as done in place
+    /// (see [`Node::deletes_in_place`]), until [`Node::end_batch`]: sealing
+    /// the open bset halfway through the batch would make them need room.
+    pub(crate) no_seal: bool,
     /// Kept up to date by every change, so that commits can ask for it
     /// without walking a 256 KiB node.
     pub(crate) live: usize,
@@ -144,6 +148,7 @@ impl Node {
             tree: Vec::try_with_capacity(search_tree::blocks_for(sample_cap) + MAX_BSETS)?,
             seq: 0,
             last_change: None,
+            no_seal: false,
             live: 0,
         })
     }

@@ -56,7 +56,19 @@ impl Node {
     /// and the room is there; a batch that later seals the open bset merges
     /// the unwritten bsets in place (never allocating), and a node whose
     /// bset slots could run out is compacted here rather than halfway.
+    ///
+    /// A caller counts no room for deletions where
+    /// [`Self::deletes_in_place`]: the open bset then stays open, unsealed,
+    /// until [`Self::end_batch`], so that they stay in place.
     pub fn reserve(&mut self, bytes: usize) -> Result<(), NodeError> {
+        if self.deletes_in_place() {
+            self.no_seal = true;
+            return if self.free_bytes() < bytes {
+                Err(NodeError::Full)
+            } else {
+                Ok(())
+            };
+        }
         // With every slot but one written, sealing the open bset would
         // have to compact (which allocates): do it before the batch.
         if self.written_sets.saturating_add(1) >= MAX_BSETS {
@@ -67,6 +79,12 @@ impl Node {
             return Err(NodeError::Full);
         }
         Ok(())
+    }
+
+    /// Ends the batch a [`Self::reserve`] readied: the open bset may be
+    /// sealed again.
+    pub fn end_batch(&mut self) {
+        self.no_seal = false;
     }
 
     /// Inserts `key`, replacing any key at its position; a deleted key
@@ -80,7 +98,11 @@ impl Node {
     /// position (a btree path's): then the node is not searched again.
     pub fn insert_near(&mut self, key: &Key, cursor: Option<&NodeIter>) -> Result<(), NodeError> {
         self.check_key(key)?;
-        self.make_open_bset()?;
+        // A deletion in a node of one open bset goes in place, as its
+        // caller counted (no room): sealing first would make it need room.
+        if !(key.kind() == KeyType::Deleted && self.deletes_in_place()) {
+            self.make_open_bset()?;
+        }
         let offsets = cursor.and_then(|c| c.offsets_at(self, key.pos));
         let found = self.find_near(key.pos, offsets).map(|f| Existing {
             set: f.set,

@@ -239,4 +239,31 @@ test_suite! {
         }
         check!(sealed.end - lo <= 2 * SPACING + 48);
     }
+
+    fn deletions_counted_in_place_stay_in_place() {
+        // A node of one open bset past the seal threshold, with a little
+        // free room (a leaf a split or a rewrite made): a batch that counted
+        // its deletions as done in place (no room) must not seal the bset
+        // first, or every deletion would need a whiteout's room.
+        let mut node = ok!(Node::new(leaf(8192)));
+        for i in 0..150 {
+            ok!(node.insert(&tkey(i, i)));
+        }
+        let mut node = ok!(node.rewrite());
+        check!(node.deletes_in_place() && node.free_bytes() > SEAL_BYTES / 8);
+        check!(node.free_bytes() < 64 * 48);
+        ok!(node.reserve(0));
+        for i in 0..64 {
+            ok!(node.delete(p(i * 2)));
+        }
+        node.end_batch();
+        check_eq!(node.nsets(), 1);
+        for i in 0..150 {
+            check_eq!(node.get(p(i)).map(|k| val(&k)), (i >= 128 || i % 2 == 1).then_some(i));
+        }
+        check_eq!(node.check(), Ok(()));
+        // A delete alone, without a reserve, also goes in place.
+        ok!(node.delete(p(149)));
+        check_eq!(node.nsets(), 1);
+    }
 }
