@@ -216,6 +216,13 @@ impl Trans<'_> {
         }))
     }
 
+    /// Whether updates `i..end` delete anything.
+    fn deletes(&self, i: usize, end: usize) -> bool {
+        self.updates
+            .get(i..end)
+            .is_some_and(|u| u.iter().any(|u| u.key.kind() == KeyType::Deleted))
+    }
+
     /// Commits the queued updates atomically; they are gone afterwards.
     #[must_use = "a restart must be propagated"]
     pub fn commit(&mut self) -> BtreeResult<()> {
@@ -418,7 +425,8 @@ impl Trans<'_> {
             let mut i = 0;
             while let Some((idx, end)) = self.leaf_group(i)? {
                 let bytes = self.bytes_of(idx, i, end)?;
-                self.leaf_of(idx)?.write(|n| n.reserve(bytes))??;
+                let deletes = self.deletes(i, end);
+                self.leaf_of(idx)?.write(|n| n.reserve(bytes, deletes))??;
                 i = end;
             }
         }
@@ -428,6 +436,7 @@ impl Trans<'_> {
         let mut i = 0;
         while let Some((idx, end)) = self.leaf_group(i)? {
             let bytes = self.bytes_of(idx, i, end)?;
+            let deletes = self.deletes(i, end);
             let path = self.path(idx)?;
             let leaf = path.node().ok_or_else(|| BtreeError::bug("no leaf"))?;
             // The leaf cursor traversal left at the path's position.
@@ -437,7 +446,7 @@ impl Trans<'_> {
             let alone = one_leaf && updates.len() == 1;
             let applied = leaf.write(|n| {
                 if !reserve_first && !alone {
-                    n.reserve(bytes)?;
+                    n.reserve(bytes, deletes)?;
                 }
                 for up in updates {
                     n.insert_near(&up.key, cursor)?;

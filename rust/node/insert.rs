@@ -58,10 +58,11 @@ impl Node {
     /// bset slots could run out is compacted here rather than halfway.
     ///
     /// A caller counts no room for deletions where
-    /// [`Self::deletes_in_place`]: the open bset then stays open, unsealed,
-    /// until [`Self::end_batch`], so that they stay in place.
-    pub fn reserve(&mut self, bytes: usize) -> Result<(), NodeError> {
-        if self.deletes_in_place() {
+    /// [`Self::deletes_in_place`]: with `deletes` (the batch deletes
+    /// something) the open bset then stays open, unsealed, until
+    /// [`Self::end_batch`], so that they stay in place.
+    pub fn reserve(&mut self, bytes: usize, deletes: bool) -> Result<(), NodeError> {
+        if deletes && self.deletes_in_place() {
             self.no_seal = true;
             return if self.free_bytes() < bytes {
                 Err(NodeError::Full)

@@ -252,7 +252,7 @@ test_suite! {
         let mut node = ok!(node.rewrite());
         check!(node.deletes_in_place() && node.free_bytes() > SEAL_BYTES / 8);
         check!(node.free_bytes() < 64 * 48);
-        ok!(node.reserve(0));
+        ok!(node.reserve(0, true));
         for i in 0..64 {
             ok!(node.delete(p(i * 2)));
         }
