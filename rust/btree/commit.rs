@@ -216,11 +216,19 @@ impl Trans<'_> {
         }))
     }
 
-    /// Whether updates `i..end` delete anything.
-    fn deletes(&self, i: usize, end: usize) -> bool {
-        self.updates
-            .get(i..end)
-            .is_some_and(|u| u.iter().any(|u| u.key.kind() == KeyType::Deleted))
+    /// The bytes of the deletions among updates `i..end` that
+    /// [`Self::bytes_of`] left out (done in place): what they need if the
+    /// leaf's open bset is sealed first.
+    fn deleted_in_place(&self, idx: usize, i: usize, end: usize) -> BtreeResult<usize> {
+        if !self.leaf_of(idx)?.read(|n| n.deletes_in_place())? {
+            return Ok(0);
+        }
+        Ok(self.updates.get(i..end).map_or(0, |u| {
+            u.iter()
+                .filter(|u| u.key.kind() == KeyType::Deleted)
+                .map(|u| u.key.encoded_len())
+                .sum()
+        }))
     }
 
     /// Commits the queued updates atomically; they are gone afterwards.
@@ -425,8 +433,8 @@ impl Trans<'_> {
             let mut i = 0;
             while let Some((idx, end)) = self.leaf_group(i)? {
                 let bytes = self.bytes_of(idx, i, end)?;
-                let deletes = self.deletes(i, end);
-                self.leaf_of(idx)?.write(|n| n.reserve(bytes, deletes))??;
+                let deleted = self.deleted_in_place(idx, i, end)?;
+                self.leaf_of(idx)?.write(|n| n.reserve(bytes, deleted))??;
                 i = end;
             }
         }
@@ -436,7 +444,7 @@ impl Trans<'_> {
         let mut i = 0;
         while let Some((idx, end)) = self.leaf_group(i)? {
             let bytes = self.bytes_of(idx, i, end)?;
-            let deletes = self.deletes(i, end);
+            let deleted = self.deleted_in_place(idx, i, end)?;
             let path = self.path(idx)?;
             let leaf = path.node().ok_or_else(|| BtreeError::bug("no leaf"))?;
             // The leaf cursor traversal left at the path's position.
@@ -446,7 +454,7 @@ impl Trans<'_> {
             let alone = one_leaf && updates.len() == 1;
             let applied = leaf.write(|n| {
                 if !reserve_first && !alone {
-                    n.reserve(bytes, deletes)?;
+                    n.reserve(bytes, deleted)?;
                 }
                 for up in updates {
                     n.insert_near(&up.key, cursor)?;

@@ -57,12 +57,14 @@ impl Node {
     /// the unwritten bsets in place (never allocating), and a node whose
     /// bset slots could run out is compacted here rather than halfway.
     ///
-    /// A caller counts no room for deletions where
-    /// [`Self::deletes_in_place`]: with `deletes` (the batch deletes
-    /// something) the open bset then stays open, unsealed, until
-    /// [`Self::end_batch`], so that they stay in place.
-    pub fn reserve(&mut self, bytes: usize, deletes: bool) -> Result<(), NodeError> {
-        if deletes && self.deletes_in_place() {
+    /// A caller counts no room for the deletions of a batch where
+    /// [`Self::deletes_in_place`]; `deleted` is what they would take as
+    /// whiteouts. Sealing the open bset (before or during the batch) would
+    /// make them need it: if it is not free, the open bset stays open,
+    /// unsealed, until [`Self::end_batch`], and they stay in place.
+    pub fn reserve(&mut self, bytes: usize, deleted: usize) -> Result<(), NodeError> {
+        let in_place = self.deletes_in_place();
+        if in_place && deleted > 0 && self.free_bytes() < bytes.saturating_add(deleted) {
             self.no_seal = true;
             return if self.free_bytes() < bytes {
                 Err(NodeError::Full)
@@ -76,7 +78,12 @@ impl Node {
             self.compact()?;
         }
         self.make_open_bset()?;
-        if self.free_bytes() < bytes {
+        let deletions = if in_place && !self.deletes_in_place() {
+            deleted
+        } else {
+            0
+        };
+        if self.free_bytes() < bytes.saturating_add(deletions) {
             return Err(NodeError::Full);
         }
         Ok(())
@@ -99,9 +106,11 @@ impl Node {
     /// position (a btree path's): then the node is not searched again.
     pub fn insert_near(&mut self, key: &Key, cursor: Option<&NodeIter>) -> Result<(), NodeError> {
         self.check_key(key)?;
-        // A deletion in a node of one open bset goes in place, as its
-        // caller counted (no room): sealing first would make it need room.
-        if !(key.kind() == KeyType::Deleted && self.deletes_in_place()) {
+        // A deletion in a node of one open bset without a whiteout's room
+        // goes in place, as its caller counted: sealing first would make
+        // it need that room.
+        let tight = self.free_bytes() < key.encoded_len();
+        if !(key.kind() == KeyType::Deleted && self.deletes_in_place() && tight) {
             self.make_open_bset()?;
         }
         let offsets = cursor.and_then(|c| c.offsets_at(self, key.pos));
