@@ -17,6 +17,8 @@ APT_PACKAGES=(
 	e2fsprogs btrfs-progs xfsprogs
 	# make bench decompresses the bcachefs anchor image.
 	zstd
+	# make profile runs the host's perf in the guest.
+	linux-perf
 )
 
 log() { echo "install-deps: $*"; }
