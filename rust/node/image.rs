@@ -31,9 +31,7 @@ impl Node {
     /// one first, as bcachefs sorts the bsets of a node it reads. An empty
     /// bset changes nothing.
     pub fn read_bset(&mut self, bytes: &[u8]) -> Result<(), NodeError> {
-        let last = self.last();
-        let fresh = self.nsets == 1 && self.written_sets == 0 && last.end == last.start;
-        if !fresh && self.written_sets != self.nsets {
+        if !self.is_fresh() && self.written_sets != self.nsets {
             return Err(NodeError::BadParams);
         }
         self.check_bset(bytes)?;
@@ -46,9 +44,12 @@ impl Node {
         if bytes.len() > self.free_bytes() {
             return Err(NodeError::Full);
         }
-        if !fresh && self.nsets >= MAX_BSETS {
+        if !self.is_fresh() && self.nsets >= MAX_BSETS {
             self.compact()?;
         }
+        // Asked again: a compaction of bsets that deleted every key they
+        // hold leaves a fresh node, whose empty bset this one replaces.
+        let fresh = self.is_fresh();
         let start = if fresh { 0 } else { self.used_bytes() };
         let end = start + bytes.len();
         self.data
@@ -68,6 +69,13 @@ impl Node {
         self.live = self.count_live_bytes();
         self.changed();
         Ok(())
+    }
+
+    /// Whether the node is as [`Node::new`] made it: one empty, unwritten
+    /// bset.
+    fn is_fresh(&self) -> bool {
+        let last = self.last();
+        self.nsets == 1 && self.written_sets == 0 && last.end == last.start
     }
 
     /// Checks that `bytes` are keys this node may hold, sorted by strictly

@@ -81,6 +81,12 @@ fn seeds() -> Vec<Vec<u8>> {
         input_for(leaf(256), &[&leaf_keys[..1]]),
         // Four bsets: the fourth makes the node compact the first three.
         input_for(leaf(1024), &[&older, &newer, &newest, &older[1..]]),
+        // The same, with every key deleted before the fourth: the
+        // compaction leaves an empty node.
+        input_for(
+            leaf(1024),
+            &[&older[1..], &newer[1..], &newer[1..], &newest],
+        ),
         input_for(
             NodeParams {
                 size: 512,
