@@ -167,6 +167,8 @@ if [ "$what" = all ] || [ "$what" = vs-bcachefs ]; then
 	if [ "$guest_rc" != 0 ]; then
 		notes+=(--note "The guest failed (exit $guest_rc, see build/bench/guest-vs-bcachefs/): rows it did not finish are missing.")
 	fi
+	# A run that measured nothing leaves the last table as it was.
+	grep -q '^vs sixfs ' "$out/vs-bcachefs.log" || die "vs-bcachefs: the guest measured nothing (exit $guest_rc)"
 	python3 "$SIXFS_ROOT/scripts/bench-vs-table.py" "$out/vs-bcachefs.log" \
 		--title "perf_test on a mounted sixfs beside a mounted bcachefs (kernel)" \
 		--command "make bench (BENCH=vs-bcachefs BENCH_VS_SIZES=\"$vs_sizes\"${vs_workloads:+ BENCH_VS_WORKLOADS=\"$vs_workloads\"}${image:+ BCACHEFS_IMAGE=$image})" \

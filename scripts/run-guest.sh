@@ -79,7 +79,8 @@ done
 if [ -s "$kout/modules.order" ]; then
 	make -s -C "$kout" INSTALL_MOD_PATH="$root" INSTALL_MOD_STRIP=1 modules_install >/dev/null
 fi
-printf '%s\n' "$*" >"$root/sixfs/command"
+# Quoted word by word: an argument with spaces (env VAR="a b") stays one.
+{ printf '%q ' "$@" && echo; } >"$root/sixfs/command"
 # Any of these in the kernel log fails the run, whatever the command said
 # (the guest's init looks for them before it starts, see above).
 splats='Oops|BUG:|WARNING:|KASAN|Kernel panic|general protection fault|kernel BUG|UBSAN|INFO: task .* blocked for more than|detected stall|INFO: trying to register non-static key|possible circular locking|possible recursive locking|inconsistent lock state'
