@@ -9,8 +9,8 @@
 //! `remount_rw`, `unmount`; that is where the store of btrees goes.
 
 use crate::device::bio::BioDevice;
-use crate::format::superblock::{Superblock, SuperblockError, SUPERBLOCK_OFFSET};
-use crate::format::superblock_io::{self, ReadError, SuperblockCopy};
+use crate::format::superblock::{SuperblockError, SUPERBLOCK_OFFSET};
+use crate::format::superblock_io::{self, ReadError, SuperblockCopy, Superblocks};
 use crate::glue::debugfs::{Handler, MountDir};
 use crate::glue::fs_type::{Errors, FileSystem, FileSystemType, MountOptions, Reconfigure, StatFs};
 use crate::glue::kthread::{run_parallel, Periodic};
@@ -137,6 +137,7 @@ impl UuidName {
 fn open_store(
     name: &CStr,
     dev: BioDevice,
+    superblocks: &Superblocks,
     opts: OpenOptions,
 ) -> Result<(Arc<Store<BioDevice>>, OpenReport)> {
     let device = SpinLock::new(Some(dev));
@@ -145,7 +146,7 @@ fn open_store(
         let Some(dev) = device.lock().take() else {
             return;
         };
-        let result = Store::open(dev, opts)
+        let result = Store::open_from(dev, superblocks, opts)
             .map_err(|e| store_error(name, "cannot mount", e))
             .and_then(|(store, report)| Ok((Arc::new(store, GFP_KERNEL)?, report)));
         *opened.lock() = Some(result);
@@ -160,9 +161,9 @@ impl MountedFs {
     /// the debugfs directory.
     #[inline(never)]
     fn open(name: &CStr, dev: BioDevice, options: &MountOptions, read_only: bool) -> Result<Self> {
-        // The store reads the superblocks too; this first look is for the
-        // messages, which say why a device is refused.
-        read_superblock(name, &dev)?;
+        // Read once: here for the messages, which say why a device is
+        // refused; then the store opens from the same copies.
+        let superblocks = read_superblock(name, &dev)?;
         let errors = options.errors.unwrap_or(DEFAULT_ERRORS);
         if options.no_recovery && !read_only {
             pr_err!("{name}: norecovery mounts read-only only (add ro)\n");
@@ -188,7 +189,7 @@ impl MountedFs {
             cache_bytes: usize::try_from(memory_bytes() / CACHE_SHARE).unwrap_or(usize::MAX),
             ..OpenOptions::default()
         };
-        let (store, report) = open_store(name, dev, opts)?;
+        let (store, report) = open_store(name, dev, &superblocks, opts)?;
         if !report.was_clean {
             if options.no_recovery {
                 pr_warn!("{name}: not unmounted cleanly: norecovery, mounting the last checkpoint without the journal\n");
@@ -335,9 +336,9 @@ fn perf_test(store: &Store<BioDevice>, text: &str) -> Result {
     }
 }
 
-/// Reads both copies of the superblock and returns the newest valid one;
-/// a valid backup with an invalid primary mounts with a warning.
-fn read_superblock(name: &CStr, dev: &BioDevice) -> Result<Superblock> {
+/// Reads both copies of the superblock; says why there is no valid one
+/// (an error), or warns when the newest valid one is the backup.
+fn read_superblock(name: &CStr, dev: &BioDevice) -> Result<Superblocks> {
     let copies = superblock_io::read_superblocks(dev);
     let Some((copy, sb)) = copies.newest() else {
         match copies.primary {
@@ -374,7 +375,7 @@ fn read_superblock(name: &CStr, dev: &BioDevice) -> Result<Superblock> {
             ),
         }
     }
-    Ok(*sb)
+    Ok(copies)
 }
 
 impl FileSystem for SixFs {

@@ -9,7 +9,7 @@ use crate::btree::{Btree, BtreeId, BtreeParams, NewNode, NodeRef, NodeState, BTR
 use crate::device::Device;
 use crate::format::btree_root::BtreeRoot;
 use crate::format::features::Access;
-use crate::format::superblock_io::{read_superblocks, SuperblockCopy};
+use crate::format::superblock_io::{read_superblocks, SuperblockCopy, Superblocks};
 use crate::journal::{ChainEnd, Journal, Ring};
 use crate::node::disk::key_bytes;
 use crate::node::{Node, NodeParams};
@@ -66,6 +66,16 @@ impl<D: Device + Sync> Store<D> {
     /// (not clean) on the device before it returns.
     pub fn open(dev: D, opts: OpenOptions) -> Result<(Self, OpenReport), StoreError> {
         let sbs = read_superblocks(&dev);
+        Self::open_from(dev, &sbs, opts)
+    }
+
+    /// [`Self::open`] with the superblocks already read from `dev` (a
+    /// mount reads them first, to say why it refuses a device).
+    pub fn open_from(
+        dev: D,
+        sbs: &Superblocks,
+        opts: OpenOptions,
+    ) -> Result<(Self, OpenReport), StoreError> {
         let Some((copy, sb)) = sbs.newest() else {
             return Err(StoreError::NoSuperblock {
                 primary: sbs
