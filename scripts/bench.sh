@@ -106,7 +106,7 @@ if [ "$what" = all ] || [ "$what" = mounted ]; then
 		--command "make bench (BENCH=mounted BENCH_MOUNTED_SIZES=\"$mounted_sizes\"${workloads:+ BENCH_WORKLOADS=\"$workloads\"}${io_keys:+ BENCH_MOUNTED_IO_KEYS=$io_keys})" \
 		--note "Perf kernel under QEMU ($(cat "$out/guest-mounted/accel")), 2 vCPUs, 4 GiB, one boot, one run per row; nodes of 256 KiB; the disks are sparse image files on the host (virtio-blk)." \
 		--note "Each row: the workload on the mounted filesystem's test btree (emptied first, untimed), then on a fresh in-memory btree; workloads that need keys fill the tree untimed first. The mounted tree's node cache holds an eighth of the guest's memory (512 MiB; at most an eighth of the device's node slots); nodes beyond it are written back and read through the device." \
-		--note "With the journal: a commit's keys are copied into the open journal entry, written when it fills or every second (journal_flush_delay); nodes are written by checkpoints, when the journal is half full or the node cache over its bound. No row ends with a sync." \
+		--note "With the journal: a commit's keys are copied into the open journal entry, written when it fills or every second (journal_flush_delay); nodes are written by checkpoints: reclaims when the journal is half full (leaving dirty the leaves whose commits are all in the newest quarter of the ring), whole ones when the node cache is over its bound. No row ends with a sync." \
 		${BENCH_MOUNTED_NOTE:+--note "$BENCH_MOUNTED_NOTE"} >"$results/btree-mounted.md"
 	cat "$results/btree-mounted.md"
 fi

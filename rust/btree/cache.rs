@@ -73,6 +73,10 @@ pub struct CachedNode {
     dead: AtomicU32,
     /// Set by every change; cleared when the store wrote it.
     dirty: AtomicU32,
+    /// The journal sequence number of the oldest commit it holds that is
+    /// not written (0 if none): the journal keeps that entry and the ones
+    /// after it while the node is dirty (bcachefs's journal pin).
+    journal_pin: AtomicU64,
     /// Set while its slot is one no durable tree points to (allocated
     /// since the last checkpoint), so writing it there in place is safe.
     fresh: AtomicU32,
@@ -158,6 +162,26 @@ impl CachedNode {
     /// The store wrote it (the caller holds a lock that excludes writers).
     pub fn set_clean(&self) {
         self.dirty.store(0, Ordering::Release);
+        self.journal_pin.store(0, Ordering::Release);
+    }
+
+    /// A commit journaled at `seq` changed it (the caller holds its write
+    /// lock, so commits to it come in sequence order): the first since it
+    /// was written pins `seq`.
+    pub fn pin_journal(&self, seq: u64) {
+        if self.journal_pin.load(Ordering::Relaxed) == 0 {
+            self.journal_pin.store(seq, Ordering::Release);
+        }
+    }
+
+    /// The oldest journal sequence number of a commit it holds unwritten,
+    /// if any is known (a node made dirty otherwise has none: a split's
+    /// or a compaction's).
+    pub fn journal_pin(&self) -> Option<u64> {
+        match self.journal_pin.load(Ordering::Acquire) {
+            0 => None,
+            seq => Some(seq),
+        }
     }
 
     /// A path found it: it was used recently.
@@ -357,6 +381,7 @@ impl Btree {
             tag,
             dead: AtomicU32::new(0),
             dirty: AtomicU32::new(u32::from(state == NodeState::New)),
+            journal_pin: AtomicU64::new(0),
             fresh: AtomicU32::new(u32::from(state != NodeState::Read)),
             touched: AtomicU32::new(1),
             sibling_live: AtomicU64::new(0),

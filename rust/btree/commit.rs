@@ -462,6 +462,9 @@ impl Trans<'_> {
                 }
                 Ok::<(), NodeError>(())
             })?;
+            if self.journal_seq != 0 {
+                leaf.pin_journal(self.journal_seq);
+            }
             match applied {
                 Ok(()) => {}
                 // Nothing is in yet: the commit fails whole.

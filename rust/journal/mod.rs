@@ -10,12 +10,15 @@
 //! (sync: a flush write, which also makes every earlier entry durable),
 //! or when its delay is up; many commits, one write.
 //!
-//! Checkpoints (`store/checkpoint.rs`) write the whole tree; the journal
-//! keeps what happened since the last one. A checkpoint's superblock
-//! records the *cursor* where the next entry goes: replay starts there, and
-//! everything before it in the ring is free again (reclaim). When the ring
-//! has no room for the open entry, committers restart, and one of them,
-//! holding no lock, checkpoints.
+//! Checkpoints (`store/checkpoint.rs`) write dirty nodes; the journal
+//! keeps what the durable tree may lack. A checkpoint's superblock records
+//! the *cursor*, the first entry replay reads: everything before it in the
+//! ring is free again (reclaim). A checkpoint of the whole tree puts the
+//! cursor where the next entry goes; a reclaim keeps the newest entries
+//! (at most a quarter of the ring) and leaves the leaves that only they
+//! changed dirty ([`Journal::begin_reclaim`]). When the ring has no room
+//! for the open entry, committers restart, and one of them, holding no
+//! lock, reclaims.
 //!
 //! Mount reads the chain of entries from the cursor (`read.rs`) and
 //! replays their updates in order. Updates are blind (a key's new value,
@@ -43,6 +46,12 @@ use crate::six::{SixLock, SixLockType};
 
 /// The largest journal entry.
 pub const MAX_ENTRY_BYTES: usize = 64 << 10;
+
+/// Entries past the cursor whose places the journal remembers, at most:
+/// a reclaim moves the cursor to one of them or to the open entry. (A
+/// ring of 64 KiB entries is half full at 1024 of 128 MiB, the largest
+/// mkfs makes.)
+const MAX_TRACKED_ENTRIES: usize = 1024;
 
 /// Why the journal did not take or write an entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -112,6 +121,16 @@ impl Ring {
     }
 }
 
+/// Where a written entry past the cursor starts.
+#[derive(Clone, Copy, Debug)]
+struct EntryPlace {
+    seq: u64,
+    block: u64,
+    /// Blocks of the ring from the cursor to its first block (the blocks
+    /// skipped at the ring's end included).
+    from_cursor: u64,
+}
+
 /// Journal counters, for tests and debugfs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct JournalStats {
@@ -150,6 +169,10 @@ struct State {
     last_commit_seq: u64,
     /// A write or flush failed: see [`JournalError::Failed`].
     failed: bool,
+    /// Written entries past the cursor, oldest first: each one written
+    /// while there was room (capacity for [`MAX_TRACKED_ENTRIES`] is
+    /// reserved, so recording one never allocates).
+    places: Vec<EntryPlace>,
     stats: JournalStats,
 }
 
@@ -162,6 +185,7 @@ struct State {
 ///   ending at `head`; the open entry will get `seq`.
 /// - No sequence number at or above `seq` is in the ring.
 /// - `spare` is `Some` whenever `writer` is not held.
+/// - `places` holds entries of the ring past the cursor, in order.
 pub struct Journal {
     ring: Ring,
     max_entry: usize,
@@ -169,6 +193,13 @@ pub struct Journal {
     /// Held (intent) by whoever writes an entry or checkpoints: one at a
     /// time, in sequence order.
     writer: SixLock,
+}
+
+/// How many entry places to remember: no more than the ring can hold.
+fn places_capacity(ring: &Ring) -> usize {
+    usize::try_from(ring.blocks)
+        .unwrap_or(usize::MAX)
+        .min(MAX_TRACKED_ENTRIES)
 }
 
 fn entry_buffer(bytes: usize) -> Result<Vec<u8>, AllocError> {
@@ -200,6 +231,7 @@ impl Journal {
                 durable_seq: seq - 1,
                 last_commit_seq: seq - 1,
                 failed: false,
+                places: Vec::try_with_capacity(places_capacity(&ring))?,
                 stats: JournalStats {
                     ring_blocks: ring.blocks,
                     durable_seq: seq - 1,
@@ -380,11 +412,20 @@ impl Journal {
             let buf = core::mem::replace(&mut s.open, spare);
             let seq = s.seq;
             let entry = (buf, seq, block, s.payload, s.records);
+            let from_cursor = s.used.saturating_add(skipped);
+            if s.places.len() < s.places.capacity() {
+                // Within the capacity: no allocation under the spinlock.
+                let _ = s.places.try_push(EntryPlace {
+                    seq,
+                    block,
+                    from_cursor,
+                });
+            }
             s.seq = seq.saturating_add(1);
             s.payload = 0;
             s.records = 0;
             s.head = block.saturating_add(blocks) % self.ring.blocks.max(1);
-            s.used = s.used.saturating_add(skipped).saturating_add(blocks);
+            s.used = from_cursor.saturating_add(blocks);
             entry
         };
         let result = entry::seal(
@@ -434,6 +475,12 @@ impl Journal {
     /// it is not written; replay starts after it.
     pub fn begin_checkpoint(&self) -> JournalCursor {
         self.lock_writer();
+        self.checkpoint_cursor()
+    }
+
+    /// The cursor of a checkpoint of the whole tree: past the open entry,
+    /// which it does not write.
+    pub fn checkpoint_cursor(&self) -> JournalCursor {
         let s = self.state.lock();
         JournalCursor {
             seq: s.seq.saturating_add(1),
@@ -455,6 +502,102 @@ impl Journal {
             s.written_seq = cursor.seq.saturating_sub(1);
             s.durable_seq = cursor.seq.saturating_sub(1);
             s.failed = false;
+            s.places.clear();
+        }
+        self.unlock_writer();
+    }
+
+    /// A reclaim starts (no commit runs: the store holds its gate): holds
+    /// writers off and returns the sequence number from which entries may
+    /// stay in the ring: a leaf changed only by commits at or after it may
+    /// stay dirty. The newest entries, with the open one once written,
+    /// take at most a quarter of the ring, so that the next entry fits
+    /// afterwards. `None`: no entry may stay (a failed journal, or an open
+    /// entry too large): the whole tree is written, and
+    /// [`Self::end_reclaim`] gets the cursor [`Self::checkpoint_cursor`]
+    /// gives.
+    pub fn begin_reclaim(&self) -> Option<u64> {
+        self.lock_writer();
+        let s = self.state.lock();
+        if s.failed {
+            return None;
+        }
+        let budget = self.ring.blocks / 4;
+        let open = if s.records == 0 {
+            0
+        } else {
+            let blocks = entry_blocks(s.payload, self.ring.block_size) as u64;
+            let (_, skipped) = self.ring.place(s.head, blocks);
+            blocks.saturating_add(skipped)
+        };
+        let mut keep_from = None;
+        // The open entry is recorded when written if there is room.
+        if open <= budget && (s.records == 0 || s.places.len() < s.places.capacity()) {
+            keep_from = Some(s.seq);
+        }
+        if open <= budget {
+            for place in s.places.iter().rev() {
+                let kept = s
+                    .used
+                    .saturating_sub(place.from_cursor)
+                    .saturating_add(open);
+                if kept > budget {
+                    break;
+                }
+                keep_from = Some(place.seq);
+            }
+        }
+        keep_from
+    }
+
+    /// Writes the open entry, if it holds anything, during a reclaim (the
+    /// writer lock held): a leaf left dirty may hold its commits. Not
+    /// durable until the device is flushed.
+    pub fn write_open_for_reclaim(&self, dev: &dyn Device) -> Result<(), JournalError> {
+        self.write_open_locked(dev, false)
+    }
+
+    /// The cursor of a reclaim that leaves commits from `seq` on only in
+    /// the journal: the newest written entry it remembers at or before
+    /// `seq`. After [`Self::begin_reclaim`] returned a number at or
+    /// below `seq`, and the open entry was written, there is one.
+    pub fn reclaim_cursor(&self, seq: u64) -> Option<JournalCursor> {
+        let s = self.state.lock();
+        s.places
+            .iter()
+            .rev()
+            .find(|p| p.seq <= seq)
+            .map(|p| JournalCursor {
+                seq: p.seq,
+                block: p.block,
+            })
+    }
+
+    /// The reclaim begun with [`Self::begin_reclaim`] is durable, with
+    /// its superblock's cursor at `cursor` (`Some`), or failed (`None`).
+    /// In the first case the ring before the cursor is free, and every
+    /// commit so far is durable (the reclaim flushed what it wrote).
+    pub fn end_reclaim(&self, done: Option<JournalCursor>) {
+        if let Some(cursor) = done {
+            let mut s = self.state.lock();
+            if cursor.seq >= s.seq {
+                // Nothing stays: the same as a whole checkpoint.
+                drop(s);
+                self.end_checkpoint(Some(cursor));
+                return;
+            }
+            let first = s.places.iter().position(|p| p.seq == cursor.seq);
+            if let Some(first) = first {
+                let freed = s.places.get(first).map_or(0, |p| p.from_cursor);
+                let kept = s.places.len() - first;
+                s.places.copy_within(first.., 0);
+                s.places.truncate(kept);
+                for place in s.places.iter_mut() {
+                    place.from_cursor = place.from_cursor.saturating_sub(freed);
+                }
+                s.used = s.used.saturating_sub(freed);
+            }
+            s.durable_seq = s.written_seq;
         }
         self.unlock_writer();
     }

@@ -172,7 +172,7 @@ impl fmt::Display for Outcome {
             Outcome::Reset(n) => write!(f, "reset: {n} keys deleted"),
             Outcome::Stats(s) => write!(
                 f,
-                "stats: cached {} (bound {}), read {}, written {} ({} bytes), moved {}, evicted {}, written back {}, checkpoints {}, buckets {} free {} btree {} reserve {}",
+                "stats: cached {} (bound {}), read {}, written {} ({} bytes), moved {}, evicted {}, written back {}, checkpoints {} (reclaims {}, leaves kept dirty {}), buckets {} free {} btree {} reserve {}",
                 s.cached,
                 s.cache_limit,
                 s.nodes_read,
@@ -182,6 +182,8 @@ impl fmt::Display for Outcome {
                 s.nodes_evicted,
                 s.nodes_written_back,
                 s.checkpoints,
+                s.reclaims,
+                s.nodes_kept_dirty,
                 s.space.buckets,
                 s.space.free,
                 s.space.btree,

@@ -22,6 +22,18 @@
 //! so a power cut anywhere leaves the last checkpoint whole. A failed write
 //! leaves the checkpoint undone and the tree in memory as it was (moved
 //! nodes stay moved; the next checkpoint writes them again).
+//!
+//! A *reclaim* (the journal's ring half full) is a checkpoint that leaves
+//! some leaves dirty: those whose every unwritten commit is in the newest
+//! entries, which the journal keeps ([`crate::journal::Journal::begin_reclaim`]).
+//! Such a leaf stays in the slot the durable tree already points to (it is
+//! not fresh); its parent, written, points there still; replay from the
+//! new cursor, the entry of the oldest commit such a leaf holds, brings
+//! its commits back. Every other dirty node is written as above: interior
+//! nodes (their pointers changed), fresh ones (no durable slot), and the
+//! leaves that pin older entries. The open entry is written first when a
+//! leaf stays dirty, so the device flush of step 2 makes it durable before
+//! the superblock names the cursor.
 
 use super::format::write_space_map;
 use super::{Store, StoreError, PLACEHOLDER_IDS};
@@ -34,6 +46,8 @@ use crate::btree::{
 use crate::device::{Device, SECTOR_SIZE};
 use crate::format::btree_root::BtreeRoot;
 use crate::format::space_map::Bucket;
+use crate::format::superblock::JournalCursor;
+use crate::journal::Journal;
 use crate::node::disk;
 use crate::node::Node;
 use crate::platform::sync::{Arc, Ordering};
@@ -46,6 +60,43 @@ use crate::space::SpaceError;
 const BATCH_BYTES: usize = 4 << 20;
 /// Nodes a checkpoint sends at once, at most.
 const BATCH_NODES: usize = 64;
+
+/// Where a checkpoint puts the journal's cursor.
+#[derive(Clone, Copy, Debug)]
+enum Reclaim {
+    /// Past the open entry: every dirty node is written.
+    Whole(JournalCursor),
+    /// At the oldest commit of a leaf left dirty: non-fresh leaves whose
+    /// unwritten commits are all at or after this sequence number stay
+    /// dirty.
+    KeepFrom(u64),
+}
+
+/// The journal pin of `node` (dirty, alive) if a reclaim keeping the
+/// entries from `keep_from` on leaves it dirty: a leaf in a durable slot,
+/// every unwritten commit of which is in a kept entry.
+fn stays_dirty(node: &CachedNode, keep_from: u64) -> Option<u64> {
+    if node.level != 0 || node.is_fresh() {
+        return None;
+    }
+    node.journal_pin().filter(|&pin| pin >= keep_from)
+}
+
+/// The cursor of a reclaim whose oldest kept commit is `oldest`: the open
+/// entry is written first (it may hold kept commits; the checkpoint's
+/// flush makes it durable).
+fn kept_cursor<D: Device + Sync>(
+    dev: &D,
+    journal: &Journal,
+    oldest: u64,
+) -> Result<JournalCursor, StoreError> {
+    journal
+        .write_open_for_reclaim(dev)
+        .map_err(StoreError::Journal)?;
+    journal
+        .reclaim_cursor(oldest)
+        .ok_or_else(|| BtreeError::bug("a kept journal entry is not known").into())
+}
 
 /// Nodes encoded and waiting to be written together.
 pub(super) struct WriteBatch {
@@ -121,21 +172,43 @@ impl<D: Device + Sync> Store<D> {
             return self.write_checkpoint(clean, None).map(|_| ());
         };
         let cursor = journal.begin_checkpoint();
-        let result = self.write_checkpoint(clean, Some(cursor));
+        let result = self.write_checkpoint(clean, Some(Reclaim::Whole(cursor)));
         journal.end_checkpoint(match result {
-            Ok(true) => Some(cursor),
+            Ok(Some(_)) => Some(cursor),
             _ => None,
         });
         result.map(|_| ())
     }
 
-    /// The checkpoint itself; `cursor` goes into the superblock. Returns
-    /// whether a superblock was written.
+    /// Frees journal space: a checkpoint that leaves dirty the leaves
+    /// whose commits are all in the newest entries (see the module's
+    /// documentation). Without a journal, a checkpoint.
+    pub fn reclaim(&self) -> Result<(), StoreError> {
+        let Some(journal) = &self.journal else {
+            return self.checkpoint(false);
+        };
+        if self.is_read_only() {
+            return Err(StoreError::ReadOnly);
+        }
+        self.lock_gate();
+        let reclaim = match journal.begin_reclaim() {
+            Some(seq) => Reclaim::KeepFrom(seq),
+            None => Reclaim::Whole(journal.checkpoint_cursor()),
+        };
+        let result = self.write_checkpoint(false, Some(reclaim));
+        journal.end_reclaim(result.as_ref().ok().copied().flatten());
+        self.unlock_gate();
+        result.map(|_| ())
+    }
+
+    /// The checkpoint itself, with the journal's cursor `reclaim` gives
+    /// (`None` without a journal). Returns the cursor its superblock
+    /// names, `None` if it wrote none (nothing had changed).
     fn write_checkpoint(
         &self,
         clean: bool,
-        cursor: Option<crate::format::superblock::JournalCursor>,
-    ) -> Result<bool, StoreError> {
+        reclaim: Option<Reclaim>,
+    ) -> Result<Option<JournalCursor>, StoreError> {
         // Nothing changed since the last checkpoint: the durable state is
         // the current one; a flush still makes what others wrote durable,
         // as sync promises.
@@ -147,14 +220,26 @@ impl<D: Device + Sync> Store<D> {
         let journaled = self.journal.as_ref().is_some_and(|j| !j.is_empty());
         if !dirty && !journaled && !self.space.has_pending() && self.superblock().clean == clean {
             self.dev.flush()?;
-            return Ok(false);
+            return Ok(None);
         }
+        let keep_from = match reclaim {
+            Some(Reclaim::KeepFrom(seq)) => Some(seq),
+            _ => None,
+        };
+        // The oldest commit a leaf left dirty holds.
+        let mut oldest_kept: Option<u64> = None;
+        let mut kept = 0u64;
         for level in 0..MAX_DEPTH {
             // Taken again for each level: moving a node may have read its
             // parent into the cache.
             let mut batch = WriteBatch::new();
             for node in self.btree.snapshot()?.iter() {
                 if usize::from(node.level) != level || node.is_dead() || !node.is_dirty() {
+                    continue;
+                }
+                if let Some(pin) = keep_from.and_then(|from| stays_dirty(node, from)) {
+                    oldest_kept = Some(oldest_kept.map_or(pin, |o| o.min(pin)));
+                    kept += 1;
                     continue;
                 }
                 let node = if node.is_fresh() {
@@ -169,6 +254,20 @@ impl<D: Device + Sync> Store<D> {
             }
             self.write_batch(&mut batch)?;
         }
+        let cursor = match (reclaim, oldest_kept) {
+            (None, _) => None,
+            (Some(Reclaim::Whole(cursor)), _) => Some(cursor),
+            (Some(Reclaim::KeepFrom(_)), oldest) => {
+                let journal = self
+                    .journal
+                    .as_ref()
+                    .ok_or_else(|| BtreeError::bug("no journal"))?;
+                Some(match oldest {
+                    Some(oldest) => kept_cursor(&self.dev, journal, oldest)?,
+                    None => journal.checkpoint_cursor(),
+                })
+            }
+        };
         self.dev.flush()?;
         let mut sb = self.superblock();
         let mut records = Vec::new();
@@ -205,7 +304,13 @@ impl<D: Device + Sync> Store<D> {
         }
         self.written_back.lock().clear();
         self.counters.checkpoints.fetch_add(1, Ordering::Relaxed);
-        Ok(true)
+        if kept > 0 {
+            self.counters.reclaims.fetch_add(1, Ordering::Relaxed);
+            self.counters
+                .nodes_kept_dirty
+                .fetch_add(kept, Ordering::Relaxed);
+        }
+        Ok(Some(cursor.unwrap_or(sb.journal_cursor)))
     }
 
     /// Writes the nodes of `batch` (see [`Self::write_nodes`]) and

@@ -100,6 +100,9 @@ struct Ran {
     acked: usize,
     /// Nodes written back to bound the cache.
     written_back: u64,
+    /// Leaves journal reclaims left dirty (their commits only in the
+    /// journal).
+    kept_dirty: u64,
 }
 
 /// Runs `work` on a store on `dev` until the device fails.
@@ -109,6 +112,7 @@ fn run(dev: &MemoryDevice, work: &[(Commit, u8)], cut: Option<u64>) -> Ran {
             landed: 0,
             acked: 0,
             written_back: 0,
+            kept_dirty: 0,
         };
     };
     dev.set_faults(Faults {
@@ -120,6 +124,7 @@ fn run(dev: &MemoryDevice, work: &[(Commit, u8)], cut: Option<u64>) -> Ran {
         landed,
         acked,
         written_back: s.stats().nodes_written_back,
+        kept_dirty: s.stats().nodes_kept_dirty,
     }
 }
 
@@ -309,6 +314,9 @@ test_suite! {
         let dev = formatted()?;
         let ran = run(&dev, &work, None);
         check!(ran.landed == work.len() && ran.written_back > 0);
+        // Journal reclaims left leaves dirty, their commits only in the
+        // journal: cuts land around those too.
+        check!(ran.kept_dirty > 0);
         let (s, _) = ok!(Store::open(&dev, options()));
         let found = state(&s, MANY_KEYS.keys)?;
         check!(prefix_of(&work, ran.acked, ran.landed, &found).is_some());

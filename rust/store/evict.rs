@@ -40,7 +40,7 @@ impl<D: Device + Sync> Store<D> {
     /// between transactions (it waits for the running ones to end).
     pub fn maintain(&self) -> Result<(), StoreError> {
         if self.journal_wants_checkpoint() {
-            self.checkpoint(false)?;
+            self.reclaim()?;
         }
         if self.btree.nr_nodes() <= self.cache_limit {
             return Ok(());

@@ -101,6 +101,49 @@ test_suite! {
         ok!(s.close());
     }
 
+    fn a_reclaim_leaves_recent_leaves_dirty_and_replay_brings_them_back() {
+        let dev = formatted(16)?;
+        let (s, _) = ok!(Store::open(&dev, options(ErrorPolicy::Continue)));
+        // Some fifty leaves, all written; in scattered order, so that they
+        // are not full and an update does not split them.
+        for i in 0..300 {
+            ok!(put(&s, i * 7919 % 300, 1));
+        }
+        ok!(s.checkpoint(false));
+        // The leaf of key 0 pins the oldest of 40 entries, the leaf of key
+        // 290 only the newest.
+        for v in 2..42 {
+            ok!(put(&s, 0, v));
+            ok!(s.sync());
+        }
+        ok!(put(&s, 290, 7));
+        ok!(put(&s, 291, 8));
+        let before = s.stats();
+        check!(before.journal.used_blocks >= 40);
+        let cursor = s.superblock().journal_cursor;
+        ok!(s.reclaim());
+        let after = s.stats();
+        test_info!("before {before:?}\nafter {after:?}");
+        // The leaf of 290 stays dirty; the open entry holding its commits
+        // is written, and is all the ring keeps.
+        check_eq!(after.reclaims, before.reclaims + 1);
+        check_eq!(after.nodes_kept_dirty, before.nodes_kept_dirty + 1);
+        check_eq!(after.journal.used_blocks, 1);
+        check!(after.journal.durable_seq > before.journal.durable_seq);
+        check!(s.superblock().journal_cursor.seq > cursor.seq);
+        // The power fails: replay reads that one entry back.
+        dev.power_loss(PowerLoss::DropUnflushed);
+        drop(s);
+        let (s, report) = ok!(Store::open(&dev, options(ErrorPolicy::Continue)));
+        check_eq!(report.replayed_entries, 1);
+        check_eq!(report.replayed_keys, 2);
+        check_eq!(get(&s, 0)?, Some(41));
+        check_eq!(get(&s, 290)?, Some(7));
+        check_eq!(get(&s, 291)?, Some(8));
+        check_eq!(get(&s, 150)?, Some(1));
+        check!(ok!(s.check(|_| {})).is_clean());
+    }
+
     fn a_full_journal_makes_writers_wait_for_a_checkpoint_and_go_on() {
         // Two buckets of journal: a few dozen entries.
         let dev = formatted(2)?;

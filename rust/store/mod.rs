@@ -231,6 +231,11 @@ pub struct StoreStats {
     pub nodes_written_back: u64,
     /// Checkpoints done.
     pub checkpoints: u64,
+    /// Of those, reclaims that left leaves dirty (their commits stay in
+    /// the journal).
+    pub reclaims: u64,
+    /// Leaves those left dirty, summed.
+    pub nodes_kept_dirty: u64,
     /// Nodes in the cache now.
     pub cached: u64,
     /// Nodes the cache holds before it writes and evicts.
@@ -250,6 +255,8 @@ struct Counters {
     nodes_evicted: AtomicU64,
     nodes_written_back: AtomicU64,
     checkpoints: AtomicU64,
+    reclaims: AtomicU64,
+    nodes_kept_dirty: AtomicU64,
 }
 
 /// A filesystem's btrees on a device.
@@ -457,6 +464,8 @@ impl<D: Device + Sync> Store<D> {
             nodes_evicted: c.nodes_evicted.load(Ordering::Relaxed),
             nodes_written_back: c.nodes_written_back.load(Ordering::Relaxed),
             checkpoints: c.checkpoints.load(Ordering::Relaxed),
+            reclaims: c.reclaims.load(Ordering::Relaxed),
+            nodes_kept_dirty: c.nodes_kept_dirty.load(Ordering::Relaxed),
             cached: self.btree.nr_nodes() as u64,
             cache_limit: self.cache_limit as u64,
             space: self.space.stats(),
@@ -611,9 +620,10 @@ impl<D: Device + Sync> NodeStore for Store<D> {
     }
 
     fn make_room(&self, reason: RestartReason) -> BtreeResult<()> {
-        // A checkpoint frees the slots waiting for it, and empties the
-        // journal's ring. Under half full, any entry fits (entries are at
-        // most a quarter of the ring): the open one was full, write it.
+        // A checkpoint frees the slots waiting for it; a reclaim leaves
+        // the journal's ring at most a quarter full. Under half full, any
+        // entry fits (entries are at most a quarter of the ring): the open
+        // one was full, write it.
         let done = match &self.journal {
             Some(journal) if reason == RestartReason::Journal && !journal.wants_checkpoint() => {
                 match journal.write_open(&self.dev, false) {
@@ -622,6 +632,9 @@ impl<D: Device + Sync> NodeStore for Store<D> {
                 }
             }
             None if reason == RestartReason::Journal => Ok(()),
+            Some(_) if reason == RestartReason::Journal => self
+                .reclaim()
+                .inspect_err(|e| self.runtime_error("journal reclaim", e)),
             _ => self
                 .checkpoint(false)
                 .inspect_err(|e| self.runtime_error("checkpoint", e)),
