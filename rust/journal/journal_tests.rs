@@ -166,6 +166,77 @@ test_suite! {
         check!(wraps > 2);
     }
 
+    fn reclaims_keep_the_newest_entries_across_the_ring_end() {
+        let dev = ok!(MemoryDevice::new(64 << 10));
+        let r = ring(64);
+        let j = ok!(Journal::start(r, &ChainEnd { next_seq: 1, ..ChainEnd::default() }));
+        let mut cursor = j.begin_checkpoint();
+        j.end_checkpoint(Some(cursor));
+        let mut rng = Rng::new(11);
+        let mut written: Vec<(u64, Key)> = Vec::new();
+        let (mut reclaims, mut kept_some) = (0, 0);
+        for round in 0..600u64 {
+            let n = 1 + rng.below(12) as usize;
+            let mut keys = Vec::new();
+            for i in 0..n {
+                ok!(keys.try_push(key(round * 16 + i as u64, rng.next_u64())));
+            }
+            let full = match add(&j, &keys) {
+                Ok(seq) => {
+                    for k in keys.iter() {
+                        ok!(written.try_push((seq, *k)));
+                    }
+                    false
+                }
+                Err(JournalError::EntryFull) => {
+                    ok!(j.write_open(&dev, false));
+                    continue;
+                }
+                Err(JournalError::RingFull) => true,
+                Err(e) => {
+                    check_eq!(Some(e), None);
+                    return Err(TestFailed);
+                }
+            };
+            if !full && rng.below(8) != 0 {
+                if rng.below(3) == 0 {
+                    ok!(j.write_open(&dev, false));
+                }
+                continue;
+            }
+            // A reclaim: some leaf pins an entry at or after the first one
+            // that may stay, or none does.
+            reclaims += 1;
+            let last = written.last().map_or(0, |w| w.0);
+            let done = match j.begin_reclaim() {
+                Some(from) if from <= last && rng.below(4) != 0 => {
+                    let pin = from + rng.below(last - from + 1);
+                    ok!(j.write_open_for_reclaim(&dev));
+                    kept_some += 1;
+                    j.reclaim_cursor(pin)
+                }
+                _ => Some(j.checkpoint_cursor()),
+            };
+            check!(done.is_some());
+            let done = done.unwrap_or(cursor);
+            j.end_reclaim(Some(done));
+            cursor = done;
+            let stats = j.stats();
+            check!(stats.used_blocks <= r.blocks / 4);
+            let first_kept = written.iter().position(|w| w.0 >= cursor.seq);
+            let kept = first_kept.unwrap_or(written.len());
+            let rest = written.len() - kept;
+            written.copy_within(kept.., 0);
+            written.truncate(rest);
+            // What the ring holds from the cursor is exactly what stayed.
+            let (end, got) = read_back(&dev, &r, cursor)?;
+            check_eq!(got.len(), written.len());
+            check!(got.iter().zip(written.iter()).all(|(a, b)| a == b));
+            check_eq!(end.used, stats.used_blocks);
+        }
+        check!(reclaims > 20 && kept_some > 10);
+    }
+
     fn the_chain_stops_at_a_torn_or_stale_entry() {
         let dev = ok!(MemoryDevice::new(64 << 10));
         let r = ring(64);
