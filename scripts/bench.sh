@@ -33,6 +33,15 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
+# The commit the module was just built from (the tree is shared: say so if
+# its sources had changes not committed).
+source_commit() {
+	local commit
+	commit=$(git -C "$SIXFS_ROOT" rev-parse --short HEAD)
+	[ -z "$(git -C "$SIXFS_ROOT" status --porcelain -- rust Kbuild include)" ] || commit+=" with uncommitted changes"
+	echo "$commit"
+}
+
 what=${BENCH:-all}
 count=${BENCH_COUNT:-2M}
 sizes=${BENCH_BTREE_SIZES:-10K 100K 1M 10M}
@@ -104,7 +113,7 @@ if [ "$what" = all ] || [ "$what" = mounted ]; then
 	python3 "$SIXFS_ROOT/scripts/bench-mounted-table.py" "$out/mounted.log" \
 		--title "perf_test on a mounted sixfs (kernel)" \
 		--command "make bench (BENCH=mounted BENCH_MOUNTED_SIZES=\"$mounted_sizes\"${workloads:+ BENCH_WORKLOADS=\"$workloads\"}${io_keys:+ BENCH_MOUNTED_IO_KEYS=$io_keys})" \
-		--note "Perf kernel under QEMU ($(cat "$out/guest-mounted/accel")), 2 vCPUs, 4 GiB, one boot, one run per row; nodes of 256 KiB; the disks are sparse image files on the host (virtio-blk)." \
+		--note "Perf kernel under QEMU ($(cat "$out/guest-mounted/accel")), 2 vCPUs, 4 GiB, one boot, one run per row; sixfs at commit $(source_commit); $(date -u +%Y-%m-%d); nodes of 256 KiB; the disks are sparse image files on the host (virtio-blk)." \
 		--note "Each row: the workload on the mounted filesystem's test btree (emptied first, untimed), then on a fresh in-memory btree; workloads that need keys fill the tree untimed first. The mounted tree's node cache holds an eighth of the guest's memory (512 MiB; at most an eighth of the device's node slots); nodes beyond it are written back and read through the device." \
 		--note "With the journal: a commit's keys are copied into the open journal entry, written when it fills or every second (journal_flush_delay); nodes are written by checkpoints: reclaims when the journal is half full (leaving dirty the leaves whose commits are all in the newest quarter of the ring), whole ones when the node cache is over its bound. No row ends with a sync." \
 		${BENCH_MOUNTED_NOTE:+--note "$BENCH_MOUNTED_NOTE"} >"$results/btree-mounted.md"
@@ -134,9 +143,7 @@ if [ "$what" = all ] || [ "$what" = vs-bcachefs ]; then
 		chmod u+w "$bdisk"
 		disks+=(-d "$bdisk")
 	fi
-	# The tree is shared: name the sources the module was just built from.
-	commit=$(git -C "$SIXFS_ROOT" rev-parse --short HEAD)
-	[ -z "$(git -C "$SIXFS_ROOT" status --porcelain -- rust Kbuild include)" ] || commit+=" with uncommitted changes"
+	commit=$(source_commit)
 	start=$(date +%s) guest_rc=0
 	# A guest that fails or times out still leaves the rows it finished:
 	# tabulate them, then fail.
