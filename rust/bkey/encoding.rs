@@ -10,7 +10,8 @@
 //! offset size field
 //!      0    2 u64s: length of the key in 8-byte words, header included
 //!      2    1 type (KeyType)
-//!      3    1 flags: bit 0 = needs whiteout (in memory only), others 0
+//!      3    1 flags: bit 0 = needs whiteout, bit 1 = dead (both in
+//!                memory only; a dead key is never written), others 0
 //!      4    4 size: extent length, 0 for non-extents
 //!      8    8 version
 //!     16    8 pos.inode
@@ -42,6 +43,13 @@ pub(crate) const OFF_RESERVED: usize = 38;
 /// Flag: deleting this key must leave a deleted key behind, because an
 /// older copy of its position exists (in an older bset or on disk).
 pub const FLAG_NEEDS_WHITEOUT: u8 = 1;
+
+/// Flag, in memory only: the key was deleted in place (its bytes stay
+/// until the bset is merged, compacted or written, none of which keeps
+/// them). It reads as a deleted key: a whiteout if it needs one, else
+/// nothing. A node write leaves it out or writes a whiteout for it, and a
+/// key read from a device with it set is refused.
+pub const FLAG_DEAD: u8 = 2;
 
 /// Why bytes are not a valid key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

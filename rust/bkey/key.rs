@@ -144,9 +144,19 @@ pub struct KeyRef<'a> {
 }
 
 impl<'a> KeyRef<'a> {
-    /// Validates the key at the start of `bytes` and returns it with the
-    /// bytes after it.
+    /// Validates the key at the start of `bytes`, as a device or a journal
+    /// gives it, and returns it with the bytes after it.
     pub fn parse(bytes: &'a [u8]) -> Result<(KeyRef<'a>, &'a [u8]), KeyError> {
+        Self::parse_with_flags(bytes, FLAG_NEEDS_WHITEOUT)
+    }
+
+    /// [`Self::parse`] for a key of node memory, which may be dead
+    /// ([`FLAG_DEAD`]).
+    pub fn parse_in_memory(bytes: &'a [u8]) -> Result<(KeyRef<'a>, &'a [u8]), KeyError> {
+        Self::parse_with_flags(bytes, FLAG_NEEDS_WHITEOUT | FLAG_DEAD)
+    }
+
+    fn parse_with_flags(bytes: &'a [u8], allowed: u8) -> Result<(KeyRef<'a>, &'a [u8]), KeyError> {
         if bytes.len() < HEADER_BYTES {
             return Err(KeyError::Truncated);
         }
@@ -163,17 +173,21 @@ impl<'a> KeyRef<'a> {
         let kind = KeyType::from_raw(raw_type).ok_or(KeyError::BadType(raw_type))?;
         let flags = this.get(OFF_FLAGS).copied().unwrap_or(u8::MAX);
         let padding = this.get(HEADER_BYTES + val_len..).unwrap_or(&[]);
-        if flags & !FLAG_NEEDS_WHITEOUT != 0
+        if flags & !allowed != 0
             || get_u16(this, OFF_RESERVED) != 0
             || padding.iter().any(|&b| b != 0)
         {
             return Err(KeyError::Reserved);
         }
         let key = KeyRef { bytes: this };
-        if u64::from(key.size()) > key.pos().offset {
+        // The stored fields, even of a dead key, which reads as deleted.
+        if u64::from(get_u32(this, OFF_SIZE)) > key.pos().offset {
             return Err(KeyError::BadSize);
         }
-        Value::decode(kind, key.val_bytes())?;
+        let val = this
+            .get(HEADER_BYTES..HEADER_BYTES + val_len)
+            .unwrap_or(&[]);
+        Value::decode(kind, val)?;
         Ok((key, rest))
     }
 
@@ -212,11 +226,23 @@ impl<'a> KeyRef<'a> {
         )
     }
 
-    /// The key type.
+    /// The key type; a dead key's is [`KeyType::Deleted`].
     pub fn kind(&self) -> KeyType {
+        if self.is_dead() {
+            return KeyType::Deleted;
+        }
         // Checked when the key was encoded or parsed.
         KeyType::from_raw(self.bytes.get(OFF_TYPE).copied().unwrap_or(0))
             .unwrap_or(KeyType::Deleted)
+    }
+
+    /// Whether it was deleted in place ([`FLAG_DEAD`]).
+    pub fn is_dead(&self) -> bool {
+        self.flags() & FLAG_DEAD != 0
+    }
+
+    fn flags(&self) -> u8 {
+        self.bytes.get(OFF_FLAGS).copied().unwrap_or(0)
     }
 
     /// Whether the key is deleted or a whiteout.
@@ -224,8 +250,11 @@ impl<'a> KeyRef<'a> {
         self.kind().is_deleted_or_whiteout()
     }
 
-    /// Extent length.
+    /// Extent length (none for a dead key, as for a whiteout).
     pub fn size(&self) -> u32 {
+        if self.is_dead() {
+            return 0;
+        }
         get_u32(self.bytes, OFF_SIZE)
     }
 
@@ -241,12 +270,12 @@ impl<'a> KeyRef<'a> {
 
     /// Whether deleting this key must leave a deleted key behind.
     pub fn needs_whiteout(&self) -> bool {
-        self.bytes.get(OFF_FLAGS).copied().unwrap_or(0) & FLAG_NEEDS_WHITEOUT != 0
+        self.flags() & FLAG_NEEDS_WHITEOUT != 0
     }
 
-    /// The value bytes, padding excluded.
+    /// The value bytes, padding excluded (none for a dead key).
     pub fn val_bytes(&self) -> &'a [u8] {
-        let val_len = usize::from(get_u16(self.bytes, OFF_VAL_LEN));
+        let val_len = usize::from(self.val_len());
         self.bytes
             .get(HEADER_BYTES..HEADER_BYTES.saturating_add(val_len))
             .unwrap_or(&[])
@@ -259,13 +288,30 @@ impl<'a> KeyRef<'a> {
             kind: self.kind(),
             size: self.size(),
             version: self.version(),
-            val_len: get_u16(self.bytes, OFF_VAL_LEN),
+            val_len: self.val_len(),
         }
+    }
+
+    fn val_len(&self) -> u16 {
+        if self.is_dead() {
+            return 0;
+        }
+        get_u16(self.bytes, OFF_VAL_LEN)
     }
 
     /// The typed value.
     pub fn value(&self) -> Result<Value, KeyError> {
         Value::decode(self.kind(), self.val_bytes())
+    }
+
+    /// The deleted key that stands for it (a dead key's stored form).
+    pub fn whiteout(&self) -> Key {
+        Key {
+            pos: self.pos(),
+            size: 0,
+            version: self.version(),
+            value: Value::Deleted,
+        }
     }
 
     /// An owned copy.

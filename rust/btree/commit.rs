@@ -202,30 +202,15 @@ impl Trans<'_> {
     }
 
     /// The bytes updates `i..end` add to their leaf `idx` at most: what
-    /// they replace stays until compaction. A deletion in a leaf of one
-    /// open bset adds nothing (it removes the key, or turns it into a
-    /// smaller whiteout in place): a full leaf takes deletions without a
-    /// split, which on a full device is what frees space.
+    /// they replace stays until compaction. A deletion adds nothing unless
+    /// the leaf has written bsets (it marks the key dead in place): a full
+    /// leaf takes deletions without a split, which on a full device is
+    /// what frees space.
     fn bytes_of(&self, idx: usize, i: usize, end: usize) -> BtreeResult<usize> {
-        let in_place = self.leaf_of(idx)?.read(|n| n.deletes_in_place())?;
+        let deletions_count = self.leaf_of(idx)?.read(|n| n.deletions_need_room())?;
         Ok(self.updates.get(i..end).map_or(0, |u| {
             u.iter()
-                .filter(|u| !(in_place && u.key.kind() == KeyType::Deleted))
-                .map(|u| u.key.encoded_len())
-                .sum()
-        }))
-    }
-
-    /// The bytes of the deletions among updates `i..end` that
-    /// [`Self::bytes_of`] left out (done in place): what they need if the
-    /// leaf's open bset is sealed first.
-    fn deleted_in_place(&self, idx: usize, i: usize, end: usize) -> BtreeResult<usize> {
-        if !self.leaf_of(idx)?.read(|n| n.deletes_in_place())? {
-            return Ok(0);
-        }
-        Ok(self.updates.get(i..end).map_or(0, |u| {
-            u.iter()
-                .filter(|u| u.key.kind() == KeyType::Deleted)
+                .filter(|u| deletions_count || u.key.kind() != KeyType::Deleted)
                 .map(|u| u.key.encoded_len())
                 .sum()
         }))
@@ -272,10 +257,6 @@ impl Trans<'_> {
                 break;
             }
             if let Ok(node) = self.leaf_of(idx) {
-                // Landed or not, the batch its reserve readied is over.
-                if node.write(|n| n.end_batch()).is_err() {
-                    debug_assert!(false, "a write-locked leaf's data is out");
-                }
                 self.unlock_write(&node);
                 self.own_write_seen(&node);
             }
@@ -433,8 +414,7 @@ impl Trans<'_> {
             let mut i = 0;
             while let Some((idx, end)) = self.leaf_group(i)? {
                 let bytes = self.bytes_of(idx, i, end)?;
-                let deleted = self.deleted_in_place(idx, i, end)?;
-                self.leaf_of(idx)?.write(|n| n.reserve(bytes, deleted))??;
+                self.leaf_of(idx)?.write(|n| n.reserve(bytes))??;
                 i = end;
             }
         }
@@ -444,7 +424,6 @@ impl Trans<'_> {
         let mut i = 0;
         while let Some((idx, end)) = self.leaf_group(i)? {
             let bytes = self.bytes_of(idx, i, end)?;
-            let deleted = self.deleted_in_place(idx, i, end)?;
             let path = self.path(idx)?;
             let leaf = path.node().ok_or_else(|| BtreeError::bug("no leaf"))?;
             // The leaf cursor traversal left at the path's position.
@@ -454,7 +433,7 @@ impl Trans<'_> {
             let alone = one_leaf && updates.len() == 1;
             let applied = leaf.write(|n| {
                 if !reserve_first && !alone {
-                    n.reserve(bytes, deleted)?;
+                    n.reserve(bytes)?;
                 }
                 for up in updates {
                     n.insert_near(&up.key, cursor)?;

@@ -109,10 +109,6 @@ pub struct Node {
     /// bset's bytes: cursors that saw the node just before follow it
     /// instead of searching again (bcachefs's `bch2_btree_node_iter_fix`).
     pub(crate) last_change: Option<Change>,
-    /// Set by a [`Node::reserve`] that counted deletions as done in place
-    /// (see [`Node::deletes_in_place`]), until [`Node::end_batch`]: sealing
-    /// the open bset halfway through the batch would make them need room.
-    pub(crate) no_seal: bool,
     /// Kept up to date by every change, so that commits can ask for it
     /// without walking a 256 KiB node.
     pub(crate) live: usize,
@@ -148,7 +144,6 @@ impl Node {
             tree: Vec::try_with_capacity(search_tree::blocks_for(sample_cap) + MAX_BSETS)?,
             seq: 0,
             last_change: None,
-            no_seal: false,
             live: 0,
         })
     }
@@ -239,10 +234,12 @@ impl Node {
         self.last_change = None;
     }
 
-    /// Whether a deletion here never needs room: the node is one open
-    /// bset, so a deleted key's bytes go or shrink to a whiteout in place.
-    pub fn deletes_in_place(&self) -> bool {
-        self.written_sets == 0 && self.nsets <= 1
+    /// Whether a deletion here may need room: only one of a key in a
+    /// written bset, which gets a whiteout in the open bset. A key of an
+    /// unwritten bset is marked dead where it is (bcachefs marks such a
+    /// key deleted in place too).
+    pub fn deletions_need_room(&self) -> bool {
+        self.written_sets > 0
     }
 
     pub(crate) fn last(&self) -> Bset {
@@ -410,8 +407,9 @@ impl Node {
 
     /// Checks the needs-whiteout flag of `key`, in unwritten bset `set`.
     fn check_needs_whiteout(&self, set: usize, key: &KeyRef<'_>) -> Result<(), &'static str> {
-        if key.needs_whiteout() {
-            // Also set for a copy on disk, which is not in memory.
+        if key.needs_whiteout() || key.is_dead() {
+            // Set for a copy on disk too, which is not in memory; a dead
+            // key that hides nothing is garbage until the next merge.
             return Ok(());
         }
         if key.kind() == crate::bkey::KeyType::Deleted {
@@ -461,7 +459,7 @@ impl Node {
             let mut at = b.start;
             while at < b.end {
                 let rest = self.data.get(at..b.end).ok_or("key range")?;
-                let (key, _) = KeyRef::parse(rest).map_err(|_| "key does not parse")?;
+                let (key, _) = KeyRef::parse_in_memory(rest).map_err(|_| "key does not parse")?;
                 let pos = key.pos();
                 if prev.is_some_and(|p| p >= pos) {
                     return Err("bset not sorted");

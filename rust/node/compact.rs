@@ -29,9 +29,8 @@ impl Node {
     /// dead keys go, so the live bytes stay as they are.
     pub fn compact(&mut self) -> Result<(), NodeError> {
         let (w, n) = (self.written_sets, self.nsets);
-        if w == 0 && n <= 1 {
-            // One unwritten bset has no dead keys: a delete there removes
-            // the key, or leaves a deleted key that hides a copy on disk.
+        if w == 0 && n <= 1 && self.used_bytes() == self.live_bytes() {
+            // One unwritten bset of live keys only: nothing to drop.
             return Ok(());
         }
         let mut out = zeroed(self.params.size)?;
@@ -137,9 +136,13 @@ fn span(start: usize, end: usize) -> Bset {
     }
 }
 
-/// Copies `key` to byte `at` of `out` without its in-memory flags and
-/// returns the end.
+/// Copies `key` to byte `at` of `out` without its in-memory flags (a dead
+/// key as the deleted key it stands for) and returns the end.
 fn append(out: &mut [u8], at: usize, key: &KeyRef<'_>) -> Result<usize, NodeError> {
+    if key.is_dead() {
+        let dst = out.get_mut(at..).ok_or(NodeError::Full)?;
+        return Ok(at.saturating_add(key.whiteout().encode(dst)?));
+    }
     let end = at.checked_add(key.len()).ok_or(NodeError::Full)?;
     let dst = out.get_mut(at..end).ok_or(NodeError::Full)?;
     dst.copy_from_slice(key.as_bytes());

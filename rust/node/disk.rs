@@ -138,18 +138,18 @@ pub fn encode(node: &Node, header: &NodeHeader, out: &mut [u8]) -> Result<usize,
     let mut nsets = 0usize;
     let mut at = HEADER_BYTES;
     for i in 0..node.nsets() {
-        let Some(bytes) = node.bset_bytes(i).filter(|b| !b.is_empty()) else {
+        let dst = out.get_mut(at..).ok_or(DiskNodeError::TooShort)?;
+        let written = node
+            .disk_bset(i, dst)
+            .map_err(|_| DiskNodeError::TooShort)?;
+        if written == 0 {
             continue;
-        };
-        let end = at.checked_add(bytes.len()).ok_or(DiskNodeError::TooShort)?;
-        out.get_mut(at..end)
-            .ok_or(DiskNodeError::TooShort)?
-            .copy_from_slice(bytes);
+        }
         if let Some(len) = lens.get_mut(nsets) {
-            *len = u32::try_from(bytes.len()).map_err(|_| DiskNodeError::TooShort)?;
+            *len = u32::try_from(written).map_err(|_| DiskNodeError::TooShort)?;
         }
         nsets += 1;
-        at = end;
+        at = at.checked_add(written).ok_or(DiskNodeError::TooShort)?;
     }
     let head = out.get_mut(..HEADER_BYTES).ok_or(DiskNodeError::TooShort)?;
     head.fill(0);

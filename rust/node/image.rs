@@ -2,26 +2,58 @@
 
 //! A node's bsets as bytes: the interface persistence builds on.
 //!
-//! A node write takes the bytes of the unwritten bsets
-//! ([`Node::bset_bytes`] for `written_sets()..nsets()`) and, once they are
-//! on the device, calls [`Node::mark_written`]. A node read starts from an
+//! A node write takes the bytes of the bsets as a device stores them
+//! ([`Node::disk_bset`]: the keys of [`Node::bset_bytes`] less those
+//! deleted in place) and, once they are on the device, calls
+//! [`Node::mark_written`]. A node read starts from an
 //! empty node with the parameters the parent's pointer gives, and hands it
 //! each bset found on the device, oldest first ([`Node::read_bset`]).
 //! Keys are the same bytes in memory and on disk (`bkey/encoding.rs`), so
-//! neither direction converts anything; what a read must do is distrust the
+//! neither direction converts anything but dead keys; what a read must do
+//! is distrust the
 //! bytes: every key is parsed and checked (length, type, reserved bits,
 //! value, order, range, level) before the node takes the bset, and a bad
 //! one is refused with an error, the node unchanged.
 
 use super::btree_node::{Bset, Node, MAX_BSETS};
 use super::error::NodeError;
+use crate::bkey::encoding::{FLAG_NEEDS_WHITEOUT, OFF_FLAGS};
 use crate::bkey::{KeyRef, KeyType, Pos};
 
 impl Node {
-    /// The bytes of bset `i`: its keys back to back.
+    /// The bytes of bset `i` in memory: its keys back to back, dead ones
+    /// included.
     pub fn bset_bytes(&self, i: usize) -> Option<&[u8]> {
         let b = self.bset(i)?;
         self.data.get(b.start..b.end)
+    }
+
+    /// Writes bset `i` to `out` as a device stores it: its keys less the
+    /// dead ones, each dead key that hides an older copy written as a
+    /// deleted key instead. Returns the bytes written.
+    pub fn disk_bset(&self, i: usize, out: &mut [u8]) -> Result<usize, NodeError> {
+        let bytes = self.bset_bytes(i).ok_or(NodeError::BadParams)?;
+        let mut len = 0;
+        // Runs of live keys go as one copy.
+        let (mut run, mut at) = (0, 0);
+        while at < bytes.len() {
+            let key = KeyRef::at(bytes, at).ok_or(NodeError::Corrupt("a bset's keys"))?;
+            let next = at.saturating_add(key.len());
+            if key.is_dead() {
+                len = put_bytes(out, len, bytes.get(run..at).unwrap_or(&[]))?;
+                run = next;
+                if key.needs_whiteout() {
+                    let dst = out.get_mut(len..).ok_or(NodeError::Full)?;
+                    let end = len.saturating_add(key.whiteout().encode(dst)?);
+                    if let Some(flags) = out.get_mut(len.saturating_add(OFF_FLAGS)) {
+                        *flags |= FLAG_NEEDS_WHITEOUT;
+                    }
+                    len = end;
+                }
+            }
+            at = next;
+        }
+        put_bytes(out, len, bytes.get(run..).unwrap_or(&[]))
     }
 
     /// Appends `bytes`, a bset read from a device, as the newest written
@@ -103,4 +135,13 @@ impl Node {
         }
         Ok(())
     }
+}
+
+/// Copies `from` to byte `at` of `out`; returns where it ends.
+fn put_bytes(out: &mut [u8], at: usize, from: &[u8]) -> Result<usize, NodeError> {
+    let end = at.saturating_add(from.len());
+    out.get_mut(at..end)
+        .ok_or(NodeError::Full)?
+        .copy_from_slice(from);
+    Ok(end)
 }

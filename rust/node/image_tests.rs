@@ -6,7 +6,7 @@
 use super::test_util::{leaf, p, ptr, tkey};
 use super::{Filter, Node, NodeError, MAX_BSETS};
 use crate::bkey::encoding::OFF_FLAGS;
-use crate::bkey::{KeyError, Pos};
+use crate::bkey::{KeyError, KeyType, Pos};
 use crate::platform::ok;
 use crate::platform::vec::Vec;
 use crate::platform::{check, check_eq, test_suite};
@@ -172,6 +172,43 @@ test_suite! {
         check_eq!(copy.nsets(), 1);
         check_eq!(copy.written_sets(), 1);
         check!(copy.get(p(1)).is_some());
+    }
+
+    fn dead_keys_are_left_out_of_the_disk_form_or_written_as_whiteouts() {
+        let mut node = ok!(Node::new(leaf(65536)));
+        for i in 0..100 {
+            ok!(node.insert(&tkey(i, i)));
+        }
+        // Sealed by the next insert: 5 is shadowed from the open bset.
+        ok!(node.insert(&tkey(5, 55)));
+        check_eq!(node.nsets(), 2);
+        // Dead in the open bset over the sealed 5: it stands for a deleted
+        // key. Dead in the sealed bset, hiding nothing: it goes.
+        ok!(node.delete(p(5)));
+        ok!(node.delete(p(7)));
+        check!(node.bset_keys(1).any(|k| k.pos() == p(5) && k.is_dead()));
+        check!(node.bset_keys(0).any(|k| k.pos() == p(7) && k.is_dead()));
+        let mut copy = ok!(Node::new(node.params()));
+        let mut buf = Vec::new();
+        ok!(buf.try_extend_with(65536, 0u8));
+        for i in 0..node.nsets() {
+            let len = ok!(node.disk_bset(i, &mut buf));
+            let bytes = buf.get(..len).unwrap_or(&[]);
+            // What a device gets parses as it must when read back.
+            ok!(copy.read_bset(bytes));
+        }
+        check!(copy.bset_keys(0).all(|k| k.pos() != p(7)));
+        check!(copy
+            .bset_keys(1)
+            .any(|k| k.pos() == p(5) && k.kind() == KeyType::Deleted && !k.is_dead()));
+        check!(copy.keys(Filter::All).all(|k| !k.is_dead()));
+        let (read, had) = (
+            ok!(contents(&copy, Filter::NoDeleted)),
+            ok!(contents(&node, Filter::NoDeleted)),
+        );
+        check!(same(&read, &had));
+        check!(copy.get(p(5)).is_none() && copy.get(p(7)).is_none());
+        check_eq!(copy.check(), Ok(()));
     }
 
     fn flipped_bytes_never_make_a_bad_node() {

@@ -5,19 +5,22 @@
 //! `sort.rs`).
 //!
 //! A key replaces an older one at the same position: in place if that one
-//! is in the open bset, by shadowing it otherwise. Deleting works the same
-//! way, with one twist: a key that nothing older lies under can simply be
-//! removed, but one that hides an older copy (in an older bset, or on disk)
-//! must leave a deleted key behind, or the older copy would come back. So
-//! must a key in a sealed bset, which cannot change. A
-//! flag in the key header remembers which keys need that, so deleting
-//! never searches the older bsets again.
+//! is in the open bset, by shadowing it otherwise. Deleting a key of an
+//! unwritten bset, sealed or open, marks it dead where it is: no byte
+//! moves and no room is needed (bcachefs does the same). A dead key reads
+//! as deleted, so if it hides an older copy (in an older bset, or on disk)
+//! it is the deleted key that must stay behind, or the older copy would
+//! come back; a flag in the key header remembers which keys hide one, so
+//! deleting never searches the older bsets again. Merges and compaction
+//! drop dead keys that hide nothing, and a node write leaves them out. A
+//! key of a written bset cannot change: deleting it puts a deleted key in
+//! the open bset.
 
 use super::btree_node::{Node, MAX_BSETS};
 use super::error::NodeError;
 use super::iter::NodeIter;
 use super::lookup::{self, Change, SampleSeg, SPACING};
-use crate::bkey::encoding::{FLAG_NEEDS_WHITEOUT, OFF_FLAGS};
+use crate::bkey::encoding::{FLAG_DEAD, FLAG_NEEDS_WHITEOUT, OFF_FLAGS};
 use crate::bkey::{Key, KeyType, Pos, Value};
 
 /// The newest key at a position, before an insert there.
@@ -57,42 +60,19 @@ impl Node {
     /// the unwritten bsets in place (never allocating), and a node whose
     /// bset slots could run out is compacted here rather than halfway.
     ///
-    /// A caller counts no room for the deletions of a batch where
-    /// [`Self::deletes_in_place`]; `deleted` is what they would take as
-    /// whiteouts. Sealing the open bset (before or during the batch) would
-    /// make them need it: if it is not free, the open bset stays open,
-    /// unsealed, until [`Self::end_batch`], and they stay in place.
-    pub fn reserve(&mut self, bytes: usize, deleted: usize) -> Result<(), NodeError> {
-        let in_place = self.deletes_in_place();
-        if in_place && deleted > 0 && self.free_bytes() < bytes.saturating_add(deleted) {
-            self.no_seal = true;
-            return if self.free_bytes() < bytes {
-                Err(NodeError::Full)
-            } else {
-                Ok(())
-            };
-        }
+    /// Deletions count only where [`Self::deletions_need_room`]: a key of
+    /// an unwritten bset is marked dead in place.
+    pub fn reserve(&mut self, bytes: usize) -> Result<(), NodeError> {
         // With every slot but one written, sealing the open bset would
         // have to compact (which allocates): do it before the batch.
         if self.written_sets.saturating_add(1) >= MAX_BSETS {
             self.compact()?;
         }
         self.make_open_bset()?;
-        let deletions = if in_place && !self.deletes_in_place() {
-            deleted
-        } else {
-            0
-        };
-        if self.free_bytes() < bytes.saturating_add(deletions) {
+        if self.free_bytes() < bytes {
             return Err(NodeError::Full);
         }
         Ok(())
-    }
-
-    /// Ends the batch a [`Self::reserve`] readied: the open bset may be
-    /// sealed again.
-    pub fn end_batch(&mut self) {
-        self.no_seal = false;
     }
 
     /// Inserts `key`, replacing any key at its position; a deleted key
@@ -106,11 +86,9 @@ impl Node {
     /// position (a btree path's): then the node is not searched again.
     pub fn insert_near(&mut self, key: &Key, cursor: Option<&NodeIter>) -> Result<(), NodeError> {
         self.check_key(key)?;
-        // A deletion in a node of one open bset without a whiteout's room
-        // goes in place, as its caller counted: sealing first would make
-        // it need that room.
-        let tight = self.free_bytes() < key.encoded_len();
-        if !(key.kind() == KeyType::Deleted && self.deletes_in_place() && tight) {
+        // A deletion marks a key of an unwritten bset dead where it is:
+        // the open bset need not change.
+        if key.kind() != KeyType::Deleted {
             self.make_open_bset()?;
         }
         let offsets = cursor.and_then(|c| c.offsets_at(self, key.pos));
@@ -147,30 +125,39 @@ impl Node {
         }
     }
 
-    /// Deletes what `found` describes at `key`'s position: a key of the
-    /// open bset goes, or becomes a whiteout if something lies under it; a
-    /// key of an older bset gets a whiteout in the open one.
+    /// Deletes what `found` describes at `key`'s position: a key of an
+    /// unwritten bset is marked dead in place; a key of a written one gets
+    /// a whiteout in the open bset.
     fn delete_existing(
         &mut self,
         key: &Key,
         found: Option<Existing>,
         offsets: Option<[usize; MAX_BSETS]>,
     ) -> Result<(), NodeError> {
-        let last_set = self.nsets.saturating_sub(1);
         match found {
             None => Ok(()),
             Some(f) if f.deleted => Ok(()),
-            Some(f) if f.set == last_set && f.needs_whiteout => {
-                self.put(&Self::whiteout_of(key), f.at, f.len, true)
-            }
-            Some(f) if f.set == last_set => {
-                self.remove(f.at, f.len);
+            Some(f) if f.set >= self.written_sets => {
+                self.mark_dead(f.at);
                 Ok(())
             }
             Some(_) => {
+                // Starting the open bset may move the unwritten bsets (a
+                // merge), so the cursor's offsets are stale if it did.
+                let seq = self.seq;
+                self.make_open_bset()?;
+                let offsets = offsets.filter(|_| self.seq == seq);
                 let at = self.open_at(key.pos, offsets);
                 self.put(&Self::whiteout_of(key), at, 0, true)
             }
+        }
+    }
+
+    /// Marks the key at `at` (in an unwritten bset) dead. Its bytes stay
+    /// where they are, so cursors and samples need no fixing.
+    fn mark_dead(&mut self, at: usize) {
+        if let Some(flags) = self.data.get_mut(at.saturating_add(OFF_FLAGS)) {
+            *flags |= FLAG_DEAD;
         }
     }
 
@@ -247,27 +234,6 @@ impl Node {
             },
         );
         Ok(())
-    }
-
-    /// Removes the `len` bytes of the key at `at` in the last bset.
-    fn remove(&mut self, at: usize, len: usize) {
-        let used = self.used_bytes();
-        if at + len > used || at < self.last().start {
-            debug_assert!(false, "remove outside the open bset: {at}+{len} of {used}");
-            return;
-        }
-        self.data.copy_within(at + len..used, at);
-        if let Some(tail) = self.data.get_mut(used - len..used) {
-            tail.fill(0);
-        }
-        self.resized_last(
-            used - len,
-            Change {
-                at,
-                removed: len,
-                added: 0,
-            },
-        );
     }
 
     /// Records that the last bset now ends at `end` after `change`, and

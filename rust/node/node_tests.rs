@@ -43,17 +43,24 @@ test_suite! {
         check_eq!(node.check(), Ok(()));
     }
 
-    fn delete_in_open_bset_removes_the_key() {
+    fn delete_in_an_unwritten_bset_marks_the_key_dead() {
         let mut node = ok!(Node::new(leaf(1024)));
         ok!(node.insert(&tkey(1, 1)));
         ok!(node.insert(&tkey(2, 2)));
         ok!(node.delete(p(1)));
-        check_eq!(node.used_bytes(), 48);
+        // Its bytes stay, dead, until a compaction.
+        check_eq!(node.used_bytes(), 96);
+        check_eq!(node.live_bytes(), 48);
         check!(node.get(p(1)).is_none());
         check!(holds(&node, &[(2, 2)]));
-        // Deleting what is not there changes nothing.
+        check_eq!(node.check(), Ok(()));
+        // Deleting what is not there, or is dead, changes nothing.
         ok!(node.delete(p(9)));
+        ok!(node.delete(p(1)));
+        check_eq!(node.used_bytes(), 96);
+        ok!(node.compact());
         check_eq!(node.used_bytes(), 48);
+        check!(holds(&node, &[(2, 2)]));
     }
 
     fn delete_of_written_key_leaves_a_whiteout() {

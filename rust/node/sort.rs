@@ -225,9 +225,6 @@ impl Node {
     /// with the sealed unwritten one instead, if there is one.
     pub(crate) fn make_open_bset(&mut self) -> Result<(), NodeError> {
         let last_written = self.written_sets >= self.nsets;
-        if self.no_seal && !last_written {
-            return Ok(());
-        }
         if !last_written && !self.open_is_full() {
             return Ok(());
         }

@@ -69,13 +69,13 @@ test_suite! {
         let mut node = ok!(Node::new(leaf(65536)));
         // Interleaved offsets, so the merge moves keys of both bsets.
         ok!(fill(&mut node, 0, 2));
-        // The second bset starts with dead keys: an overwrite and a delete
-        // of sealed keys.
+        // The second bset starts with an overwrite of a sealed key; the
+        // delete of another marks it dead in the sealed bset.
         ok!(node.insert(&tkey(0, 7)));
         ok!(node.delete(p(2)));
         check_eq!(node.nsets(), 2);
-        // 48 + 40 + 84 * 48 bytes: just past the threshold.
-        ok!(fill_n(&mut node, 1, 2, KEYS_TO_SEAL - 2));
+        // 48 + 85 * 48 bytes: just past the threshold.
+        ok!(fill_n(&mut node, 1, 2, KEYS_TO_SEAL - 1));
         check_eq!(node.check(), Ok(()));
         check_eq!(node.nsets(), 2);
         check!(node.used_bytes() > node.live_bytes());
@@ -87,8 +87,9 @@ test_suite! {
         check_eq!(node.written_sets(), 0);
         check_eq!(node.bset_keys(1).count(), 1);
         check_eq!(node.live_bytes(), live + 48);
-        check_eq!(node.used_bytes(), node.live_bytes());
-        check!(!has_deleted(&node, 2));
+        // The merge moves the sealed bset's keys in runs: the dead 2 stays
+        // there until a compaction.
+        check_eq!(node.used_bytes(), node.live_bytes() + 48);
         check!(node.bset_keys(0).all(|k| !k.needs_whiteout()));
         check_eq!(node.get(p(0)).map(|k| val(&k)), Some(7));
         check!(node.get(p(2)).is_none());
@@ -96,20 +97,25 @@ test_suite! {
             check_eq!(node.get(p(o)).map(|k| val(&k)), Some(o));
         }
         check_eq!(node.check(), Ok(()));
+        ok!(node.compact());
+        check!(!has_deleted(&node, 2));
+        check_eq!(node.used_bytes(), node.live_bytes());
+        check_eq!(node.check(), Ok(()));
     }
 
-    fn delete_of_a_sealed_key_leaves_a_whiteout_until_the_merge() {
+    fn deleted_keys_of_unwritten_bsets_stay_dead_until_the_merge() {
         let mut node = ok!(Node::new(leaf(32768)));
         ok!(fill(&mut node, 0, 2));
         ok!(node.insert(&tkey(1, 1)));
         check_eq!(node.nsets(), 2);
-        // The sealed bset cannot change: the delete leaves a deleted key.
+        // Unwritten, the sealed key is marked dead where it is.
         ok!(node.delete(p(10)));
         check!(node.get(p(10)).is_none());
         check!(has_deleted(&node, 10));
-        // A key of the open bset that hides nothing just goes.
+        check!(node.bset_keys(0).any(|k| k.pos() == p(10) && k.is_dead()));
+        // So is a key of the open bset.
         ok!(node.delete(p(1)));
-        check!(node.bset_keys(1).all(|k| k.pos() != p(1)));
+        check!(node.bset_keys(1).all(|k| k.pos() != p(1) || k.is_dead()));
         // Nothing is written: the merge drops the deleted key and the key
         // it hid.
         ok!(node.compact());
@@ -240,32 +246,44 @@ test_suite! {
         check!(sealed.end - lo <= 2 * SPACING + 48);
     }
 
-    fn deletions_counted_in_place_stay_in_place() {
-        // A node of one open bset past the seal threshold, with a little
-        // free room (a leaf a split or a rewrite made): a batch that counted
-        // its deletions as done in place (no room) must not seal the bset
-        // first, or every deletion would need a whiteout's room.
+    fn deletions_of_unwritten_keys_need_no_room() {
+        // A node of one open bset past the seal threshold with almost no
+        // free room (a leaf a split or a rewrite made): deletions mark its
+        // keys dead where they are, with no whiteout's room and no byte
+        // moved, and nothing is sealed.
         let mut node = ok!(Node::new(leaf(8192)));
         for i in 0..150 {
             ok!(node.insert(&tkey(i, i)));
         }
         let mut node = ok!(node.rewrite());
-        check!(node.deletes_in_place() && node.free_bytes() > SEAL_BYTES / 8);
+        check!(!node.deletions_need_room());
         let whiteouts = 64 * Key::deleted(p(0)).encoded_len();
         check!(node.free_bytes() < whiteouts);
-        ok!(node.reserve(0, whiteouts));
+        let (used, live) = (node.used_bytes(), node.live_bytes());
         for i in 0..64 {
             ok!(node.delete(p(i * 2)));
         }
-        node.end_batch();
         check_eq!(node.nsets(), 1);
+        check_eq!(node.used_bytes(), used);
+        check_eq!(node.live_bytes(), live - 64 * 48);
         for i in 0..150 {
             check_eq!(node.get(p(i)).map(|k| val(&k)), (i >= 128 || i % 2 == 1).then_some(i));
         }
         check_eq!(node.check(), Ok(()));
-        // With room for whiteouts again, a deletion may seal first.
+        // An overwrite of a dead key takes its place; compaction drops
+        // the others (nothing lies under them).
+        ok!(node.insert(&tkey(0, 7)));
+        check_eq!(node.get(p(0)).map(|k| val(&k)), Some(7));
+        ok!(node.compact());
+        check_eq!(node.used_bytes(), node.live_bytes());
+        check!(!has_deleted(&node, 2));
+        check_eq!(node.check(), Ok(()));
+        // Written, a key's deletion needs a whiteout's room again.
+        node.mark_written();
+        check!(node.deletions_need_room());
         ok!(node.delete(p(149)));
         check!(node.get(p(149)).is_none());
+        check!(has_deleted(&node, 149));
         check_eq!(node.check(), Ok(()));
     }
 }
