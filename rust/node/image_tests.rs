@@ -3,7 +3,7 @@
 //! Tests of a node's bsets as bytes, run by `cargo test` and as the KUnit
 //! suite `sixfs_node_image`.
 
-use super::test_util::{leaf, p, ptr, tkey};
+use super::test_util::{leaf, long_tkey, p, ptr, tkey};
 use super::{Filter, Node, NodeError, MAX_BSETS};
 use crate::bkey::encoding::OFF_FLAGS;
 use crate::bkey::{KeyError, KeyType, Pos};
@@ -180,7 +180,7 @@ test_suite! {
             ok!(node.insert(&tkey(i, i)));
         }
         // Sealed by the next insert: 5 is shadowed from the open bset.
-        ok!(node.insert(&tkey(5, 55)));
+        ok!(node.insert(&long_tkey(5, 55)));
         check_eq!(node.nsets(), 2);
         // Dead in the open bset over the sealed 5: it stands for a deleted
         // key. Dead in the sealed bset, hiding nothing: it goes.

@@ -153,6 +153,21 @@ impl Node {
         }
     }
 
+    /// Writes `key` over `old`, a key of the same size in a sealed
+    /// unwritten bset, keeping its needs-whiteout flag. No byte moves and
+    /// the position is the same, so cursors and samples stay right.
+    fn overwrite_sealed(&mut self, key: &Key, old: Existing) -> Result<(), NodeError> {
+        let end = old.at.saturating_add(old.len);
+        let dst = self.data.get_mut(old.at..end).ok_or(NodeError::Full)?;
+        key.encode(dst)?;
+        if old.needs_whiteout {
+            if let Some(flags) = dst.get_mut(OFF_FLAGS) {
+                *flags |= FLAG_NEEDS_WHITEOUT;
+            }
+        }
+        Ok(())
+    }
+
     /// Marks the key at `at` (in an unwritten bset) dead. Its bytes stay
     /// where they are, so cursors and samples need no fixing.
     fn mark_dead(&mut self, at: usize) {
@@ -162,8 +177,9 @@ impl Node {
     }
 
     /// Puts live `key` in: over the key of the open bset at its position,
-    /// or new in the open bset, shadowing (and so flagged as hiding) a key
-    /// of an older bset.
+    /// over one of the same size in a sealed unwritten bset (its bytes,
+    /// not its place, change), or new in the open bset, shadowing (and so
+    /// flagged as hiding) a key of an older bset.
     fn put_over(
         &mut self,
         key: &Key,
@@ -173,6 +189,9 @@ impl Node {
         let last_set = self.nsets.saturating_sub(1);
         match found {
             Some(f) if f.set == last_set => self.put(key, f.at, f.len, f.needs_whiteout),
+            Some(f) if f.set >= self.written_sets && f.len == key.encoded_len() => {
+                self.overwrite_sealed(key, f)
+            }
             shadowed => {
                 let at = self.open_at(key.pos, offsets);
                 self.put(key, at, 0, shadowed.is_some())

@@ -4,7 +4,7 @@
 //! KUnit suite `sixfs_node_sort`.
 
 use super::lookup::SPACING;
-use super::test_util::{leaf, p, tkey, val};
+use super::test_util::{leaf, long_tkey, p, tkey, val};
 use super::{Filter, Node, NodeError, MAX_BSETS, SEAL_BYTES};
 use crate::bkey::{Key, KeyType};
 use crate::platform::ok;
@@ -69,12 +69,13 @@ test_suite! {
         let mut node = ok!(Node::new(leaf(65536)));
         // Interleaved offsets, so the merge moves keys of both bsets.
         ok!(fill(&mut node, 0, 2));
-        // The second bset starts with an overwrite of a sealed key; the
-        // delete of another marks it dead in the sealed bset.
-        ok!(node.insert(&tkey(0, 7)));
+        // The second bset starts with an overwrite of a sealed key by a
+        // longer one; the delete of another marks it dead in the sealed
+        // bset.
+        ok!(node.insert(&long_tkey(0, 7)));
         ok!(node.delete(p(2)));
         check_eq!(node.nsets(), 2);
-        // 48 + 85 * 48 bytes: just past the threshold.
+        // 64 + 85 * 48 bytes: just past the threshold.
         ok!(fill_n(&mut node, 1, 2, KEYS_TO_SEAL - 1));
         check_eq!(node.check(), Ok(()));
         check_eq!(node.nsets(), 2);
@@ -244,6 +245,34 @@ test_suite! {
             lo = s.at as usize;
         }
         check!(sealed.end - lo <= 2 * SPACING + 48);
+    }
+
+    fn same_size_overwrites_of_sealed_keys_stay_in_place() {
+        let mut node = ok!(Node::new(leaf(65536)));
+        ok!(fill(&mut node, 0, 1));
+        ok!(node.insert(&tkey(1000, 1000)));
+        check_eq!(node.nsets(), 2);
+        let used = node.used_bytes();
+        // Same size: the sealed key's bytes change where they are.
+        ok!(node.insert(&tkey(3, 33)));
+        check_eq!(node.used_bytes(), used);
+        check_eq!(node.bset_keys(1).count(), 1);
+        check_eq!(node.get(p(3)).map(|k| val(&k)), Some(33));
+        // A dead sealed key comes back the same way.
+        ok!(node.delete(p(4)));
+        check!(node.get(p(4)).is_none());
+        ok!(node.insert(&tkey(4, 44)));
+        check_eq!(node.used_bytes(), used);
+        check_eq!(node.get(p(4)).map(|k| val(&k)), Some(44));
+        check_eq!(node.check(), Ok(()));
+        // Another size shadows it from the open bset.
+        ok!(node.insert(&long_tkey(5, 55)));
+        check_eq!(node.bset_keys(1).count(), 2);
+        check!(node.bset_keys(1).any(|k| k.pos() == p(5) && k.needs_whiteout()));
+        check_eq!(node.check(), Ok(()));
+        for o in 6..KEYS_TO_SEAL {
+            check_eq!(node.get(p(o)).map(|k| val(&k)), Some(o));
+        }
     }
 
     fn deletions_of_unwritten_keys_need_no_room() {
