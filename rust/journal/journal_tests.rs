@@ -46,6 +46,32 @@ fn add(j: &Journal, keys: &[Key]) -> Result<u64, JournalError> {
     Ok(seq.unwrap_or(0))
 }
 
+/// A device, a ring of 64 blocks on it, and a journal started on it at the
+/// cursor it will use, as a checkpoint starts one.
+fn started() -> Result<(MemoryDevice, Ring, Journal, JournalCursor), TestFailed> {
+    let dev = ok!(MemoryDevice::new(64 << 10));
+    let r = ring(64);
+    let j = ok!(Journal::start(
+        r,
+        &ChainEnd {
+            next_seq: 1,
+            ..ChainEnd::default()
+        }
+    ));
+    let cursor = j.begin_checkpoint();
+    j.end_checkpoint(Some(cursor));
+    Ok((dev, r, j, cursor))
+}
+
+/// A commit of 1 to 12 random keys, numbered from `round * 16`.
+fn random_commit(rng: &mut Rng, round: u64) -> Result<Vec<Key>, TestFailed> {
+    let mut keys = Vec::new();
+    for i in 0..1 + rng.below(12) {
+        ok!(keys.try_push(key(round * 16 + i, rng.next_u64())));
+    }
+    Ok(keys)
+}
+
 /// Every record of the chain from `cursor`, in order.
 fn read_back(
     dev: &MemoryDevice,
@@ -104,22 +130,13 @@ test_suite! {
     }
 
     fn the_chain_read_back_is_what_was_written_across_the_ring_end() {
-        let dev = ok!(MemoryDevice::new(64 << 10));
-        let r = ring(64);
-        let j = ok!(Journal::start(r, &ChainEnd { next_seq: 1, ..ChainEnd::default() }));
-        // Start at the cursor the journal will use, as a checkpoint does.
-        let mut cursor = j.begin_checkpoint();
-        j.end_checkpoint(Some(cursor));
+        let (dev, r, j, mut cursor) = started()?;
         let mut rng = Rng::new(7);
         let mut written: Vec<(u64, Key)> = Vec::new();
         let mut wraps = 0;
         let mut last_head = 0;
         for round in 0..400u64 {
-            let n = 1 + rng.below(12) as usize;
-            let mut keys = Vec::new();
-            for i in 0..n {
-                ok!(keys.try_push(key(round * 16 + i as u64, rng.next_u64())));
-            }
+            let keys = random_commit(&mut rng, round)?;
             let seq = match add(&j, &keys) {
                 Ok(seq) => seq,
                 Err(JournalError::EntryFull) => {
@@ -167,20 +184,12 @@ test_suite! {
     }
 
     fn reclaims_keep_the_newest_entries_across_the_ring_end() {
-        let dev = ok!(MemoryDevice::new(64 << 10));
-        let r = ring(64);
-        let j = ok!(Journal::start(r, &ChainEnd { next_seq: 1, ..ChainEnd::default() }));
-        let mut cursor = j.begin_checkpoint();
-        j.end_checkpoint(Some(cursor));
+        let (dev, r, j, mut cursor) = started()?;
         let mut rng = Rng::new(11);
         let mut written: Vec<(u64, Key)> = Vec::new();
         let (mut reclaims, mut kept_some) = (0, 0);
         for round in 0..600u64 {
-            let n = 1 + rng.below(12) as usize;
-            let mut keys = Vec::new();
-            for i in 0..n {
-                ok!(keys.try_push(key(round * 16 + i as u64, rng.next_u64())));
-            }
+            let keys = random_commit(&mut rng, round)?;
             let full = match add(&j, &keys) {
                 Ok(seq) => {
                     for k in keys.iter() {
