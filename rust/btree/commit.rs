@@ -206,14 +206,32 @@ impl Trans<'_> {
     /// the leaf has written bsets (it marks the key dead in place): a full
     /// leaf takes deletions without a split, which on a full device is
     /// what frees space.
+    ///
+    /// When that is more than the leaf's free room, each update is looked
+    /// up for what it really takes ([`crate::node::Node::room_for`]): an
+    /// overwrite of a key of the same size in an unwritten bset takes
+    /// nothing, so a full leaf (keys written in order fill them) takes
+    /// overwrites without a split.
     fn bytes_of(&self, idx: usize, i: usize, end: usize) -> BtreeResult<usize> {
-        let deletions_count = self.leaf_of(idx)?.read(|n| n.deletions_need_room())?;
-        Ok(self.updates.get(i..end).map_or(0, |u| {
-            u.iter()
+        let updates = self.updates.get(i..end).unwrap_or(&[]);
+        let path = self.path(idx)?;
+        let leaf = path.node().ok_or_else(|| BtreeError::bug("no leaf"))?;
+        let cursor = path.l.first().and_then(|l| l.iter.as_ref());
+        leaf.read(|n| {
+            let deletions_count = n.deletions_need_room();
+            let at_most: usize = updates
+                .iter()
                 .filter(|u| deletions_count || u.key.kind() != KeyType::Deleted)
                 .map(|u| u.key.encoded_len())
+                .sum();
+            if at_most <= n.free_bytes() {
+                return at_most;
+            }
+            updates
+                .iter()
+                .map(|u| n.room_for(&u.key, cursor.and_then(|c| c.offsets_at(n, u.key.pos))))
                 .sum()
-        }))
+        })
     }
 
     /// Commits the queued updates atomically; they are gone afterwards.

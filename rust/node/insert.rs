@@ -75,6 +75,31 @@ impl Node {
         Ok(())
     }
 
+    /// The room inserting `key` takes at most, found exactly: none to
+    /// write over a live key of an unwritten bset of the same size or to
+    /// delete one (or nothing), the key's bytes otherwise (a whiteout's
+    /// for a deletion of a written key). A deleted key is no place to
+    /// write over: the merge that starts an open bset may drop it.
+    /// `offsets` are each bset's first key at or after its position, if
+    /// known ([`NodeIter::offsets_at`]).
+    pub fn room_for(&self, key: &Key, offsets: Option<[usize; MAX_BSETS]>) -> usize {
+        let found = self.find_near(key.pos, offsets);
+        let unwritten = found.as_ref().is_some_and(|f| f.set >= self.written_sets);
+        let deleted = found
+            .as_ref()
+            .is_some_and(|f| f.key.kind() == KeyType::Deleted);
+        let free = if key.kind() == KeyType::Deleted {
+            found.is_none() || unwritten || deleted
+        } else {
+            unwritten && !deleted && found.is_some_and(|f| f.key.len() == key.encoded_len())
+        };
+        if free {
+            0
+        } else {
+            key.encoded_len()
+        }
+    }
+
     /// Inserts `key`, replacing any key at its position; a deleted key
     /// deletes. Fails with [`NodeError::Full`] if there is no room, and
     /// leaves the node's contents unchanged on every error.

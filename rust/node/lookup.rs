@@ -252,6 +252,10 @@ pub fn fix(
     bset: Range<usize>,
     Change { at, removed, added }: Change,
 ) {
+    if added == removed {
+        // A key replaced by one of its size at its position: nothing moved.
+        return;
+    }
     if added == 0 && removed != 0 {
         // The key at `at` is gone: so is its sample, if any.
         if let Some(i) = table
