@@ -254,9 +254,7 @@ impl Trans<'_> {
         self.unlock();
         if result.is_ok() {
             self.updates.clear();
-            // The split that asked for intent locks up to the root is
-            // done: the run's next commits start with the leaf's again.
-            self.want_depth = false;
+            self.downgrade();
         }
         result
     }

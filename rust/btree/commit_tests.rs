@@ -4,7 +4,7 @@
 //! failed (issue 9 of the tracker), kept so it cannot come back.
 
 use super::test_util::{all_keys, ext, insert, insert_extent, p, tkey, tree, T};
-use super::{Iter, IterFlags, RestartReason, Trans};
+use super::{Iter, IterFlags, RestartReason, Trans, MAX_DEPTH};
 use crate::bkey::{BtreePtr, Key, TestVal, Value, TEST_VAL_MAX};
 use crate::platform::ok;
 use crate::platform::rng::Rng;
@@ -274,6 +274,35 @@ fn lock_order_restart_raises_locks_want() {
     check!(worst.load(Ordering::Relaxed) <= 1);
 }
 
+
+fn a_commit_lets_raised_locks_want_down_again() {
+    // A raised locks_want (a read holder that waited for intent, or a
+    // split) lasts until the next commit, not for the rest of the run:
+    // otherwise every later path of a long run wants intent up to the
+    // root, and threads writing leaves of their own take turns at it.
+    let b = ok!(tree(512));
+    for i in 0..200 {
+        ok!(insert(&b, tkey(i, i)));
+    }
+    let mut t = Trans::new(&b);
+    ok!(t.run(|t| {
+        let mut it = Iter::new(t, T, p(0), IterFlags::INTENT)?;
+        t.raise_locks_want(T, MAX_DEPTH as u8);
+        let mut raised = Iter::new(t, T, p(5), IterFlags::INTENT)?;
+        raised.peek(t)?;
+        check_eq!(t.path(raised.path_idx())?.locks_want, MAX_DEPTH as u8);
+        for i in 0..20u64 {
+            it.set_pos(t, p(i))?;
+            it.peek(t)?;
+            it.update(t, tkey(i, i + 1))?;
+            t.commit()?;
+            check!(t.paths.iter().all(|p| p.locks_want <= p.level + 1));
+        }
+        let later = Iter::new(t, T, p(30), IterFlags::INTENT)?;
+        check_eq!(t.path(later.path_idx())?.locks_want, 1);
+        Ok(())
+    }));
+}
 
 fn an_extent_written_into_a_leaf_the_trim_scan_passed_is_trimmed() {
     // The scan for extents a new one overlaps passes leaves with nothing

@@ -299,8 +299,24 @@ impl<'b> Trans<'b> {
         }
     }
 
+    /// After a commit: the split that asked for intent locks up to the
+    /// root is done, and so is the lock pattern that raised `locks_want`,
+    /// so paths want intent on their own level again (bcachefs downgrades
+    /// its paths after a commit too). Kept, a raise had every path of a
+    /// long run (perf_test's chunks of 1024 commits) want intent up to the
+    /// root, and two threads appending to leaves of their own took turns
+    /// at it, restarting on each other's root locks.
+    pub(crate) fn downgrade(&mut self) {
+        self.want_depth = false;
+        self.locks_want_floor = [0; BTREE_ID_NR];
+        self.retry_paths = [None; RETRY_PATHS];
+        for p in self.paths.iter_mut() {
+            p.locks_want = p.locks_want.min(p.level.saturating_add(1));
+        }
+    }
+
     /// New paths of `btree` want intent on at least `want` levels, for
-    /// the rest of this [`Self::run`].
+    /// the rest of this [`Self::run`] or until the next commit.
     pub(crate) fn raise_locks_want(&mut self, btree: BtreeId, want: u8) {
         if let Some(floor) = btree.index().and_then(|i| self.locks_want_floor.get_mut(i)) {
             *floor = (*floor).max(want);
