@@ -285,23 +285,26 @@ fn a_commit_lets_raised_locks_want_down_again() {
         ok!(insert(&b, tkey(i, i)));
     }
     let mut t = Trans::new(&b);
-    ok!(t.run(|t| {
+    let (raised, after_commits, later) = ok!(t.run(|t| {
         let mut it = Iter::new(t, T, p(0), IterFlags::INTENT)?;
         t.raise_locks_want(T, MAX_DEPTH as u8);
         let mut raised = Iter::new(t, T, p(5), IterFlags::INTENT)?;
         raised.peek(t)?;
-        check_eq!(t.path(raised.path_idx())?.locks_want, MAX_DEPTH as u8);
+        let raised = t.path(raised.path_idx())?.locks_want;
+        let mut after_commits = true;
         for i in 0..20u64 {
             it.set_pos(t, p(i))?;
             it.peek(t)?;
             it.update(t, tkey(i, i + 1))?;
             t.commit()?;
-            check!(t.paths.iter().all(|p| p.locks_want <= p.level + 1));
+            after_commits &= t.paths.iter().all(|p| p.locks_want <= p.level + 1);
         }
         let later = Iter::new(t, T, p(30), IterFlags::INTENT)?;
-        check_eq!(t.path(later.path_idx())?.locks_want, 1);
-        Ok(())
+        Ok((raised, after_commits, t.path(later.path_idx())?.locks_want))
     }));
+    check_eq!(raised, MAX_DEPTH as u8);
+    check!(after_commits);
+    check_eq!(later, 1);
 }
 
 fn an_extent_written_into_a_leaf_the_trim_scan_passed_is_trimmed() {
