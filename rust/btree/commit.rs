@@ -439,14 +439,19 @@ impl Trans<'_> {
         }
         let mut i = 0;
         while let Some((idx, end)) = self.leaf_group(i)? {
-            let bytes = self.bytes_of(idx, i, end)?;
+            let alone = one_leaf && end.saturating_sub(i) == 1;
+            // Reserved above, or not needed: the room is asked only here.
+            let bytes = if reserve_first || alone {
+                0
+            } else {
+                self.bytes_of(idx, i, end)?
+            };
             let path = self.path(idx)?;
             let leaf = path.node().ok_or_else(|| BtreeError::bug("no leaf"))?;
             // The leaf cursor traversal left at the path's position.
             let cursor = path.l.first().and_then(|l| l.iter.as_ref());
             let updates = self.updates.get(i..end).unwrap_or(&[]);
             let mut inserted = 0;
-            let alone = one_leaf && updates.len() == 1;
             let applied = leaf.write(|n| {
                 if !reserve_first && !alone {
                     n.reserve(bytes)?;

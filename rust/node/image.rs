@@ -17,7 +17,7 @@
 
 use super::btree_node::{Bset, Node, MAX_BSETS};
 use super::error::NodeError;
-use crate::bkey::encoding::{FLAG_NEEDS_WHITEOUT, OFF_FLAGS};
+use super::sort::set_needs_whiteout;
 use crate::bkey::{KeyRef, KeyType, Pos};
 
 impl Node {
@@ -45,9 +45,7 @@ impl Node {
                 if key.needs_whiteout() {
                     let dst = out.get_mut(len..).ok_or(NodeError::Full)?;
                     let end = len.saturating_add(key.whiteout().encode(dst)?);
-                    if let Some(flags) = out.get_mut(len.saturating_add(OFF_FLAGS)) {
-                        *flags |= FLAG_NEEDS_WHITEOUT;
-                    }
+                    set_needs_whiteout(out, len, true);
                     len = end;
                 }
             }

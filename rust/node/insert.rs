@@ -20,7 +20,8 @@ use super::btree_node::{Node, MAX_BSETS};
 use super::error::NodeError;
 use super::iter::NodeIter;
 use super::lookup::{self, Change, SampleSeg, SPACING};
-use crate::bkey::encoding::{FLAG_DEAD, FLAG_NEEDS_WHITEOUT, OFF_FLAGS};
+use super::sort::set_needs_whiteout;
+use crate::bkey::encoding::{FLAG_DEAD, OFF_FLAGS};
 use crate::bkey::{Key, KeyType, Pos, Value};
 
 /// The newest key at a position, before an insert there.
@@ -185,11 +186,7 @@ impl Node {
         let end = old.at.saturating_add(old.len);
         let dst = self.data.get_mut(old.at..end).ok_or(NodeError::Full)?;
         key.encode(dst)?;
-        if old.needs_whiteout {
-            if let Some(flags) = dst.get_mut(OFF_FLAGS) {
-                *flags |= FLAG_NEEDS_WHITEOUT;
-            }
-        }
+        set_needs_whiteout(&mut self.data, old.at, old.needs_whiteout);
         Ok(())
     }
 
@@ -264,11 +261,7 @@ impl Node {
         }
         let dst = self.data.get_mut(at..at + len).ok_or(NodeError::Full)?;
         key.encode(dst)?;
-        if needs_whiteout {
-            if let Some(flags) = self.data.get_mut(at + OFF_FLAGS) {
-                *flags |= FLAG_NEEDS_WHITEOUT;
-            }
-        }
+        set_needs_whiteout(&mut self.data, at, needs_whiteout);
         self.resized_last(
             new_used,
             Change {
