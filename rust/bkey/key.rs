@@ -59,6 +59,17 @@ impl Key {
         Key::new(pos, Value::Deleted)
     }
 
+    /// The deleted key stored in place of this one, where a deletion must
+    /// be kept (its position and version; no size, no value).
+    pub const fn whiteout(&self) -> Key {
+        Key {
+            pos: self.pos,
+            size: 0,
+            version: self.version,
+            value: Value::Deleted,
+        }
+    }
+
     /// An extent covering `[start, end)` of `inode` in `snapshot`, or
     /// `None` if empty, reversed or longer than `u32::MAX`.
     pub fn extent(inode: u64, start: u64, end: u64, snapshot: u32, value: Value) -> Option<Key> {
@@ -307,10 +318,8 @@ impl<'a> KeyRef<'a> {
     /// The deleted key that stands for it (a dead key's stored form).
     pub fn whiteout(&self) -> Key {
         Key {
-            pos: self.pos(),
-            size: 0,
             version: self.version(),
-            value: Value::Deleted,
+            ..Key::deleted(self.pos())
         }
     }
 

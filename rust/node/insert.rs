@@ -22,7 +22,7 @@ use super::iter::NodeIter;
 use super::lookup::{self, Change, SampleSeg, SPACING};
 use super::sort::set_needs_whiteout;
 use crate::bkey::encoding::{FLAG_DEAD, OFF_FLAGS};
-use crate::bkey::{Key, KeyType, Pos, Value};
+use crate::bkey::{Key, KeyType, Pos};
 
 /// The newest key at a position, before an insert there.
 #[derive(Clone, Copy, Debug)]
@@ -174,7 +174,7 @@ impl Node {
                 self.make_open_bset()?;
                 let offsets = offsets.filter(|_| self.seq == seq);
                 let at = self.open_at(key.pos, offsets);
-                self.put(&Self::whiteout_of(key), at, 0, true)
+                self.put(&key.whiteout(), at, 0, true)
             }
         }
     }
@@ -224,15 +224,6 @@ impl Node {
     /// Deletes the key at `key_pos`, if any.
     pub fn delete(&mut self, pos: Pos) -> Result<(), NodeError> {
         self.insert(&Key::deleted(pos))
-    }
-
-    /// The deleted key stored for a delete: no size, no value.
-    fn whiteout_of(key: &Key) -> Key {
-        Key {
-            size: 0,
-            value: Value::Deleted,
-            ..*key
-        }
     }
 
     /// Writes `key` at byte `at` of the last bset in place of the `old`
