@@ -5,7 +5,8 @@
 //! workloads on the btree alone; for profiling where persistence costs
 //! (`perf record` on this binary) and for a first look without a guest.
 //! Prints bcachefs-format report lines, `store: ...` and `memory: ...`,
-//! then the store's counters after each run.
+//! then the store's counters after each run; `--targets store` leaves the
+//! btree-alone runs out (for a profile of the store's alone).
 
 use sixfs_core::device::memory::MemoryDevice;
 use sixfs_core::format::geometry::{Geometry, GeometryChoice};
@@ -51,6 +52,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
     let mut cache_mib = 0usize;
     let mut workloads: Vec<String> = WORKLOADS.iter().map(|s| s.to_string()).collect();
     let mut threads_list = vec![1u32, 2];
+    let mut targets = vec!["store".to_string(), "memory".to_string()];
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
         let mut value = || rest.next().ok_or(format!("{arg} needs a value"));
@@ -71,6 +73,15 @@ pub fn main(args: &[String]) -> Result<(), String> {
                 cache_mib = value()?.parse().map_err(|e| format!("--cache-mib: {e}"))?
             }
             "--workloads" => workloads = value()?.split(',').map(str::to_string).collect(),
+            "--targets" => {
+                targets = value()?.split(',').map(str::to_string).collect();
+                if let Some(t) = targets
+                    .iter()
+                    .find(|t| !["store", "memory"].contains(&t.as_str()))
+                {
+                    return Err(format!("--targets: unknown target {t} (store, memory)"));
+                }
+            }
             "--threads" => {
                 threads_list = value()?
                     .split(',')
@@ -85,37 +96,56 @@ pub fn main(args: &[String]) -> Result<(), String> {
             for name in &workloads {
                 let workload =
                     Workload::from_name(name).ok_or(format!("unknown workload {name}"))?;
-                let dev = device(device_mib << 20, node_size)?;
-                let opts = OpenOptions {
-                    cache_bytes: cache_mib << 20,
-                    ..OpenOptions::default()
-                };
-                let (s, _) = Store::open(&dev, opts).map_err(|e| format!("open: {e}"))?;
-                let target = Target {
-                    btree: &s.btree,
-                    store: Some(&s),
-                };
-                let m = run_on(target, workload, size, threads)
-                    .map_err(|e| format!("store {name}: {e:?}"))?;
-                println!(
-                    "store: {}",
-                    Report {
-                        name,
-                        measurement: m
-                    }
-                );
-                println!("  {:?}", s.stats());
-                let m = run(workload, size, threads, node_size as usize)
-                    .map_err(|e| format!("memory {name}: {e:?}"))?;
-                println!(
-                    "memory: {}",
-                    Report {
-                        name,
-                        measurement: m
-                    }
-                );
+                if targets.iter().any(|t| t == "store") {
+                    run_store(
+                        workload, name, size, threads, node_size, device_mib, cache_mib,
+                    )?;
+                }
+                if targets.iter().any(|t| t == "memory") {
+                    let m = run(workload, size, threads, node_size as usize)
+                        .map_err(|e| format!("memory {name}: {e:?}"))?;
+                    println!(
+                        "memory: {}",
+                        Report {
+                            name,
+                            measurement: m
+                        }
+                    );
+                }
             }
         }
     }
+    Ok(())
+}
+
+/// One run of `workload` on a store over a fresh in-memory device.
+fn run_store(
+    workload: Workload,
+    name: &str,
+    size: u64,
+    threads: u32,
+    node_size: u32,
+    device_mib: u64,
+    cache_mib: usize,
+) -> Result<(), String> {
+    let dev = device(device_mib << 20, node_size)?;
+    let opts = OpenOptions {
+        cache_bytes: cache_mib << 20,
+        ..OpenOptions::default()
+    };
+    let (s, _) = Store::open(&dev, opts).map_err(|e| format!("open: {e}"))?;
+    let target = Target {
+        btree: &s.btree,
+        store: Some(&s),
+    };
+    let m = run_on(target, workload, size, threads).map_err(|e| format!("store {name}: {e:?}"))?;
+    println!(
+        "store: {}",
+        Report {
+            name,
+            measurement: m
+        }
+    );
+    println!("  {:?}", s.stats());
     Ok(())
 }
