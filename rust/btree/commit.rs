@@ -24,7 +24,6 @@ use super::trans::Trans;
 use super::update::Update;
 use crate::bkey::extent::{cut_back, cut_front, overwrite, Overwrite, Span};
 use crate::bkey::{Key, KeyType, Pos};
-use crate::node::NodeError;
 use crate::platform::sort::insertion_sort_by_key;
 use crate::platform::sync::Arc;
 use crate::platform::vec::Vec;
@@ -247,16 +246,47 @@ impl Trans<'_> {
         let first_path = self.paths.len();
         let result = self.do_commit();
         // The commit's own paths go; the callers' paths keep their
-        // positions and re-traverse on their next use.
+        // positions.
         while self.paths.len() > first_path {
             self.paths.pop();
         }
-        self.unlock();
         if result.is_ok() {
             self.updates.clear();
             self.downgrade();
+            self.keep_locks_after_commit();
+        } else {
+            self.unlock();
         }
         result
+    }
+
+    /// After a commit that landed, the callers' paths keep their locks, as
+    /// bcachefs's do until the transaction begins again: an iterator that
+    /// commits key after key goes on in its leaf without relocking it.
+    /// What they no longer want goes (levels above `locks_want` after
+    /// [`Self::downgrade`]), and so does every lock of a path whose node a
+    /// merge replaced (it must traverse again) or that another thread
+    /// waits for (it gets its turn after each commit, not after the run).
+    fn keep_locks_after_commit(&mut self) {
+        for p in self.paths.iter_mut() {
+            let must_go = p.l.iter().any(|l| {
+                l.held.is_some()
+                    && l.node
+                        .as_ref()
+                        .is_some_and(|n| n.is_dead() || n.lock.has_waiters())
+            });
+            if must_go {
+                p.unlock();
+                continue;
+            }
+            let kept =
+                usize::from(p.level)..usize::from(p.locks_want.max(p.level.saturating_add(1)));
+            for level in 0..p.l.len() {
+                if !kept.contains(&level) {
+                    p.unlock_level(level);
+                }
+            }
+        }
     }
 
     /// The stages of a commit; see the module docs.
@@ -416,64 +446,89 @@ impl Trans<'_> {
 
     /// Applies the updates, all leaves write-locked. Everything that can
     /// fail is done first (every leaf reserves room for its updates, then
-    /// the journal takes them), so either all updates land or none. A
-    /// commit to one leaf of a tree without a journal reserves and inserts
-    /// with the node out of its spinlock once; a commit of a single update
-    /// there needs no reserve (an insert that fails changes nothing).
+    /// the journal takes them), so either all updates land or none.
     fn apply(&mut self) -> BtreeResult<()> {
         let one_leaf = self
             .leaf_group(0)?
             .is_some_and(|(_, end)| end == self.updates.len());
+        if one_leaf {
+            return self.apply_to_one_leaf();
+        }
         // What the journal took must land: reserve before it.
-        let reserve_first = !one_leaf || self.store.is_some();
-        if reserve_first {
-            let mut i = 0;
-            while let Some((idx, end)) = self.leaf_group(i)? {
-                let bytes = self.bytes_of(idx, i, end)?;
-                self.leaf_of(idx)?.write(|n| n.reserve(bytes))??;
-                i = end;
-            }
+        let mut i = 0;
+        while let Some((idx, end)) = self.leaf_group(i)? {
+            let bytes = self.bytes_of(idx, i, end)?;
+            self.leaf_of(idx)?.write(|n| n.reserve(bytes))??;
+            i = end;
         }
         if let Some(store) = self.store {
             self.journal_seq = store.log_commit(&self.updates)?;
         }
         let mut i = 0;
         while let Some((idx, end)) = self.leaf_group(i)? {
-            let alone = one_leaf && end.saturating_sub(i) == 1;
-            // Reserved above, or not needed: the room is asked only here.
-            let bytes = if reserve_first || alone {
-                0
-            } else {
-                self.bytes_of(idx, i, end)?
-            };
             let path = self.path(idx)?;
             let leaf = path.node().ok_or_else(|| BtreeError::bug("no leaf"))?;
             // The leaf cursor traversal left at the path's position.
             let cursor = path.l.first().and_then(|l| l.iter.as_ref());
             let updates = self.updates.get(i..end).unwrap_or(&[]);
-            let mut inserted = 0;
-            let applied = leaf.write(|n| {
-                if !reserve_first && !alone {
-                    n.reserve(bytes)?;
-                }
-                for up in updates {
-                    n.insert_near(&up.key, cursor)?;
-                    inserted += 1;
-                }
-                Ok::<(), NodeError>(())
-            })?;
+            leaf.write(|n| {
+                updates
+                    .iter()
+                    .try_for_each(|up| n.insert_near(&up.key, cursor))
+            })?
+            .map_err(|_| BtreeError::bug("an insert after the reserve failed"))?;
             if self.journal_seq != 0 {
                 leaf.pin_journal(self.journal_seq);
             }
-            match applied {
-                Ok(()) => {}
-                // Nothing is in yet: the commit fails whole.
-                Err(e) if inserted == 0 && i == 0 => return Err(e.into()),
-                // Keys were checked by `update`, room reserved.
-                Err(_) => return Err(BtreeError::bug("an insert after the reserve failed")),
-            }
             i = end;
         }
+        Ok(())
+    }
+
+    /// [`Self::apply`] for updates of one leaf: reserve, journal and
+    /// insert with the node out of its spinlock once. A single update
+    /// without a journal needs no reserve: an insert that fails changes
+    /// nothing.
+    fn apply_to_one_leaf(&mut self) -> BtreeResult<()> {
+        let idx = self
+            .updates
+            .first()
+            .and_then(|u| u.path)
+            .ok_or_else(|| BtreeError::bug("update without path"))?;
+        let alone = self.updates.len() == 1 && self.store.is_none();
+        let bytes = if alone {
+            0
+        } else {
+            self.bytes_of(idx, 0, self.updates.len())?
+        };
+        let path = self.path(idx)?;
+        let leaf = path.node().ok_or_else(|| BtreeError::bug("no leaf"))?;
+        // The leaf cursor traversal left at the path's position.
+        let cursor = path.l.first().and_then(|l| l.iter.as_ref());
+        let updates = &self.updates[..];
+        let store = self.store;
+        let mut journal_seq = 0;
+        leaf.write(|n| {
+            if !alone {
+                n.reserve(bytes)?;
+            }
+            if let Some(store) = store {
+                journal_seq = store.log_commit(updates)?;
+                leaf.pin_journal(journal_seq);
+            }
+            for (i, up) in updates.iter().enumerate() {
+                match n.insert_near(&up.key, cursor) {
+                    Ok(()) => {}
+                    // Nothing is in yet, nor journaled: the commit fails
+                    // whole.
+                    Err(e) if i == 0 && journal_seq == 0 => return Err(e.into()),
+                    // Keys were checked by `update`, room reserved.
+                    Err(_) => return Err(BtreeError::bug("an insert after the reserve failed")),
+                }
+            }
+            Ok(())
+        })??;
+        self.journal_seq = journal_seq;
         Ok(())
     }
 

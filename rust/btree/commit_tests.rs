@@ -231,6 +231,62 @@ fn a_reader_never_makes_a_writer_restart() {
     check_eq!(ok!(all_keys(&b, IterFlags::NONE)).len(), 2);
 }
 
+fn a_leaf_held_across_commits_goes_to_a_waiter_at_the_next_commit() {
+    // An iterator that commits key after key keeps its leaf locked from
+    // one commit to the next, but not from another thread that waits for
+    // it: that one gets the leaf after the holder's next commit, not when
+    // the holder's whole run ends.
+    const COMMITS: u64 = 200_000;
+    let b = ok!(tree(1024));
+    for i in 0..8 {
+        ok!(insert(&b, tkey(i, i)));
+    }
+    let waiting = AtomicU32::new(0);
+    let written = AtomicU32::new(0);
+    let seen_written = AtomicU32::new(0);
+    let work = |i: usize| {
+        if i == 0 {
+            let mut holder = Trans::new(&b);
+            let seen = holder.run(|t| {
+                let mut it = Iter::new(t, T, p(0), IterFlags::INTENT)?;
+                it.peek(t)?;
+                // The leaf is held: the other thread may come.
+                waiting.store(1, Ordering::Release);
+                for round in 0..COMMITS {
+                    if written.load(Ordering::Acquire) != 0 {
+                        return Ok(1);
+                    }
+                    it.set_pos(t, p(round % 4))?;
+                    it.peek(t)?;
+                    it.update(t, tkey(round % 4, round))?;
+                    t.commit()?;
+                    if round % 64 == 0 {
+                        // Even on one CPU the other thread gets to wait.
+                        yield_now();
+                    }
+                }
+                Ok(0)
+            });
+            seen_written.store(seen.unwrap_or(0), Ordering::Release);
+        } else {
+            while waiting.load(Ordering::Acquire) == 0 {
+                yield_now();
+            }
+            let r = Trans::new(&b).run(|t| {
+                t.update(T, tkey(6, 66))?;
+                t.commit()
+            });
+            if r.is_ok() {
+                written.store(1, Ordering::Release);
+            }
+        }
+    };
+    check!(run_parallel(c"sixfs_hold_commit", 2, &work).is_ok());
+    check_eq!(written.load(Ordering::Acquire), 1);
+    check_eq!(seen_written.load(Ordering::Acquire), 1);
+    ok!(b.check(T));
+}
+
 fn lock_order_restart_raises_locks_want() {
     // A read path and an intent path in one transaction, while another
     // thread keeps taking intent on the leaf: after one LockOrder restart

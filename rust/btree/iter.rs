@@ -130,31 +130,40 @@ impl Iter {
             .ok_or_else(|| BtreeError::bug("traversed path without node"))
     }
 
+    /// The first live key at or after `search` in `leaf`, the path's
+    /// leaf, found by the path's cursor there, which moves to it (the
+    /// cursor an insert at that position starts from). Traversal left the
+    /// cursor at the path's position or a walk just behind this one, so
+    /// the seek is short.
+    fn cursor_peek(
+        &self,
+        trans: &mut Trans<'_>,
+        leaf: &CachedNode,
+        search: Pos,
+    ) -> BtreeResult<Option<Key>> {
+        let path = trans.path_mut(self.path)?;
+        let level = usize::from(path.level);
+        let cursor = &mut path.l.get_mut(level).ok_or(BtreeError::TooBig)?.iter;
+        let guard = leaf.data();
+        let data = guard.as_ref().ok_or_else(super::cache::taken)?;
+        let it = match cursor {
+            Some(it) => {
+                it.seek_ahead(data, search);
+                it
+            }
+            None => cursor.insert(NodeIter::new(data, search, Filter::Live)),
+        };
+        Ok(match it.peek(data) {
+            Some(k) => Some(k.to_key()?),
+            None => None,
+        })
+    }
+
     /// The first live key at or after `search`, in any leaf.
     fn peek_from(&mut self, trans: &mut Trans<'_>, mut search: Pos) -> BtreeResult<Option<Key>> {
         loop {
             let leaf = self.leaf(trans, search)?;
-            let found = {
-                // The path's cursor in the leaf: traversal left it at the
-                // position, and a scan finds it just behind the next one.
-                let path = trans.path_mut(self.path)?;
-                let level = usize::from(path.level);
-                let cursor = &mut path.l.get_mut(level).ok_or(BtreeError::TooBig)?.iter;
-                let guard = leaf.data();
-                let data = guard.as_ref().ok_or_else(super::cache::taken)?;
-                let it = match cursor {
-                    Some(it) => {
-                        it.seek_ahead(data, search);
-                        it
-                    }
-                    None => cursor.insert(NodeIter::new(data, search, Filter::Live)),
-                };
-                match it.peek(data) {
-                    Some(k) => Some(k.to_key()?),
-                    None => None,
-                }
-            };
-            if let Some(k) = found {
+            if let Some(k) = self.cursor_peek(trans, &leaf, search)? {
                 return Ok(Some(k));
             }
             match leaf.max.successor() {
@@ -274,14 +283,10 @@ impl Iter {
             return Ok(&self.key);
         }
         let leaf = self.leaf(trans, pos)?;
-        let found = {
-            let guard = leaf.data();
-            let data = guard.as_ref().ok_or_else(super::cache::taken)?;
-            match data.get(pos) {
-                Some(k) if !k.is_deleted_or_whiteout() => Some(k.to_key()?),
-                _ => None,
-            }
-        };
+        // The cursor skips deleted keys and whiteouts: an empty slot.
+        let found = self
+            .cursor_peek(trans, &leaf, pos)?
+            .filter(|k| k.pos == pos);
         self.key = found.unwrap_or(Key::deleted(pos));
         Ok(&self.key)
     }
