@@ -131,29 +131,30 @@ impl Iter {
     }
 
     /// The first live key at or after `search` in `leaf`, the path's
-    /// leaf, found by the path's cursor there, which moves to it (the
-    /// cursor an insert at that position starts from). Traversal left the
-    /// cursor at the path's position or a walk just behind this one, so
-    /// the seek is short.
+    /// leaf (`exact`: the live key at `search`, if any), found by the
+    /// path's cursor there, which moves to it (the cursor an insert at that
+    /// position starts from). Traversal left the cursor at the path's
+    /// position or a walk just behind this one, so the seek is short.
     fn cursor_peek(
         &self,
         trans: &mut Trans<'_>,
         leaf: &CachedNode,
         search: Pos,
+        exact: bool,
     ) -> BtreeResult<Option<Key>> {
         let path = trans.path_mut(self.path)?;
         let level = usize::from(path.level);
         let cursor = &mut path.l.get_mut(level).ok_or(BtreeError::TooBig)?.iter;
         let guard = leaf.data();
         let data = guard.as_ref().ok_or_else(super::cache::taken)?;
-        let it = match cursor {
-            Some(it) => {
-                it.seek_ahead(data, search);
-                it
-            }
-            None => cursor.insert(NodeIter::new(data, search, Filter::Live)),
+        let it = cursor.get_or_insert_with(|| NodeIter::new(data, search, Filter::Live));
+        let found = if exact {
+            it.peek_at(data, search)
+        } else {
+            it.seek_ahead(data, search);
+            it.peek(data)
         };
-        Ok(match it.peek(data) {
+        Ok(match found {
             Some(k) => Some(k.to_key()?),
             None => None,
         })
@@ -163,7 +164,7 @@ impl Iter {
     fn peek_from(&mut self, trans: &mut Trans<'_>, mut search: Pos) -> BtreeResult<Option<Key>> {
         loop {
             let leaf = self.leaf(trans, search)?;
-            if let Some(k) = self.cursor_peek(trans, &leaf, search)? {
+            if let Some(k) = self.cursor_peek(trans, &leaf, search, false)? {
                 return Ok(Some(k));
             }
             match leaf.max.successor() {
@@ -283,10 +284,8 @@ impl Iter {
             return Ok(&self.key);
         }
         let leaf = self.leaf(trans, pos)?;
-        // The cursor skips deleted keys and whiteouts: an empty slot.
-        let found = self
-            .cursor_peek(trans, &leaf, pos)?
-            .filter(|k| k.pos == pos);
+        // A deleted key or a whiteout at the slot: an empty slot.
+        let found = self.cursor_peek(trans, &leaf, pos, true)?;
         self.key = found.unwrap_or(Key::deleted(pos));
         Ok(&self.key)
     }

@@ -230,6 +230,18 @@ impl NodeIter {
         }
     }
 
+    /// The key the filter shows at exactly `pos`, if any; the cursor moves
+    /// before `pos`, where an insert there starts. Unlike a seek and a
+    /// [`Self::peek`], it never steps over the hidden keys after `pos`: in
+    /// a leaf of deleted keys it costs a seek, not a walk to the next live
+    /// key.
+    pub fn peek_at<'n>(&mut self, node: &'n Node, pos: Pos) -> Option<KeyRef<'n>> {
+        self.seek_ahead(node, pos);
+        self.front(node)
+            .map(|(_, key)| key)
+            .filter(|key| key.pos() == pos && self.filter.shows(key))
+    }
+
     /// The next key the filter shows; the cursor moves past it.
     #[allow(clippy::should_implement_trait)]
     pub fn next<'n>(&mut self, node: &'n Node) -> Option<KeyRef<'n>> {
