@@ -385,8 +385,11 @@ impl Trans<'_> {
     }
 
     /// Makes room in every leaf for its updates: compaction, or a split
-    /// and a restart.
+    /// and a restart. Notes what each leaf takes in `leaf_room`: the leaf
+    /// stays intent-locked until the updates are in, and a compaction only
+    /// lowers what they take.
     fn room_in_leaves(&mut self) -> BtreeResult<()> {
+        self.leaf_room.clear();
         let mut i = 0;
         while let Some((idx, end)) = self.leaf_group(i)? {
             // The last update of the first half: a cut there leaves
@@ -402,7 +405,9 @@ impl Trans<'_> {
                 .get(i)
                 .map(|u| u.key.pos)
                 .ok_or_else(|| BtreeError::bug("a leaf group without updates"))?;
-            self.make_room(idx, self.bytes_of(idx, i, end)?, first, mid)?;
+            let bytes = self.bytes_of(idx, i, end)?;
+            self.make_room(idx, bytes, first, mid)?;
+            self.leaf_room.try_push(bytes)?;
             i = end;
         }
         Ok(())
@@ -456,10 +461,12 @@ impl Trans<'_> {
         }
         // What the journal took must land: reserve before it.
         let mut i = 0;
+        let mut leaf = 0;
         while let Some((idx, end)) = self.leaf_group(i)? {
-            let bytes = self.bytes_of(idx, i, end)?;
+            let bytes = self.room_of_leaf(leaf)?;
             self.leaf_of(idx)?.write(|n| n.reserve(bytes))??;
             i = end;
+            leaf += 1;
         }
         if let Some(store) = self.store {
             self.journal_seq = store.log_commit(&self.updates)?;
@@ -496,11 +503,7 @@ impl Trans<'_> {
             .and_then(|u| u.path)
             .ok_or_else(|| BtreeError::bug("update without path"))?;
         let alone = self.updates.len() == 1 && self.store.is_none();
-        let bytes = if alone {
-            0
-        } else {
-            self.bytes_of(idx, 0, self.updates.len())?
-        };
+        let bytes = self.room_of_leaf(0)?;
         let path = self.path(idx)?;
         let leaf = path.node().ok_or_else(|| BtreeError::bug("no leaf"))?;
         // The leaf cursor traversal left at the path's position.
@@ -530,6 +533,15 @@ impl Trans<'_> {
         })??;
         self.journal_seq = journal_seq;
         Ok(())
+    }
+
+    /// What the `n`th leaf's updates take, as [`Self::room_in_leaves`]
+    /// found.
+    fn room_of_leaf(&self, n: usize) -> BtreeResult<usize> {
+        self.leaf_room
+            .get(n)
+            .copied()
+            .ok_or_else(|| BtreeError::bug("a leaf without its room"))
     }
 
     /// Merges the sparse leaves of the first `locked` updates, best effort:

@@ -200,14 +200,15 @@ impl Trans<'_> {
             let Some(l) = p.l.get(level) else {
                 return Ok(false);
             };
+            let ty = p.want(level);
+            if l.node.is_some() && (l.held == Some(ty) || l.held == Some(SixLockType::Intent)) {
+                return Ok(true);
+            }
             let Some(node) = l.node.clone() else {
                 return Ok(false);
             };
-            (node, l.seq, l.held, p.want(level))
+            (node, l.seq, l.held, ty)
         };
-        if held == Some(ty) || held == Some(SixLockType::Intent) {
-            return Ok(true);
-        }
         if self.inject() {
             return Ok(false);
         }

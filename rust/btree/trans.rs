@@ -51,6 +51,9 @@ pub struct Trans<'b> {
     pub store: Option<&'b dyn NodeStore>,
     pub(crate) paths: Paths,
     pub(crate) updates: Vec<Update>,
+    /// The bytes each leaf of the commit under way takes, in the order of
+    /// its updates' leaves: found while making room, reserved when applying.
+    pub(crate) leaf_room: Vec<usize>,
     /// Restarts so far, over the transaction's life.
     pub restarts: u64,
     /// Restarts by reason (`RestartReason as usize`).
@@ -97,6 +100,7 @@ impl<'b> Trans<'b> {
             store,
             paths: Paths::new(),
             updates: Vec::new(),
+            leaf_room: Vec::new(),
             restarts: 0,
             restarts_by_reason: [0; RestartReason::NR],
             journal_seq: 0,

@@ -99,9 +99,10 @@ impl Node {
         Ok(node)
     }
 
-    /// A new node holding `keys`, which must be sorted by strictly
-    /// increasing position and fit the parameters. Deleted keys are
-    /// dropped; whiteout flags are cleared (nothing lies under them).
+    /// A new node holding `keys`, which come from nodes (their values were
+    /// checked on the way in), must be sorted by strictly increasing
+    /// position and fit the parameters. Deleted keys are dropped;
+    /// whiteout flags are cleared (nothing lies under them).
     pub fn from_sorted<'k>(
         params: NodeParams,
         keys: impl Iterator<Item = KeyRef<'k>>,
@@ -113,12 +114,15 @@ impl Node {
             if key.kind() == KeyType::Deleted {
                 continue;
             }
-            let owned = key.to_key()?;
-            node.check_key(&owned)?;
-            if prev.is_some_and(|p| p >= owned.pos) {
+            // Copied as bytes: decoding each value again would cost a
+            // rewrite of a full node (each checkpoint's) more than the
+            // copy itself.
+            node.check_stored_key(&key)?;
+            let pos = key.pos();
+            if prev.is_some_and(|p| p >= pos) {
                 return Err(NodeError::BadParams);
             }
-            prev = Some(owned.pos);
+            prev = Some(pos);
             end = append(&mut node.data, end, &key)?;
         }
         node.bsets[0] = span(0, end);

@@ -22,7 +22,7 @@ use super::iter::NodeIter;
 use super::lookup::{self, Change, SampleSeg, SPACING};
 use super::sort::set_needs_whiteout;
 use crate::bkey::encoding::{FLAG_DEAD, OFF_FLAGS};
-use crate::bkey::{Key, KeyType, Pos};
+use crate::bkey::{Key, KeyRef, KeyType, Pos};
 
 /// The newest key at a position, before an insert there.
 #[derive(Clone, Copy, Debug)]
@@ -49,6 +49,24 @@ impl Node {
             return Err(NodeError::WrongLevel);
         }
         if key.encoded_len() > self.max_key_bytes() {
+            return Err(NodeError::KeyTooBig);
+        }
+        Ok(())
+    }
+
+    /// Checks that `key`, already in a node (so its value was checked when
+    /// it went in), may go into this one: its position, level and size,
+    /// without decoding its value.
+    pub(crate) fn check_stored_key(&self, key: &KeyRef<'_>) -> Result<(), NodeError> {
+        let pos = key.pos();
+        if pos < self.params.min || pos > self.params.max {
+            return Err(NodeError::OutOfRange);
+        }
+        let kind = key.kind();
+        if kind != KeyType::Deleted && (kind == KeyType::BtreePtr) != (self.params.level > 0) {
+            return Err(NodeError::WrongLevel);
+        }
+        if key.len() > self.max_key_bytes() {
             return Err(NodeError::KeyTooBig);
         }
         Ok(())
