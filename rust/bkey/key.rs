@@ -126,21 +126,29 @@ impl Key {
         let val_len = self.value.encoded_len();
         let len = key_bytes(val_len);
         let out = out.get_mut(..len).ok_or(KeyError::Truncated)?;
-        out.fill(0);
         // Both fit: len <= MAX_KEY_BYTES, checked by validate().
         let u64s = u16::try_from(len / 8).map_err(|_| KeyError::TooBig)?;
         let val_len16 = u16::try_from(val_len).map_err(|_| KeyError::TooBig)?;
-        put(out, OFF_U64S, &u64s.to_le_bytes());
-        put(out, OFF_TYPE, &[self.kind() as u8]);
-        put(out, OFF_SIZE, &self.size.to_le_bytes());
-        put(out, OFF_VERSION, &self.version.to_le_bytes());
-        put(out, OFF_INODE, &self.pos.inode.to_le_bytes());
-        put(out, OFF_OFFSET, &self.pos.offset.to_le_bytes());
-        put(out, OFF_SNAPSHOT, &self.pos.snapshot.to_le_bytes());
-        put(out, OFF_VAL_LEN, &val_len16.to_le_bytes());
-        if let Some(v) = out.get_mut(HEADER_BYTES..HEADER_BYTES + val_len) {
-            self.value.encode(v);
-        }
+        // The header is built whole and copied at once: every key a commit
+        // writes is encoded twice (journal and leaf).
+        let mut header = [0u8; HEADER_BYTES];
+        put(&mut header, OFF_U64S, &u64s.to_le_bytes());
+        put(&mut header, OFF_TYPE, &[self.kind() as u8]);
+        put(&mut header, OFF_SIZE, &self.size.to_le_bytes());
+        put(&mut header, OFF_VERSION, &self.version.to_le_bytes());
+        put(&mut header, OFF_INODE, &self.pos.inode.to_le_bytes());
+        put(&mut header, OFF_OFFSET, &self.pos.offset.to_le_bytes());
+        put(&mut header, OFF_SNAPSHOT, &self.pos.snapshot.to_le_bytes());
+        put(&mut header, OFF_VAL_LEN, &val_len16.to_le_bytes());
+        let (head, rest) = out
+            .split_at_mut_checked(HEADER_BYTES)
+            .ok_or(KeyError::Truncated)?;
+        head.copy_from_slice(&header);
+        let (value, padding) = rest
+            .split_at_mut_checked(val_len)
+            .ok_or(KeyError::Truncated)?;
+        self.value.encode(value);
+        padding.fill(0);
         Ok(len)
     }
 }

@@ -282,7 +282,8 @@ impl Trans<'_> {
             let kept =
                 usize::from(p.level)..usize::from(p.locks_want.max(p.level.saturating_add(1)));
             for level in 0..p.l.len() {
-                if !kept.contains(&level) {
+                let held = p.l.get(level).is_some_and(|l| l.held.is_some());
+                if held && !kept.contains(&level) {
                     p.unlock_level(level);
                 }
             }
