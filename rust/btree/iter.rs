@@ -121,8 +121,7 @@ impl Iter {
 
     /// The leaf at the path's position, traversed.
     fn leaf(&self, trans: &mut Trans<'_>, search: Pos) -> BtreeResult<Arc<CachedNode>> {
-        trans.path_mut(self.path)?.set_pos(search);
-        trans.traverse(self.path)?;
+        self.traverse_to(trans, search)?;
         trans
             .path(self.path)?
             .node()
@@ -130,44 +129,59 @@ impl Iter {
             .ok_or_else(|| BtreeError::bug("traversed path without node"))
     }
 
-    /// The first live key at or after `search` in `leaf`, the path's
-    /// leaf (`exact`: the live key at `search`, if any), found by the
-    /// path's cursor there, which moves to it (the cursor an insert at that
-    /// position starts from). Traversal left the cursor at the path's
-    /// position or a walk just behind this one, so the seek is short.
+    /// Moves the path to `search` and traverses it to its leaf.
+    fn traverse_to(&self, trans: &mut Trans<'_>, search: Pos) -> BtreeResult<()> {
+        trans.path_mut(self.path)?.set_pos(search);
+        trans.traverse(self.path)
+    }
+
+    /// The first live key at or after `search` in the path's leaf (`exact`:
+    /// the live key at `search`, if any), found by the path's cursor
+    /// there, which moves to it (the cursor an insert at that position
+    /// starts from), and the last position the leaf covers. Traversal left
+    /// the cursor at the path's position or a walk just behind this one,
+    /// so the seek is short. The leaf is borrowed from the path, not
+    /// cloned: this runs for every key an iterator steps on.
     fn cursor_peek(
         &self,
         trans: &mut Trans<'_>,
-        leaf: &CachedNode,
         search: Pos,
         exact: bool,
-    ) -> BtreeResult<Option<Key>> {
+    ) -> BtreeResult<(Option<Key>, Pos)> {
         let path = trans.path_mut(self.path)?;
         let level = usize::from(path.level);
-        let cursor = &mut path.l.get_mut(level).ok_or(BtreeError::TooBig)?.iter;
+        let l = path.l.get_mut(level).ok_or(BtreeError::TooBig)?;
+        let leaf = l
+            .node
+            .as_ref()
+            .ok_or_else(|| BtreeError::bug("traversed path without node"))?;
         let guard = leaf.data();
         let data = guard.as_ref().ok_or_else(super::cache::taken)?;
-        let it = cursor.get_or_insert_with(|| NodeIter::new(data, search, Filter::Live));
+        let it = l
+            .iter
+            .get_or_insert_with(|| NodeIter::new(data, search, Filter::Live));
         let found = if exact {
             it.peek_at(data, search)
         } else {
             it.seek_ahead(data, search);
             it.peek(data)
         };
-        Ok(match found {
+        let key = match found {
             Some(k) => Some(k.to_key()?),
             None => None,
-        })
+        };
+        Ok((key, leaf.max))
     }
 
     /// The first live key at or after `search`, in any leaf.
     fn peek_from(&mut self, trans: &mut Trans<'_>, mut search: Pos) -> BtreeResult<Option<Key>> {
         loop {
-            let leaf = self.leaf(trans, search)?;
-            if let Some(k) = self.cursor_peek(trans, &leaf, search, false)? {
-                return Ok(Some(k));
+            self.traverse_to(trans, search)?;
+            let (found, leaf_max) = self.cursor_peek(trans, search, false)?;
+            if found.is_some() {
+                return Ok(found);
             }
-            match leaf.max.successor() {
+            match leaf_max.successor() {
                 Some(next) => search = next,
                 None => return Ok(None),
             }
@@ -283,9 +297,9 @@ impl Iter {
             self.key = key;
             return Ok(&self.key);
         }
-        let leaf = self.leaf(trans, pos)?;
+        self.traverse_to(trans, pos)?;
         // A deleted key or a whiteout at the slot: an empty slot.
-        let found = self.cursor_peek(trans, &leaf, pos, true)?;
+        let (found, _) = self.cursor_peek(trans, pos, true)?;
         self.key = found.unwrap_or(Key::deleted(pos));
         Ok(&self.key)
     }
