@@ -89,6 +89,13 @@ impl Node {
         Ok(())
     }
 
+    /// Whether [`Self::rewrite`] would only merge the bsets: none is
+    /// written, and every byte is a live key (no key an overwrite hid, no
+    /// deleted key; with nothing written, no key carries a whiteout flag).
+    pub fn rewrite_drops_nothing(&self) -> bool {
+        self.written_sets == 0 && self.used_bytes() == self.live_bytes()
+    }
+
     /// A new node image with the same parameters, one unwritten bset and
     /// only the live keys (deleted keys dropped, whiteout flags cleared:
     /// nothing lies under the new image). Its sequence number follows

@@ -155,6 +155,30 @@ test_suite! {
         check_eq!(fresh.get(p(2)).map(|k| k.kind()), Some(KeyType::Whiteout));
     }
 
+    fn rewrite_drops_nothing_only_when_all_is_live_and_unwritten() {
+        let mut node = ok!(Node::new(leaf(1024)));
+        check!(node.rewrite_drops_nothing());
+        ok!(node.insert(&tkey(1, 1)));
+        ok!(node.insert(&tkey(2, 2)));
+        // Overwritten in place: still nothing to drop.
+        ok!(node.insert(&tkey(1, 11)));
+        check!(node.rewrite_drops_nothing());
+        // A deletion of an unwritten key marks it dead in place.
+        let mut deleted = ok!(node.rewrite());
+        ok!(deleted.insert(&Key::deleted(p(2))));
+        check!(!deleted.rewrite_drops_nothing());
+        let fresh = ok!(deleted.rewrite());
+        check!(fresh.rewrite_drops_nothing());
+        check!(holds(&fresh, &[(1, 11)]));
+        // Written bsets: an overwrite hides an old copy, which goes.
+        node.mark_written();
+        check!(!node.rewrite_drops_nothing());
+        ok!(node.insert(&tkey(2, 22)));
+        let fresh = ok!(node.rewrite());
+        check!(fresh.rewrite_drops_nothing());
+        check!(holds(&fresh, &[(1, 11), (2, 22)]));
+    }
+
     fn full_node_refuses_and_stays_unchanged() {
         let mut node = ok!(Node::new(leaf(256)));
         let mut n = 0;

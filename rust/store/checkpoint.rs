@@ -354,6 +354,12 @@ impl<D: Device + Sync> Store<D> {
     /// transaction runs (a checkpoint). No memory: it stays as it is,
     /// which is as correct.
     fn resort(&self, node: &CachedNode) {
+        // A node that is all live keys in unwritten bsets stays: rewriting
+        // it would only merge those, at the cost of copying every key of
+        // every node each checkpoint writes.
+        if node.read(|n| n.rewrite_drops_nothing()).unwrap_or(true) {
+            return;
+        }
         let taken = node.data().take();
         if let Some(n) = taken {
             let fresh = n.rewrite().unwrap_or(n);
