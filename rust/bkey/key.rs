@@ -140,15 +140,15 @@ impl Key {
         put(&mut header, OFF_OFFSET, &self.pos.offset.to_le_bytes());
         put(&mut header, OFF_SNAPSHOT, &self.pos.snapshot.to_le_bytes());
         put(&mut header, OFF_VAL_LEN, &val_len16.to_le_bytes());
-        let (head, rest) = out
-            .split_at_mut_checked(HEADER_BYTES)
-            .ok_or(KeyError::Truncated)?;
-        head.copy_from_slice(&header);
-        let (value, padding) = rest
-            .split_at_mut_checked(val_len)
-            .ok_or(KeyError::Truncated)?;
-        self.value.encode(value);
-        padding.fill(0);
+        let value_end = HEADER_BYTES + val_len;
+        out.get_mut(..HEADER_BYTES)
+            .ok_or(KeyError::Truncated)?
+            .copy_from_slice(&header);
+        self.value.encode(
+            out.get_mut(HEADER_BYTES..value_end)
+                .ok_or(KeyError::Truncated)?,
+        );
+        out.get_mut(value_end..).ok_or(KeyError::Truncated)?.fill(0);
         Ok(len)
     }
 }
