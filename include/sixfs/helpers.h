@@ -7,6 +7,7 @@
 #ifndef SIXFS_HELPERS_H
 #define SIXFS_HELPERS_H
 
+#include <linux/spinlock_types.h>
 #include <linux/types.h>
 
 struct block_device;
@@ -89,6 +90,16 @@ void sixfs_init_rwsem(struct rw_semaphore *sem);
 void sixfs_raw_spin_lock_init(struct raw_spinlock *lock);
 void sixfs_raw_spin_lock(struct raw_spinlock *lock);
 void sixfs_raw_spin_unlock(struct raw_spinlock *lock);
+
+/*
+ * A reader-writer spinlock (rwlock_t): readers share it; all of sixfs's
+ * share one lockdep class.
+ */
+void sixfs_rwlock_init(rwlock_t *lock);
+void sixfs_read_lock(rwlock_t *lock);
+void sixfs_read_unlock(rwlock_t *lock);
+void sixfs_write_lock(rwlock_t *lock);
+void sixfs_write_unlock(rwlock_t *lock);
 
 /* Lockdep annotations for locks implemented in Rust (no-ops without lockdep). */
 void sixfs_lockdep_init_map(struct lockdep_map *map, const char *name,

@@ -16,7 +16,8 @@ use crate::bkey::{BtreePtr, Key, Pos, Value};
 use crate::node::disk::NodeHeader;
 use crate::node::{Node, NodeParams};
 use crate::platform::sync::{
-    AllocError, Arc, AtomicU32, AtomicU64, Ordering, SpinLock, SpinLockGuard,
+    AllocError, Arc, AtomicU32, AtomicU64, Ordering, RwSpinLock, RwSpinLockReadGuard,
+    RwSpinLockWriteGuard,
 };
 use crate::platform::vec::Vec;
 use crate::six::{SixLock, SixLockType};
@@ -88,8 +89,9 @@ pub struct CachedNode {
     /// does not try again while its own live bytes and these are too many
     /// (a sibling that shrinks tries from its side).
     sibling_live: AtomicU64,
-    /// `None` only while a write-lock holder has the node out.
-    data: SpinLock<Option<Node>>,
+    /// `None` only while a write-lock holder has the node out. Readers
+    /// share it: every lookup searches the root and the nodes below it.
+    data: RwSpinLock<Option<Node>>,
 }
 
 /// The error for a node whose data is out with its writer: a reader that
@@ -111,23 +113,29 @@ impl CachedNode {
     /// The node's contents, for one short access under its six lock
     /// (read, intent or write): no sleeping, no allocating while the guard
     /// lives.
-    pub fn data(&self) -> SpinLockGuard<'_, Option<Node>> {
-        self.data.lock()
+    pub fn data(&self) -> RwSpinLockReadGuard<'_, Option<Node>> {
+        self.data.read()
+    }
+
+    /// The slot of the node's contents, to take them out or put them back
+    /// (under the six write lock, or with no transaction running).
+    pub fn data_mut(&self) -> RwSpinLockWriteGuard<'_, Option<Node>> {
+        self.data.write()
     }
 
     /// Runs `f` on the node under its spinlock (see [`Self::data`]).
     pub fn read<R>(&self, f: impl FnOnce(&Node) -> R) -> BtreeResult<R> {
-        self.data.lock().as_ref().map(f).ok_or_else(taken)
+        self.data.read().as_ref().map(f).ok_or_else(taken)
     }
 
     /// Runs `f` on the node with the spinlock *not* held, so `f` may
     /// allocate (compaction, splits). The caller holds the six write lock:
     /// no reader can look while the node is out.
     pub fn write<R>(&self, f: impl FnOnce(&mut Node) -> R) -> BtreeResult<R> {
-        let mut node = self.data.lock().take().ok_or_else(taken)?;
+        let mut node = self.data.write().take().ok_or_else(taken)?;
         self.dirty.store(1, Ordering::Release);
         let r = f(&mut node);
-        *self.data.lock() = Some(node);
+        *self.data.write() = Some(node);
         Ok(r)
     }
 
@@ -295,8 +303,8 @@ fn insert_sorted(
 pub struct Btree {
     /// Parameters.
     pub params: BtreeParams,
-    nodes: SpinLock<NodeTable>,
-    roots: SpinLock<[Option<Arc<CachedNode>>; BTREE_ID_NR]>,
+    nodes: RwSpinLock<NodeTable>,
+    roots: RwSpinLock<[Option<Arc<CachedNode>>; BTREE_ID_NR]>,
     /// The roots' ids, so that checking whether a node is a root takes no
     /// lock (ids are never reused).
     root_ids: [AtomicU64; BTREE_ID_NR],
@@ -329,11 +337,11 @@ impl Btree {
     pub fn without_roots(params: BtreeParams) -> Btree {
         Btree {
             params,
-            nodes: SpinLock::new(NodeTable {
+            nodes: RwSpinLock::new(NodeTable {
                 entries: Vec::new(),
                 cap: 0,
             }),
-            roots: SpinLock::new([None, None, None, None]),
+            roots: RwSpinLock::new([None, None, None, None]),
             root_ids: core::array::from_fn(|_| AtomicU64::new(0)),
             next_id: AtomicU64::new(1),
             inject_restarts: AtomicU32::new(0),
@@ -385,7 +393,7 @@ impl Btree {
             fresh: AtomicU32::new(u32::from(state != NodeState::Read)),
             touched: AtomicU32::new(1),
             sibling_live: AtomicU64::new(0),
-            data: SpinLock::new(Some(node)),
+            data: RwSpinLock::new(Some(node)),
         })?;
         match self.insert_entry(id, bn.clone())? {
             None => Ok(bn),
@@ -408,7 +416,7 @@ impl Btree {
     ) -> BtreeResult<Option<Arc<CachedNode>>> {
         loop {
             let len = {
-                let mut t = self.nodes.lock();
+                let mut t = self.nodes.write();
                 if t.entries.len() < t.cap {
                     // Within the capacity: no allocation.
                     return Ok(insert_sorted(&mut t.entries, id, node)?);
@@ -418,7 +426,7 @@ impl Btree {
             let cap = len.saturating_mul(2).max(16);
             let mut new = Vec::try_with_capacity(cap)?;
             let old = {
-                let mut t = self.nodes.lock();
+                let mut t = self.nodes.write();
                 if t.entries.len() < t.cap || t.entries.len() >= cap {
                     // Someone else grew it meanwhile: try again.
                     continue;
@@ -439,7 +447,7 @@ impl Btree {
 
     /// The node a pointer names.
     pub fn find(&self, id: u64) -> Option<Arc<CachedNode>> {
-        let t = self.nodes.lock();
+        let t = self.nodes.read();
         let i = t.entries.binary_search_by_key(&id, |(k, _)| *k).ok()?;
         t.entries.get(i).map(|(_, n)| n.clone())
     }
@@ -447,7 +455,7 @@ impl Btree {
     /// Drops a replaced node from the cache (paths may still hold it).
     pub fn remove(&self, id: u64) {
         let gone = {
-            let mut t = self.nodes.lock();
+            let mut t = self.nodes.write();
             match t.entries.binary_search_by_key(&id, |(k, _)| *k) {
                 Ok(i) => {
                     if let Some(tail) = t.entries.get_mut(i..) {
@@ -464,7 +472,7 @@ impl Btree {
 
     /// Nodes in the cache.
     pub fn nr_nodes(&self) -> usize {
-        self.nodes.lock().entries.len()
+        self.nodes.read().entries.len()
     }
 
     /// Every node in the cache now, in id order (allocated outside the
@@ -474,7 +482,7 @@ impl Btree {
         loop {
             let want = self.nr_nodes();
             out.try_reserve(want)?;
-            let t = self.nodes.lock();
+            let t = self.nodes.read();
             if t.entries.len() > out.capacity() {
                 continue;
             }
@@ -489,7 +497,7 @@ impl Btree {
     pub fn root(&self, btree: BtreeId) -> BtreeResult<Arc<CachedNode>> {
         let i = btree.index().ok_or(BtreeError::TooBig)?;
         self.roots
-            .lock()
+            .read()
             .get(i)
             .and_then(|r| r.clone())
             .ok_or(BtreeError::Corrupt("no root"))
@@ -501,7 +509,7 @@ impl Btree {
         let i = node.btree.index().ok_or(BtreeError::TooBig)?;
         let id = node.id;
         let old = {
-            let mut roots = self.roots.lock();
+            let mut roots = self.roots.write();
             if let Some(root_id) = self.root_ids.get(i) {
                 root_id.store(id, Ordering::Release);
             }

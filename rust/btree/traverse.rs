@@ -109,13 +109,16 @@ impl Trans<'_> {
         };
         let mut l = top;
         while l > level {
+            // The parent is borrowed, not cloned: it is the root on every
+            // walk, and its reference count is a cache line all CPUs
+            // would write.
             let parent = self
                 .path(idx)?
                 .l
                 .get(l)
-                .and_then(|x| x.node.clone())
+                .and_then(|x| x.node.as_ref())
                 .ok_or_else(|| BtreeError::bug("no parent"))?;
-            let child = self.child_at(&parent, pos)?;
+            let child = self.child_at(parent, pos)?;
             let child_level = l.saturating_sub(1);
             if usize::from(child.level) != child_level || !child.covers(pos) {
                 return Err(BtreeError::Corrupt("child does not fit"));
@@ -170,7 +173,7 @@ impl Trans<'_> {
         let pos = p.pos;
         let level = usize::from(p.level);
         let l = p.l.get_mut(level).ok_or(BtreeError::TooBig)?;
-        if let Some(node) = l.node.clone() {
+        if let Some(node) = l.node.as_ref() {
             let guard = node.data();
             let data = guard.as_ref().ok_or_else(super::cache::taken)?;
             match l.iter.as_mut() {

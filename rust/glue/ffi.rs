@@ -157,6 +157,11 @@ extern "C" {
     pub(crate) fn sixfs_raw_spin_lock_init(lock: *mut bindings::raw_spinlock);
     pub(crate) fn sixfs_raw_spin_lock(lock: *mut bindings::raw_spinlock);
     pub(crate) fn sixfs_raw_spin_unlock(lock: *mut bindings::raw_spinlock);
+    pub(crate) fn sixfs_rwlock_init(lock: *mut bindings::rwlock_t);
+    pub(crate) fn sixfs_read_lock(lock: *mut bindings::rwlock_t);
+    pub(crate) fn sixfs_read_unlock(lock: *mut bindings::rwlock_t);
+    pub(crate) fn sixfs_write_lock(lock: *mut bindings::rwlock_t);
+    pub(crate) fn sixfs_write_unlock(lock: *mut bindings::rwlock_t);
     pub(crate) fn sixfs_lockdep_init_map(
         map: *mut bindings::lockdep_map,
         name: *const kernel::ffi::c_char,

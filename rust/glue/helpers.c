@@ -132,6 +132,31 @@ void sixfs_raw_spin_unlock(struct raw_spinlock *lock)
 	raw_spin_unlock(lock);
 }
 
+void sixfs_rwlock_init(rwlock_t *lock)
+{
+	rwlock_init(lock);
+}
+
+void sixfs_read_lock(rwlock_t *lock)
+{
+	read_lock(lock);
+}
+
+void sixfs_read_unlock(rwlock_t *lock)
+{
+	read_unlock(lock);
+}
+
+void sixfs_write_lock(rwlock_t *lock)
+{
+	write_lock(lock);
+}
+
+void sixfs_write_unlock(rwlock_t *lock)
+{
+	write_unlock(lock);
+}
+
 void sixfs_lockdep_init_map(struct lockdep_map *map, const char *name,
 			    struct lock_class_key *key)
 {

@@ -13,7 +13,9 @@
 //! - `sync`: `Ordering`, `AtomicU64`, `AtomicU32` (kernel atomics in the
 //!   module), `SpinLock<T>` (a raw spinlock in the kernel: nothing that may
 //!   sleep while it is held — no allocation, no blocking lock; userspace
-//!   cannot catch this, the debug kernel does), `Task` (a handle
+//!   cannot catch this, the debug kernel does), `RwSpinLock<T>` (the
+//!   same for data that readers share: a `rwlock_t` in the kernel),
+//!   `Task` (a handle
 //!   that can wake a sleeping thread) and `sleep_until`, `Arc<T>` with
 //!   fallible `try_new`, `AllocError`, `cpu_relax`, `might_sleep`, and
 //!   `LockClass`/`LockdepMap` for lockdep (no-ops in userspace),

@@ -7,7 +7,7 @@
 //! `platform/kernel/lockdep_tests.rs`.
 
 use super::sync::{cpu_relax, might_sleep, now_ns, run_parallel, sleep_until, yield_now};
-use super::sync::{Arc, AtomicU32, AtomicU64, Ordering, SpinLock, Task};
+use super::sync::{Arc, AtomicU32, AtomicU64, Ordering, RwSpinLock, SpinLock, Task};
 use crate::platform::{check, check_eq, test_suite};
 
 test_suite! {
@@ -60,6 +60,32 @@ test_suite! {
             *guard += 1;
         }
         check_eq!(*lock.lock(), 2);
+    }
+
+    fn rw_spinlock_readers_never_see_a_write_half_done() {
+        // Writers set both halves under the write lock; readers, on other
+        // threads at the same time, must always find them equal.
+        let lock = RwSpinLock::new((0u64, 0u64));
+        let torn = AtomicU64::new(0);
+        let result = run_parallel(c"sixfs_test", 4, &|index| {
+            for i in 0..2000u64 {
+                if (i + index as u64) % 4 == 0 {
+                    let mut w = lock.write();
+                    w.0 = w.0.wrapping_add(1);
+                    cpu_relax();
+                    w.1 = w.1.wrapping_add(1);
+                } else {
+                    let r = lock.read();
+                    if r.0 != r.1 {
+                        torn.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+        });
+        check_eq!(result, Ok(()));
+        check_eq!(torn.load(Ordering::Relaxed), 0);
+        let r = lock.read();
+        check_eq!(*r, (2000, 2000));
     }
 
     fn arc_shares_one_allocation() {

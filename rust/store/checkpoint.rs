@@ -360,10 +360,10 @@ impl<D: Device + Sync> Store<D> {
         if node.read(|n| n.rewrite_drops_nothing()).unwrap_or(true) {
             return;
         }
-        let taken = node.data().take();
+        let taken = node.data_mut().take();
         if let Some(n) = taken {
             let fresh = n.rewrite().unwrap_or(n);
-            *node.data() = Some(fresh);
+            *node.data_mut() = Some(fresh);
         }
     }
 

@@ -165,6 +165,121 @@ impl<T> Drop for SpinLockGuard<'_, T> {
     }
 }
 
+/// A spinlock that readers share: a `rwlock_t`, which lockdep watches (all
+/// of sixfs's share one class). For data many CPUs read at once under
+/// short critical sections that never sleep (a node's keys, searched by
+/// every lookup that passes through it).
+pub struct RwSpinLock<T> {
+    lock: Opaque<bindings::rwlock_t>,
+    data: UnsafeCell<T>,
+}
+
+// SAFETY: the data is only reached through a guard: shared references
+// while read-held, the only reference while write-held.
+unsafe impl<T: Send> Send for RwSpinLock<T> {}
+// SAFETY: as above; readers only get `&T`, so `T: Sync` is needed for them
+// to share it.
+unsafe impl<T: Send + Sync> Sync for RwSpinLock<T> {}
+
+impl<T> RwSpinLock<T> {
+    /// A new unlocked lock.
+    pub fn new(value: T) -> Self {
+        let lock = Opaque::uninit();
+        // Moving it afterwards is sound for the reasons given in
+        // `SpinLock::new`: nothing points into an unheld `rwlock_t`.
+        // SAFETY: initialises the rwlock in place; `lock.get()` is valid for
+        // writes.
+        unsafe { ffi::sixfs_rwlock_init(lock.get()) };
+        Self {
+            lock,
+            data: UnsafeCell::new(value),
+        }
+    }
+
+    /// Spins until no writer holds it; other readers may hold it too.
+    pub fn read(&self) -> RwSpinLockReadGuard<'_, T> {
+        // SAFETY: the lock was initialised by `new`.
+        unsafe { ffi::sixfs_read_lock(self.lock.get()) };
+        RwSpinLockReadGuard {
+            lock: self,
+            _not_send: PhantomData,
+        }
+    }
+
+    /// Spins until nobody else holds it.
+    pub fn write(&self) -> RwSpinLockWriteGuard<'_, T> {
+        // SAFETY: the lock was initialised by `new`.
+        unsafe { ffi::sixfs_write_lock(self.lock.get()) };
+        RwSpinLockWriteGuard {
+            lock: self,
+            _not_send: PhantomData,
+        }
+    }
+}
+
+impl<T> fmt::Debug for RwSpinLock<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RwSpinLock")
+    }
+}
+
+/// Shared access to the data of a read-held [`RwSpinLock`].
+///
+/// INVARIANT: this context holds the lock for reading while the guard lives.
+pub struct RwSpinLockReadGuard<'a, T> {
+    lock: &'a RwSpinLock<T>,
+    // Released by the context that took it.
+    _not_send: PhantomData<*mut ()>,
+}
+
+impl<T> Deref for RwSpinLockReadGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: the lock is read-held (type invariant): no writer has the
+        // data, and readers only take shared references.
+        unsafe { &*self.lock.data.get() }
+    }
+}
+
+impl<T> Drop for RwSpinLockReadGuard<'_, T> {
+    fn drop(&mut self) {
+        // SAFETY: this context holds the lock for reading (type invariant).
+        unsafe { ffi::sixfs_read_unlock(self.lock.lock.get()) };
+    }
+}
+
+/// Exclusive access to the data of a write-held [`RwSpinLock`].
+///
+/// INVARIANT: this context holds the lock for writing while the guard lives.
+pub struct RwSpinLockWriteGuard<'a, T> {
+    lock: &'a RwSpinLock<T>,
+    // Released by the context that took it.
+    _not_send: PhantomData<*mut ()>,
+}
+
+impl<T> Deref for RwSpinLockWriteGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: the lock is write-held (type invariant): nobody else
+        // reaches the data.
+        unsafe { &*self.lock.data.get() }
+    }
+}
+
+impl<T> DerefMut for RwSpinLockWriteGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: as in `deref`; `&mut self` makes this the only reference.
+        unsafe { &mut *self.lock.data.get() }
+    }
+}
+
+impl<T> Drop for RwSpinLockWriteGuard<'_, T> {
+    fn drop(&mut self) {
+        // SAFETY: this context holds the lock for writing (type invariant).
+        unsafe { ffi::sixfs_write_unlock(self.lock.lock.get()) };
+    }
+}
+
 /// A task that may sleep in [`sleep_until`] and be woken by another.
 #[derive(Clone)]
 pub struct Task(ARef<kernel::task::Task>);

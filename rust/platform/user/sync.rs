@@ -78,6 +78,78 @@ impl<T> Drop for SpinLockGuard<'_, T> {
     }
 }
 
+/// A spinlock that readers share (see the kernel's); here a std `RwLock`,
+/// counted as a spinlock held like [`SpinLock`].
+#[derive(Debug, Default)]
+pub struct RwSpinLock<T>(base::sync::RwLock<T>);
+
+/// Shared access to the data of a read-held [`RwSpinLock`].
+#[derive(Debug)]
+pub struct RwSpinLockReadGuard<'a, T>(base::sync::RwLockReadGuard<'a, T>);
+
+/// Exclusive access to the data of a write-held [`RwSpinLock`].
+#[derive(Debug)]
+pub struct RwSpinLockWriteGuard<'a, T>(base::sync::RwLockWriteGuard<'a, T>);
+
+impl<T> RwSpinLock<T> {
+    /// A new unlocked lock.
+    pub fn new(value: T) -> Self {
+        Self(base::sync::RwLock::new(value))
+    }
+
+    /// Spins until no writer holds it; other readers may hold it too.
+    pub fn read(&self) -> RwSpinLockReadGuard<'_, T> {
+        let guard = self
+            .0
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        spinlocks_held(1);
+        RwSpinLockReadGuard(guard)
+    }
+
+    /// Spins until nobody else holds it.
+    pub fn write(&self) -> RwSpinLockWriteGuard<'_, T> {
+        let guard = self
+            .0
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        spinlocks_held(1);
+        RwSpinLockWriteGuard(guard)
+    }
+}
+
+impl<T> core::ops::Deref for RwSpinLockReadGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> Drop for RwSpinLockReadGuard<'_, T> {
+    fn drop(&mut self) {
+        spinlocks_held(-1);
+    }
+}
+
+impl<T> core::ops::Deref for RwSpinLockWriteGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> core::ops::DerefMut for RwSpinLockWriteGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.0
+    }
+}
+
+impl<T> Drop for RwSpinLockWriteGuard<'_, T> {
+    fn drop(&mut self) {
+        spinlocks_held(-1);
+    }
+}
+
 #[cfg(not(loom))]
 std::thread_local! {
     /// Spinlocks the thread holds now.
