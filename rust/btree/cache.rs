@@ -5,8 +5,9 @@
 //!
 //! The six lock is the protocol lock: who may read, who may change, and the
 //! sequence number that tells a relock whether anything was written. The
-//! node's bytes sit behind a spinlock as well, because safe Rust cannot hand
-//! out `&mut Node` from a six lock. Readers take it for one short access;
+//! node's bytes sit behind a reader-writer spinlock as well, because safe
+//! Rust cannot hand out `&mut Node` from a six lock. Readers share it for
+//! one short access;
 //! the write-lock holder takes the node out of it (no reader can be inside
 //! while write is held), changes it without the spinlock, so it may
 //! allocate, and puts it back.
